@@ -1,0 +1,11 @@
+//! `pretext bench`: benchmarks that measure pretext and a reference in the same run.
+
+use std::process::ExitCode;
+
+/// Measure speed against the reference tools, side by side in one run.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {}
+}

@@ -1,0 +1,55 @@
+//! Subcommands. Each file owns one subcommand's flags (clap derive) and its `run`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod audio;
+mod bench;
+mod eval;
+mod frames;
+mod probe;
+
+/// Self-supervised learning from video and sound.
+///
+/// pretext streams video files, decodes frames and audio on the container clock, computes
+/// reference-exact spectrograms, and builds training examples whose labels come from the data
+/// itself (audio-visual correspondence, frame order, ...).
+#[derive(Debug, Parser)]
+#[command(name = "pretext", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Probe(probe::Args),
+    Frames(frames::Args),
+    Audio(audio::Args),
+    #[command(subcommand)]
+    Eval(eval::Command),
+    #[command(subcommand)]
+    Bench(bench::Command),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Probe(a) => probe::run(a),
+        Command::Frames(a) => frames::run(a),
+        Command::Audio(a) => audio::run(a),
+        Command::Eval(c) => eval::run(c),
+        Command::Bench(c) => bench::run(c),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,13 @@
+//! Small file formats shared by every stage: `.npy` arrays (what Python reads), mono/interleaved
+//! WAV, and atomic writes (write to a temporary sibling, then rename) so a killed process never
+//! leaves a half-written file under the final name.
+
+mod atomic;
+mod error;
+mod npy;
+mod wav;
+
+pub use atomic::{write_atomic, AtomicFile};
+pub use error::IoError;
+pub use npy::{read_npy_f32, write_npy_f32, write_npy_i64, NpyArray};
+pub use wav::{read_wav_f32, write_wav_f32};
