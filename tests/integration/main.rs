@@ -1,0 +1,12 @@
+//! The one integration-test binary. Fixtures are generated at test time (the `ffmpeg` CLI's lavfi
+//! sources, `pretext synth`); nothing large is committed.
+
+mod common;
+
+mod cli;
+mod localize;
+mod media;
+mod pipeline;
+mod spectrogram;
+mod synth;
+mod training;
