@@ -52,7 +52,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.duration >= 0.0 && args.duration <= 3600.0) {
         anyhow::bail!("--duration must be between 0 and 3600 seconds");
     }
-    let options = AudioOptions { sample_rate: args.rate, mono: !args.keep_channels, ..Default::default() };
+    let options =
+        AudioOptions { sample_rate: args.rate, mono: !args.keep_channels, ..Default::default() };
     let backend = match args.backend {
         Backend::Auto => AudioBackend::Auto,
         Backend::Ffmpeg => AudioBackend::Ffmpeg,

@@ -31,7 +31,8 @@ pub struct Args {
 }
 
 fn pretext_pass(files: &[PathBuf], size: (u32, u32)) -> anyhow::Result<(u64, f64)> {
-    let options = VideoOptions { size: Some(size), threads: 1, deadline: None, ..Default::default() };
+    let options =
+        VideoOptions { size: Some(size), threads: 1, deadline: None, ..Default::default() };
     let mut frame = RgbFrame::empty();
     let mut frames = 0u64;
     let start = Instant::now();

@@ -179,13 +179,15 @@ impl AudioDecoder {
                 drop(demuxer);
                 (Source::Symphonia(SymphoniaSource::open(path, &info, deadline)?), backend)
             }
-            AudioBackend::Auto if symphonia_ok => match SymphoniaSource::open(path, &info, deadline) {
-                Ok(s) => (Source::Symphonia(s), AudioBackend::Symphonia),
-                Err(_) => (
-                    Source::Ffmpeg(FfmpegSource::new(path, demuxer, &info, deadline)?),
-                    AudioBackend::Ffmpeg,
-                ),
-            },
+            AudioBackend::Auto if symphonia_ok => {
+                match SymphoniaSource::open(path, &info, deadline) {
+                    Ok(s) => (Source::Symphonia(s), AudioBackend::Symphonia),
+                    Err(_) => (
+                        Source::Ffmpeg(FfmpegSource::new(path, demuxer, &info, deadline)?),
+                        AudioBackend::Ffmpeg,
+                    ),
+                }
+            }
             AudioBackend::Auto => (
                 Source::Ffmpeg(FfmpegSource::new(path, demuxer, &info, deadline)?),
                 AudioBackend::Ffmpeg,
@@ -233,7 +235,7 @@ impl AudioDecoder {
     /// Samples in `[start, start + duration)` seconds on the container clock, at the output rate:
     /// exactly `round(duration * rate)` frames, zero-padded where the stream has none.
     pub fn read(&mut self, start: f64, duration: f64) -> Result<AudioClip, MediaError> {
-        if !start.is_finite() || !duration.is_finite() || duration < 0.0 || duration > MAX_WINDOW_S
+        if !start.is_finite() || !duration.is_finite() || !(0.0..=MAX_WINDOW_S).contains(&duration)
         {
             return Err(MediaError::OutOfRange {
                 path: self.path.clone(),
@@ -268,12 +270,7 @@ impl AudioDecoder {
             self.buf.drain(..drop_frames * ch);
             self.buf_t0 += drop_frames as f64 / in_rate;
         }
-        Ok(AudioClip {
-            sample_rate: self.options.sample_rate,
-            channels: ch as u16,
-            start,
-            samples,
-        })
+        Ok(AudioClip { sample_rate: self.options.sample_rate, channels: ch as u16, start, samples })
     }
 
     /// End time of the buffered samples.
@@ -414,8 +411,11 @@ fn append_ffmpeg_samples(frame: &ffmpeg::frame::Audio, channels: usize, out: &mu
         }
     };
     for c in 0..channels.min(frame_ch) {
-        let (plane, stride, offset) =
-            if planar { (ffi::audio_plane(frame, c), 1, 0) } else { (ffi::audio_plane(frame, 0), frame_ch, c) };
+        let (plane, stride, offset) = if planar {
+            (ffi::audio_plane(frame, c), 1, 0)
+        } else {
+            (ffi::audio_plane(frame, 0), frame_ch, c)
+        };
         for i in 0..n {
             let idx = i * stride + offset;
             if (idx + 1) * bytes <= plane.len() {
@@ -631,7 +631,9 @@ impl SymphoniaSource {
             .make_audio_decoder(params, &Default::default())
             .map_err(|e| unsupported(format!("audio codec {} for Symphonia: {e}", info.codec)))?;
         if params.sample_rate.is_some_and(|r| r != info.sample_rate) {
-            return Err(unsupported("sample rate disagreement between Symphonia and FFmpeg".into()));
+            return Err(unsupported(
+                "sample rate disagreement between Symphonia and FFmpeg".into(),
+            ));
         }
         let track_id = track.id;
         let time_base = track.time_base;

@@ -32,7 +32,8 @@ pub(crate) fn open(path: &Path, deadline: &Deadline) -> Result<Demuxer, MediaErr
         });
     }
     // Opening it ourselves turns permission problems into a clear I/O error.
-    std::fs::File::open(path).map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
+    std::fs::File::open(path)
+        .map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
     if meta.len() == 0 {
         return Err(MediaError::Empty { path: path.to_path_buf() });
     }

@@ -102,12 +102,15 @@ struct Decoded {
     pts: f64,
 }
 
+/// What a scaler was built for: input format and size, output size.
+type ScalerKey = (Pixel, u32, u32, u32, u32);
+
 /// swscale to RGB24 plus crop and rotation, with buffers reused across frames.
 struct Converter {
     size: Option<(u32, u32)>,
     mode: ResizeMode,
     rotation: i32,
-    scaler: Option<(scaling::Context, (Pixel, u32, u32, u32, u32))>,
+    scaler: Option<(scaling::Context, ScalerKey)>,
     scaled: ffmpeg::frame::Video,
     cropped: Vec<u8>,
 }
@@ -323,7 +326,7 @@ impl VideoDecoder {
         end: f64,
         fps: f64,
     ) -> Result<Vec<RgbFrame>, MediaError> {
-        if !(fps > 0.0 && fps.is_finite()) || !(end >= start) {
+        if !(fps > 0.0 && fps.is_finite() && end.partial_cmp(&start).is_some_and(|o| o.is_ge())) {
             return Err(self.out_of_range(start));
         }
         let n = ((end - start) * fps - EPS).ceil().max(0.0) as usize;
@@ -438,7 +441,8 @@ impl VideoDecoder {
         for back in [0.0, 1.0, 4.0, 16.0, f64::INFINITY] {
             self.deadline.check(&self.path)?;
             let target = t - back;
-            let ts = if target.is_finite() && target > 0.0 { (target * 1e6) as i64 } else { i64::MIN };
+            let ts =
+                if target.is_finite() && target > 0.0 { (target * 1e6) as i64 } else { i64::MIN };
             let res = if ts == i64::MIN {
                 self.demuxer.input.seek(i64::MIN, ..)
             } else {

@@ -3,6 +3,8 @@
 //!
 //! Fixtures are generated once per test run with the `ffmpeg` CLI from lavfi sources (small:
 //! 160x120, 2-3 s) into a temporary folder shared by the tests of this module.
+// Helpers outside #[test] functions panic on fixture failures by design, like the tests.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -50,8 +52,17 @@ fn clip() -> PathBuf {
 fn rotated() -> PathBuf {
     fixture("rotated.mp4", |p| {
         let src = dir().join("rot-src.mp4");
-        ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=2", "-c:v",
-            "libx264", "-pix_fmt", "yuv420p", s(&src)]);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            s(&src),
+        ]);
         ffmpeg(&["-i", s(&src), "-c", "copy", "-metadata:s:v:0", "rotate=90", "-f", "mp4", s(p)]);
     })
 }
@@ -60,9 +71,17 @@ fn rotated() -> PathBuf {
 fn rotated_bars() -> PathBuf {
     fixture("rotated_bars.mp4", |p| {
         let src = dir().join("bars-src.mp4");
-        ffmpeg(&["-f", "lavfi", "-i",
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
             "color=red:s=160x60:d=1[a];color=blue:s=160x60:d=1[b];[a][b]vstack[out0]",
-            "-c:v", "libx264", "-pix_fmt", "yuv420p", s(&src)]);
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            s(&src),
+        ]);
         ffmpeg(&["-i", s(&src), "-c", "copy", "-metadata:s:v:0", "rotate=90", "-f", "mp4", s(p)]);
     })
 }
@@ -70,9 +89,25 @@ fn rotated_bars() -> PathBuf {
 /// Variable frame rate: 10 frames 0.1 s apart, then frames 0.25 s apart.
 fn vfr() -> PathBuf {
     fixture("vfr.mkv", |p| {
-        ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=3",
-            "-vf", "settb=1/1000,setpts='if(lt(N,10),N*0.1,1+(N-10)*0.25)/TB'", "-fps_mode", "vfr", "-enc_time_base", "1/1000",
-            "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "matroska", s(p)]);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=10:duration=3",
+            "-vf",
+            "settb=1/1000,setpts='if(lt(N,10),N*0.1,1+(N-10)*0.25)/TB'",
+            "-fps_mode",
+            "vfr",
+            "-enc_time_base",
+            "1/1000",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "matroska",
+            s(p),
+        ]);
     })
 }
 
@@ -88,20 +123,52 @@ fn vfr_pts(n: usize) -> f64 {
 /// ms for the AAC priming shift, so tests read the start from the probe).
 fn late_video() -> PathBuf {
     fixture("late_video.mkv", |p| {
-        ffmpeg(&["-itsoffset", "0.5", "-f", "lavfi", "-i",
-            "testsrc2=size=160x120:rate=25:duration=2", "-f", "lavfi", "-i",
-            "sine=frequency=440:sample_rate=44100:duration=2.5", "-c:v", "libx264", "-pix_fmt",
-            "yuv420p", "-c:a", "aac", "-f", "matroska", s(p)]);
+        ffmpeg(&[
+            "-itsoffset",
+            "0.5",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=44100:duration=2.5",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-f",
+            "matroska",
+            s(p),
+        ]);
     })
 }
 
 /// Stereo PCM WAV: 440 Hz left, 1000 Hz right (Symphonia path).
 fn stereo_wav() -> PathBuf {
     fixture("stereo.wav", |p| {
-        ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
-            "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:duration=2",
-            "-filter_complex", "[0:a][1:a]amerge=inputs=2[a]", "-map", "[a]",
-            "-c:a", "pcm_s16le", "-f", "wav", s(p)]);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:sample_rate=48000:duration=2",
+            "-filter_complex",
+            "[0:a][1:a]amerge=inputs=2[a]",
+            "-map",
+            "[a]",
+            "-c:a",
+            "pcm_s16le",
+            "-f",
+            "wav",
+            s(p),
+        ]);
     })
 }
 
@@ -211,8 +278,11 @@ fn every_frame_in_order_and_frames_at_fps() {
 #[test]
 fn shorter_side_crop_keeps_the_centre() {
     let file = clip();
-    let opts =
-        VideoOptions { size: Some((64, 64)), resize: ResizeMode::ShorterSideCrop, ..Default::default() };
+    let opts = VideoOptions {
+        size: Some((64, 64)),
+        resize: ResizeMode::ShorterSideCrop,
+        ..Default::default()
+    };
     let f = VideoDecoder::open(&file, &opts).unwrap().frame_at(1.0).unwrap();
     assert_eq!((f.width, f.height), (64, 64));
     // Reference: the CLI scales 160x120 to 85x64 and crops the centre 64x64.
@@ -336,8 +406,11 @@ fn audio_matches_ffmpeg_cli_resampled_mono() {
             assert_eq!(got.samples.len(), n);
             let s0 = (start * 16_000.0).round() as usize;
             let (max, corr) = max_abs_and_corr(&got.samples, &want[s0..s0 + n]);
-            assert!(max <= 1e-2 && corr >= 0.999, "{} [{start}+{dur}]: max {max} corr {corr}",
-                file.display());
+            assert!(
+                max <= 1e-2 && corr >= 0.999,
+                "{} [{start}+{dur}]: max {max} corr {corr}",
+                file.display()
+            );
         }
     }
     // Forcing FFmpeg on the WAV gives the same samples as Symphonia.
@@ -346,10 +419,11 @@ fn audio_matches_ffmpeg_cli_resampled_mono() {
         .unwrap()
         .read(0.3, 0.5)
         .unwrap();
-    let b = AudioDecoder::open_with_backend(&wav, &AudioOptions::default(), AudioBackend::Symphonia)
-        .unwrap()
-        .read(0.3, 0.5)
-        .unwrap();
+    let b =
+        AudioDecoder::open_with_backend(&wav, &AudioOptions::default(), AudioBackend::Symphonia)
+            .unwrap()
+            .read(0.3, 0.5)
+            .unwrap();
     let (max, _) = max_abs_and_corr(&a.samples, &b.samples);
     assert!(max < 1e-4, "backends differ by {max}");
 }
@@ -409,7 +483,11 @@ fn zero_byte_random_text_and_truncated_files_are_not_media() {
     assert_kind(media::probe(&rand), "not_media", &rand);
     let text = write("text.mp4", "this is a text file, not a video\n".repeat(50).as_bytes());
     assert_kind(media::probe(&text), "not_media", &text);
-    assert_kind(AudioDecoder::open(&text, &AudioOptions::default()).map(|_| ()), "not_media", &text);
+    assert_kind(
+        AudioDecoder::open(&text, &AudioOptions::default()).map(|_| ()),
+        "not_media",
+        &text,
+    );
     // Cut in half: the index (moov) at the end is gone.
     let full = std::fs::read(clip()).unwrap();
     let cut = write("truncated.mp4", &full[..full.len() / 2]);
@@ -431,8 +509,17 @@ fn missing_streams_are_reported_by_kind() {
         &audio_only,
     );
     let video_only = fixture("video_only.mp4", |p| {
-        ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=64x48:duration=1", "-c:v", "libx264",
-            "-f", "mp4", s(p)]);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x48:duration=1",
+            "-c:v",
+            "libx264",
+            "-f",
+            "mp4",
+            s(p),
+        ]);
     });
     assert_kind(
         AudioDecoder::open(&video_only, &AudioOptions::default()).map(|_| ()),
@@ -444,8 +531,21 @@ fn missing_streams_are_reported_by_kind() {
 /// A faststart MP4 (index first) whose media data is damaged or cut.
 fn faststart() -> Vec<u8> {
     let p = fixture("faststart.mp4", |p| {
-        ffmpeg(&["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=3", "-c:v",
-            "libx264", "-g", "12", "-movflags", "+faststart", "-f", "mp4", s(p)]);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=3",
+            "-c:v",
+            "libx264",
+            "-g",
+            "12",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+            s(p),
+        ]);
     });
     std::fs::read(p).unwrap()
 }
@@ -494,7 +594,11 @@ fn absurd_dimensions_are_invalid_streams() {
     y4m.extend(vec![128u8; 100_000 * 2 * 3 / 2]);
     let file = write("absurd.y4m", &y4m);
     assert_kind(media::probe(&file), "invalid_stream", &file);
-    assert_kind(VideoDecoder::open(&file, &VideoOptions::default()).map(|_| ()), "invalid_stream", &file);
+    assert_kind(
+        VideoDecoder::open(&file, &VideoOptions::default()).map(|_| ()),
+        "invalid_stream",
+        &file,
+    );
 }
 
 #[test]
@@ -558,14 +662,32 @@ fn probe_cli_walks_past_broken_files() {
 fn frames_and_audio_cli_write_files() {
     let out_dir = dir().join("cli-out");
     let file = clip();
-    let out = run_pretext(&["frames", s(&file), "--at", "0.5,1.5", "--size", "64x48", "--out",
-        s(&out_dir)]);
+    let out = run_pretext(&[
+        "frames",
+        s(&file),
+        "--at",
+        "0.5,1.5",
+        "--size",
+        "64x48",
+        "--out",
+        s(&out_dir),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let pngs: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
     assert_eq!(pngs.len(), 2);
     let wav = dir().join("cli-clip.wav");
-    let out = run_pretext(&["audio", s(&file), "--start", "1.0", "--duration", "0.5", "--rate",
-        "8000", "--out", s(&wav)]);
+    let out = run_pretext(&[
+        "audio",
+        s(&file),
+        "--start",
+        "1.0",
+        "--duration",
+        "0.5",
+        "--rate",
+        "8000",
+        "--out",
+        s(&wav),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let (rate, ch, samples) = pretext::io::read_wav_f32(&wav).unwrap();
     assert_eq!((rate, ch, samples.len()), (8000, 1, 4000));
