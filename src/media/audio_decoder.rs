@@ -11,7 +11,10 @@
 //! - [`AudioDecoder`] keeps a bounded buffer of mono (or all channels) samples covering the window
 //!   being read plus the resampler's support. Windows that move forward decode forward; a window
 //!   before the buffer or far past it seeks (with pre-roll), so long files are never decoded
-//!   whole. Gaps in timestamps become silence; overlaps are dropped.
+//!   whole. Gaps in timestamps become silence; overlaps are dropped; deviations under 3 ms are
+//!   container rounding (Matroska stores milliseconds) and are ignored. A consequence: after a
+//!   seek into a Matroska file, a window can sit up to 0.5 ms off (the rounding of the packet it
+//!   resumes from); decoding forward from the start is exact.
 //! - Mono is the channel mean. Resampling is the band-limited [`Resampler`] evaluated exactly at
 //!   `start + k / rate`, so a window is `round(duration × rate)` samples on the container clock,
 //!   zero where the stream has no samples.
@@ -33,6 +36,8 @@ use super::{AudioStreamInfo, MediaError};
 const SEEK_AHEAD_S: f64 = 5.0;
 /// Decoding starts this long before a seek target so codecs with overlap settle.
 const PREROLL_S: f64 = 0.2;
+/// Timestamp deviations up to this (seconds) are treated as rounding, not as gaps or overlaps.
+const TIMESTAMP_JITTER_S: f64 = 0.003;
 /// Consecutive undecodable packets after which decoding gives up.
 const MAX_CONSECUTIVE_ERRORS: u32 = 64;
 /// Longest window one call may ask for, in seconds (bounds memory).
@@ -349,13 +354,15 @@ impl AudioDecoder {
             self.positioned = true;
         }
         let expected_frame = ((t - self.buf_t0) * in_rate).round() as i64;
+        // Containers round timestamps (Matroska: 1 ms), so small deviations are jitter, not gaps.
+        let jitter = ((TIMESTAMP_JITTER_S * in_rate).ceil() as i64).max(1);
         let have = (self.buf.len() / self.channels) as i64;
         let mut skip = 0usize;
-        if expected_frame > have + 1 {
+        if expected_frame > have + jitter {
             // A gap in the timestamps: silence.
             let gap = (expected_frame - have) as usize;
             self.buf.resize(self.buf.len() + gap * self.channels, 0.0);
-        } else if expected_frame < have - 1 {
+        } else if expected_frame < have - jitter {
             // Overlap: keep what we have.
             skip = ((have - expected_frame) as usize).min(frames);
         }
@@ -428,6 +435,7 @@ fn append_ffmpeg_samples(frame: &ffmpeg::frame::Audio, channels: usize, out: &mu
 /// FFmpeg demuxer + decoder producing chunks.
 struct FfmpegSource {
     path: PathBuf,
+    codec: String,
     decoder: ffmpeg::decoder::Audio,
     demuxer: Demuxer,
     stream_index: usize,
@@ -453,22 +461,13 @@ impl FfmpegSource {
             .stream(info.index)
             .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
         let time_base = stream.time_base();
-        let ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-            .map_err(|e| MediaError::ffmpeg(path, "codec parameters", e))?;
-        let mut decoder = ctx.decoder();
-        decoder.set_packet_time_base(time_base);
-        let decoder = decoder.audio().map_err(|e| match e {
-            ffmpeg::Error::DecoderNotFound => MediaError::Unsupported {
-                path: path.to_path_buf(),
-                what: format!("audio codec {}", info.codec),
-            },
-            e => MediaError::ffmpeg(path, "open audio decoder", e),
-        })?;
+        let decoder = Self::open_decoder(path, &stream, &info.codec)?;
         Ok(FfmpegSource {
             path: path.to_path_buf(),
             decoder,
             demuxer,
             stream_index: info.index,
+            codec: info.codec.clone(),
             time_base,
             deadline,
             packet: ffmpeg::Packet::empty(),
@@ -477,6 +476,25 @@ impl FfmpegSource {
             done: false,
             corrupt: 0,
             consecutive_errors: 0,
+        })
+    }
+
+    /// A fresh decoder for `stream`.
+    fn open_decoder(
+        path: &Path,
+        stream: &ffmpeg::format::stream::Stream,
+        codec: &str,
+    ) -> Result<ffmpeg::decoder::Audio, MediaError> {
+        let ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| MediaError::ffmpeg(path, "codec parameters", e))?;
+        let mut decoder = ctx.decoder();
+        decoder.set_packet_time_base(stream.time_base());
+        decoder.audio().map_err(|e| match e {
+            ffmpeg::Error::DecoderNotFound => MediaError::Unsupported {
+                path: path.to_path_buf(),
+                what: format!("audio codec {codec}"),
+            },
+            e => MediaError::ffmpeg(path, "open audio decoder", e),
         })
     }
 
@@ -498,7 +516,18 @@ impl FfmpegSource {
                 .seek(i64::MIN, ..)
                 .map_err(|_| MediaError::ffmpeg(&self.path, "seek", e))?;
         }
-        self.decoder.flush();
+        if t.is_finite() {
+            self.decoder.flush();
+        } else {
+            // Back at the start: a fresh decoder, so start-of-stream state (Opus pre-skip, AAC
+            // priming removal) applies again exactly as on the first pass; a flushed decoder
+            // would not re-apply it.
+            let stream =
+                self.demuxer.input.stream(self.stream_index).ok_or_else(|| {
+                    MediaError::NoStream { path: self.path.clone(), kind: "audio" }
+                })?;
+            self.decoder = Self::open_decoder(&self.path, &stream, &self.codec)?;
+        }
         self.eof_sent = false;
         self.done = false;
         Ok(())

@@ -172,6 +172,46 @@ fn stereo_wav() -> PathBuf {
     })
 }
 
+/// Time of the first decoded audio frame, per ffprobe (after encoder delay or Opus pre-skip).
+fn first_audio_frame_time(file: &Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "a:0", "-read_intervals", "%+#1"])
+        .args(["-show_entries", "frame=pts_time", "-of", "csv=p=0", s(file)])
+        .output()
+        .expect("ffprobe");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().next().and_then(|l| l.trim().trim_end_matches(',').parse().ok()).unwrap_or(0.0)
+}
+
+/// Two tones (440 Hz left, 1000 Hz right, 48 kHz, 2 s) encoded with `codec_args`.
+fn encoded(name: &str, codec_args: &[&str]) -> PathBuf {
+    fixture(name, |p| {
+        let ext = name.rsplit('.').next().unwrap();
+        let format = match ext {
+            "mka" | "mkv" => "matroska",
+            "mp3" => "mp3",
+            other => other,
+        };
+        let mut args = vec![
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=1000:sample_rate=48000:duration=2",
+            "-filter_complex",
+            "[0:a][1:a]amerge=inputs=2[a]",
+            "-map",
+            "[a]",
+        ];
+        args.extend_from_slice(codec_args);
+        args.extend_from_slice(&["-f", format, s(p)]);
+        ffmpeg(&args);
+    })
+}
+
 /// The frame the CLI displays at `t` (last frame with pts <= t on the container clock), RGB24.
 fn cli_frame_at(file: &Path, t: f64, w: u32, h: u32) -> Vec<u8> {
     let vf = format!("select='lte(t\\,{t})',scale={w}:{h}:flags=bilinear");
@@ -395,13 +435,26 @@ fn rotated_file_comes_out_upright() {
 
 #[test]
 fn audio_matches_ffmpeg_cli_resampled_mono() {
-    for (file, backend) in [(clip(), "ffmpeg"), (stereo_wav(), "symphonia")] {
+    let cases = [
+        (clip(), "ffmpeg"),
+        (stereo_wav(), "symphonia"),
+        (encoded("tone.flac", &["-c:a", "flac"]), "symphonia"),
+        (encoded("tone.ogg", &["-c:a", "libvorbis"]), "symphonia"),
+        (encoded("tone.webm", &["-c:a", "libopus"]), "ffmpeg"),
+        (encoded("tone.mp3", &["-c:a", "libmp3lame"]), "ffmpeg"),
+        (encoded("tone.mka", &["-c:a", "ac3"]), "ffmpeg"),
+        (encoded("tone_mp2.mkv", &["-c:a", "mp2"]), "ffmpeg"),
+        (encoded("tone_pcm.mov", &["-c:a", "pcm_s16le"]), "ffmpeg"),
+    ];
+    for (file, backend) in cases {
         let want = cli_audio(&file, 16_000);
+        // The CLI's raw output starts with the first decoded sample, whatever its time.
+        let t0 = first_audio_frame_time(&file);
         let mut dec = AudioDecoder::open(&file, &AudioOptions::default()).unwrap();
         let used = format!("{:?}", dec.backend()).to_lowercase();
         assert_eq!(used, backend, "{}", file.display());
         for (start, dur) in [(0.0, 1.5), (0.75, 0.5), (0.1, 0.25)] {
-            let got = dec.read(start, dur).unwrap();
+            let got = dec.read(t0 + start, dur).unwrap();
             let n = (dur * 16_000.0).round() as usize;
             assert_eq!(got.samples.len(), n);
             let s0 = (start * 16_000.0).round() as usize;
@@ -426,6 +479,26 @@ fn audio_matches_ffmpeg_cli_resampled_mono() {
             .unwrap();
     let (max, _) = max_abs_and_corr(&a.samples, &b.samples);
     assert!(max < 1e-4, "backends differ by {max}");
+}
+
+#[test]
+fn consecutive_windows_equal_one_long_window() {
+    for file in [clip(), stereo_wav()] {
+        let whole =
+            AudioDecoder::open(&file, &AudioOptions::default()).unwrap().read(0.0, 1.8).unwrap();
+        let mut dec = AudioDecoder::open(&file, &AudioOptions::default()).unwrap();
+        let mut parts = Vec::new();
+        for k in 0..6 {
+            parts.extend(dec.read(k as f64 * 0.3, 0.3).unwrap().samples);
+        }
+        assert_eq!(parts.len(), whole.samples.len());
+        let (max, _) = max_abs_and_corr(&parts, &whole.samples);
+        assert!(max < 1e-5, "{}: windows differ by {max}", file.display());
+        // Going back seeks and gives the same samples again.
+        let again = dec.read(0.6, 0.3).unwrap().samples;
+        let (max, _) = max_abs_and_corr(&again, &whole.samples[9_600..14_400]);
+        assert!(max < 1e-3, "{}: after a backward seek, differs by {max}", file.display());
+    }
 }
 
 #[test]
@@ -619,6 +692,17 @@ fn deadline_bounds_decoding() {
     let opts = VideoOptions { deadline: Some(Duration::ZERO), ..Default::default() };
     let file = clip();
     assert_kind(VideoDecoder::open(&file, &opts).map(|_| ()), "deadline", &file);
+    // A budget far below what decoding 75 frames takes stops inside the decode loop (or at
+    // open on a slow machine): either way a deadline error, not a hang or partial success.
+    let opts = VideoOptions { deadline: Some(Duration::from_micros(500)), ..Default::default() };
+    let result = VideoDecoder::open(&file, &opts).and_then(|mut dec| {
+        while dec.next_frame()?.is_some() {}
+        Ok(())
+    });
+    assert_kind(result, "deadline", &file);
+    let opts = AudioOptions { deadline: Some(Duration::from_micros(500)), ..Default::default() };
+    let result = AudioDecoder::open(&file, &opts).and_then(|mut dec| dec.read(0.0, 3.0));
+    assert_kind(result, "deadline", &file);
 }
 
 // ---- the command line ----
