@@ -9,6 +9,8 @@
 //! - [`stream_layout`]: channel count and layout description from `AVCodecParameters`, without
 //!   opening a decoder.
 //! - [`container_start_time`]: `AVFormatContext::start_time`, which ffmpeg-next does not expose.
+//! - [`set_source_colorspace`]: tells swscale the source's YCbCr matrix and range, as FFmpeg's
+//!   `scale` filter does from each frame, so BT.709 and full-range video convert like the CLI.
 //!
 //! Each function documents the invariants it relies on; nothing else in `media` uses `unsafe`.
 #![allow(unsafe_code)]
@@ -138,6 +140,50 @@ pub(crate) fn audio_plane(frame: &ffmpeg::frame::Audio, index: usize) -> &[u8] {
         }
         let available = usize::try_from((*f).linesize[0]).unwrap_or(0);
         std::slice::from_raw_parts(data, len.min(available))
+    }
+}
+
+/// Sets the scaler's source YCbCr matrix from an `AVColorSpace` value and, when known, the
+/// source range (full = JPEG range), keeping every other colour setting. Mirrors FFmpeg 5.1's
+/// `vf_scale` with its default `in_color_matrix=auto`.
+pub(crate) fn set_source_colorspace(
+    ctx: &mut ffmpeg::software::scaling::Context,
+    colorspace: i32,
+    full_range: Option<bool>,
+) {
+    // SAFETY: `ctx` wraps a live SwsContext; the get call writes only through the out-pointers
+    // given, and `sws_getCoefficients` returns a pointer to a static table.
+    unsafe {
+        let sws = ctx.as_mut_ptr();
+        let mut inv_table: *mut c_int = ptr::null_mut();
+        let mut table: *mut c_int = ptr::null_mut();
+        let (mut src_range, mut dst_range) = (0, 0);
+        let (mut brightness, mut contrast, mut saturation) = (0, 0, 0);
+        let r = sys::sws_getColorspaceDetails(
+            sws,
+            &mut inv_table,
+            &mut src_range,
+            &mut table,
+            &mut dst_range,
+            &mut brightness,
+            &mut contrast,
+            &mut saturation,
+        );
+        if r < 0 {
+            return; // Not a YCbCr source: nothing to set.
+        }
+        let coefficients = sys::sws_getCoefficients(colorspace);
+        let src_range = full_range.map_or(src_range, c_int::from);
+        sys::sws_setColorspaceDetails(
+            sws,
+            coefficients,
+            src_range,
+            coefficients,
+            dst_range,
+            brightness,
+            contrast,
+            saturation,
+        );
     }
 }
 

@@ -11,7 +11,8 @@
 //!   increasing times decode forward without seeking. A time before the current frame, or more
 //!   than [`SEEK_AHEAD_S`] past it, seeks (AV_TIME_BASE µs, keyframe at or before t), flushes,
 //!   and decodes forward discarding frames; if a seek lands past t it retries further back.
-//! - Frames go through swscale (bilinear) to RGB24 at the planned size in the coded orientation,
+//! - Frames go through swscale (bilinear; source matrix and range from each frame, as the CLI's
+//!   `scale` filter does) to RGB24 at the planned size in the coded orientation,
 //!   then are cropped and rotated by the display matrix (see `transform`). The scaler and its
 //!   output frame are reused and rebuilt when the input size or format changes.
 //! - A per-file deadline is checked in every loop and handed to FFmpeg's interrupt callback.
@@ -103,7 +104,7 @@ struct Decoded {
 }
 
 /// What a scaler was built for: input format and size, output size.
-type ScalerKey = (Pixel, u32, u32, u32, u32);
+type ScalerKey = (Pixel, u32, u32, u32, u32, i32, i32);
 
 /// swscale to RGB24 plus crop and rotation, with buffers reused across frames.
 struct Converter {
@@ -125,7 +126,10 @@ impl Converter {
         let (w, h, fmt) = (src.width(), src.height(), src.format());
         container::check_dimensions(path, i64::from(w), i64::from(h))?;
         let plan = Plan::new(w, h, self.rotation, self.size, self.mode);
-        let key = (fmt, w, h, plan.scale_w, plan.scale_h);
+        let space = ffmpeg::ffi::AVColorSpace::from(src.color_space()) as i32;
+        let range = src.color_range();
+        let range_code = ffmpeg::ffi::AVColorRange::from(range) as i32;
+        let key = (fmt, w, h, plan.scale_w, plan.scale_h, space, range_code);
         let direct = fmt == Pixel::RGB24 && plan.scale_w == w && plan.scale_h == h;
         let (plane, stride): (&[u8], usize) = if direct {
             (src.data(0), src.stride(0))
@@ -144,6 +148,13 @@ impl Converter {
                     path: path.to_path_buf(),
                     what: format!("conversion of pixel format {} to RGB24", fmt_name(fmt)),
                 })?;
+                let mut ctx = ctx;
+                let full = match range {
+                    ffmpeg::color::Range::JPEG => Some(true),
+                    ffmpeg::color::Range::MPEG => Some(false),
+                    _ => None,
+                };
+                super::ffi::set_source_colorspace(&mut ctx, space, full);
                 self.scaled = ffmpeg::frame::Video::empty();
                 self.scaler = Some((ctx, key));
             }

@@ -293,6 +293,55 @@ fn frames_match_ffmpeg_cli_at_requested_times() {
 }
 
 #[test]
+fn bt709_full_range_and_yuv444_convert_like_the_cli() {
+    let hd = fixture("bt709_full.mp4", |p| {
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-colorspace",
+            "bt709",
+            "-color_primaries",
+            "bt709",
+            "-color_trc",
+            "bt709",
+            "-color_range",
+            "pc",
+            "-f",
+            "mp4",
+            s(p),
+        ]);
+    });
+    let yuv444 = fixture("yuv444.mkv", |p| {
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv444p",
+            "-f",
+            "matroska",
+            s(p),
+        ]);
+    });
+    for file in [hd, yuv444] {
+        for size in [None, Some((96, 64))] {
+            let opts = VideoOptions { size, ..Default::default() };
+            let f = VideoDecoder::open(&file, &opts).unwrap().frame_at(0.5).unwrap();
+            assert_close_to_cli(&file, &f, 0.5);
+        }
+    }
+}
+
+#[test]
 fn every_frame_in_order_and_frames_at_fps() {
     let mut dec = VideoDecoder::open(&clip(), &VideoOptions::default()).unwrap();
     let mut pts = Vec::new();
