@@ -308,16 +308,18 @@ impl AudioDecoder {
 
     fn seek_to(&mut self, from: f64) -> Result<(), MediaError> {
         let stream_start = self.info.start_time;
-        for back in [PREROLL_S, 1.0, 4.0, f64::INFINITY] {
+        for back in [PREROLL_S, 1.0, 4.0, 16.0, f64::INFINITY] {
             let target = from - back;
             let target = if target <= stream_start { f64::NEG_INFINITY } else { target };
             self.source.seek(target)?;
             self.buf.clear();
             self.positioned = false;
             self.exhausted = false;
-            // Decode one chunk to see where we landed.
+            // Decode one chunk to see where we landed: past `from` (MPEG-TS seeks to the next
+            // sync point) or at the very end with nothing left means going further back.
             self.decode_chunk()?;
-            if self.buf.is_empty() || self.buf_t0 <= from || target == f64::NEG_INFINITY {
+            let landed_ok = !self.buf.is_empty() && self.buf_t0 <= from;
+            if landed_ok || target == f64::NEG_INFINITY {
                 return Ok(());
             }
         }

@@ -460,7 +460,7 @@ impl VideoDecoder {
                 self.demuxer.input.seek(ts, ..ts)
             };
             if let Err(e) = res {
-                if self.deadline.expired() {
+                    if self.deadline.expired() {
                     return Err(self.deadline.error(&self.path));
                 }
                 if ts == i64::MIN {
@@ -473,7 +473,10 @@ impl VideoDecoder {
             self.at_start = ts == i64::MIN;
             self.lookahead = self.decode_next()?;
             match &self.lookahead {
+                // Landed past t (MPEG-TS seeks to the next keyframe), or at the very end with
+                // nothing left to decode: go further back.
                 Some(f) if f.pts > t + EPS && ts != i64::MIN => continue,
+                None if ts != i64::MIN => continue,
                 _ => return Ok(()),
             }
         }

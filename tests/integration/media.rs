@@ -292,6 +292,63 @@ fn frames_match_ffmpeg_cli_at_requested_times() {
     }
 }
 
+/// MPEG-TS starts its clock at 1.4 s and seeks by byte position; frames still match the CLI
+/// (`-copyts`, so both sides use the container clock) forward and after backward seeks.
+#[test]
+fn mpeg_ts_frames_on_the_container_clock() {
+    let ts = fixture("clip.ts", |p| {
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=6",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "25",
+            "-f",
+            "mpegts",
+            s(p),
+        ]);
+    });
+    let t0 = media::probe(&ts).unwrap().video.unwrap().start_time;
+    assert!(t0 > 1.0, "MPEG-TS start {t0}");
+    let mut dec = VideoDecoder::open(&ts, &VideoOptions::default()).unwrap();
+    for dt in [0.5, 4.9, 1.3, 0.02, 5.5] {
+        let f = dec.frame_at(t0 + dt).unwrap();
+        let want = t0 + (dt * 25.0 + 1e-6).floor() / 25.0;
+        assert!((f.pts - want).abs() < 1e-3, "t0+{dt}: pts {} want {want}", f.pts);
+        assert_close_to_cli(&ts, &f, t0 + dt);
+    }
+    assert_eq!(dec.frame_at(0.5).unwrap_err().kind(), "out_of_range");
+    // Audio windows in a TS file, read out of order, agree with reading straight through.
+    let ts_audio = fixture("tone.ts", |p| {
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=8",
+            "-c:a",
+            "mp2",
+            "-f",
+            "mpegts",
+            s(p),
+        ]);
+    });
+    let a0 = media::probe(&ts_audio).unwrap().audio.unwrap().start_time;
+    let straight =
+        AudioDecoder::open(&ts_audio, &AudioOptions::default()).unwrap().read(a0, 8.0).unwrap();
+    let mut dec = AudioDecoder::open(&ts_audio, &AudioOptions::default()).unwrap();
+    for start in [7.5, 1.0, 6.5, 0.0] {
+        let got = dec.read(a0 + start, 0.5).unwrap().samples;
+        let k = (start * 16_000.0) as usize;
+        let (max, corr) = max_abs_and_corr(&got, &straight.samples[k..k + 8_000]);
+        assert!(max < 1e-3 && corr > 0.9999, "TS audio at {start}: max {max} corr {corr}");
+    }
+}
+
 #[test]
 fn bt709_full_range_and_yuv444_convert_like_the_cli() {
     let hd = fixture("bt709_full.mp4", |p| {
