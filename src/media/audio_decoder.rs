@@ -102,7 +102,21 @@ impl Source {
     ) -> Result<bool, MediaError> {
         match self {
             Source::Ffmpeg(s) => s.next_chunk(out, channels, time),
-            Source::Symphonia(s) => s.next_chunk(out, channels, time),
+            Source::Symphonia(s) => {
+                // Symphonia is pure Rust but has panicked on malformed streams before; a panic
+                // must not take down a pipeline worker, so it becomes a typed error.
+                let path = s.path.clone();
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    s.next_chunk(out, channels, time)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(MediaError::Corrupt {
+                        path,
+                        at_seconds: time.unwrap_or(0.0),
+                        reason: "the Symphonia decoder panicked on this stream".into(),
+                    })
+                })
+            }
         }
     }
 
@@ -138,6 +152,7 @@ pub struct AudioDecoder {
     /// Whether `buf` continues exactly from the current decoder position.
     positioned: bool,
     exhausted: bool,
+    seeks: u64,
     chunk: Vec<f32>,
     scratch: Vec<f32>,
     resampled: Vec<f32>,
@@ -211,6 +226,7 @@ impl AudioDecoder {
             buf_t0: 0.0,
             positioned: true,
             exhausted: false,
+            seeks: 0,
             chunk: Vec::new(),
             scratch: Vec::new(),
             resampled: Vec::new(),
@@ -230,6 +246,11 @@ impl AudioDecoder {
     /// Packets that failed to decode and were skipped.
     pub fn corrupt_packets(&self) -> u64 {
         self.source.corrupt()
+    }
+
+    /// Seeks performed so far (windows read in increasing order never seek).
+    pub fn seeks(&self) -> u64 {
+        self.seeks
     }
 
     /// The claimed end of the stream on the container clock, in seconds, when known.
@@ -312,6 +333,7 @@ impl AudioDecoder {
             let target = from - back;
             let target = if target <= stream_start { f64::NEG_INFINITY } else { target };
             self.source.seek(target)?;
+            self.seeks += 1;
             self.buf.clear();
             self.positioned = false;
             self.exhausted = false;

@@ -211,6 +211,7 @@ pub struct VideoDecoder {
     /// Time of the last frame handed out as RGB, to serve repeats from `last_rgb`.
     last_rgb: Option<RgbFrame>,
     corrupt: u64,
+    seeks: u64,
     consecutive_errors: u32,
     last_pts: Option<f64>,
     /// Whether the decoder is positioned at the start of the file (nothing decoded or seeked).
@@ -275,6 +276,7 @@ impl VideoDecoder {
             spare: Vec::new(),
             last_rgb: None,
             corrupt: 0,
+            seeks: 0,
             consecutive_errors: 0,
             last_pts: None,
             at_start: true,
@@ -289,6 +291,11 @@ impl VideoDecoder {
     /// Packets or frames that failed to decode (or decoded with errors) and were skipped.
     pub fn corrupt_packets(&self) -> u64 {
         self.corrupt
+    }
+
+    /// Seeks performed so far (sequential requests never seek; useful in tests and telemetry).
+    pub fn seeks(&self) -> u64 {
+        self.seeks
     }
 
     /// The claimed end of the stream on the container clock, in seconds, when known.
@@ -460,7 +467,7 @@ impl VideoDecoder {
                 self.demuxer.input.seek(ts, ..ts)
             };
             if let Err(e) = res {
-                    if self.deadline.expired() {
+                if self.deadline.expired() {
                     return Err(self.deadline.error(&self.path));
                 }
                 if ts == i64::MIN {
@@ -468,6 +475,7 @@ impl VideoDecoder {
                 }
                 continue;
             }
+            self.seeks += 1;
             self.decoder.flush();
             self.reset_position();
             self.at_start = ts == i64::MIN;

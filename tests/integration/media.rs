@@ -411,7 +411,14 @@ fn every_frame_in_order_and_frames_at_fps() {
         assert!((p - k as f64 / 25.0).abs() < 1e-6, "frame {k} at {p}");
     }
     let mut dec = VideoDecoder::open(&clip(), &VideoOptions::default()).unwrap();
+    // Increasing times (also repeated ones) decode forward: no seek at all.
+    for k in 0..40 {
+        dec.frame_at(k as f64 * 0.07).unwrap();
+        dec.frame_at(k as f64 * 0.07).unwrap();
+    }
+    assert_eq!(dec.seeks(), 0);
     let frames = dec.frames_fps(1.0, 2.0, 5.0).unwrap();
+    assert_eq!(dec.seeks(), 1, "one backward seek");
     let got: Vec<f64> = frames.iter().map(|f| f.pts).collect();
     let want = [1.0, 1.2, 1.4, 1.6, 1.8];
     assert_eq!(got.len(), want.len());
@@ -598,6 +605,7 @@ fn consecutive_windows_equal_one_long_window() {
             parts.extend(dec.read(k as f64 * 0.3, 0.3).unwrap().samples);
         }
         assert_eq!(parts.len(), whole.samples.len());
+        assert_eq!(dec.seeks(), 0, "{}: forward windows must not seek", file.display());
         let (max, _) = max_abs_and_corr(&parts, &whole.samples);
         assert!(max < 1e-5, "{}: windows differ by {max}", file.display());
         // Going back seeks and gives the same samples again.
