@@ -835,6 +835,17 @@ fn unreadable_file_is_an_io_error() {
 }
 
 #[test]
+fn a_fifo_without_writer_does_not_hang() {
+    let fifo = dir().join("pipe.mp4");
+    let ok = Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("SKIPPED a_fifo_without_writer_does_not_hang: mkfifo unavailable");
+        return;
+    }
+    assert_kind(media::probe(&fifo), "not_media", &fifo);
+}
+
+#[test]
 fn deadline_bounds_decoding() {
     let opts = VideoOptions { deadline: Some(Duration::ZERO), ..Default::default() };
     let file = clip();
