@@ -349,6 +349,45 @@ fn mpeg_ts_frames_on_the_container_clock() {
     }
 }
 
+/// Two MPEG-TS parts of different sizes joined byte-wise: the decoder reinitialises mid-stream
+/// and the scaler is rebuilt for the new input size.
+#[test]
+fn size_change_mid_stream_rebuilds_the_scaler() {
+    let joined = fixture("joined.ts", |p| {
+        let mut bytes = Vec::new();
+        for (i, size) in ["160x120", "96x64"].iter().enumerate() {
+            let part = dir().join(format!("part{i}.ts"));
+            ffmpeg(&[
+                "-f",
+                "lavfi",
+                "-i",
+                &format!("testsrc2=size={size}:rate=25:duration=1"),
+                "-c:v",
+                "libx264",
+                "-pix_fmt",
+                "yuv420p",
+                "-f",
+                "mpegts",
+                s(&part),
+            ]);
+            bytes.extend(std::fs::read(&part).unwrap());
+        }
+        std::fs::write(p, bytes).unwrap();
+    });
+    for (size, want) in [(None, [(160, 120), (96, 64)]), (Some((32, 32)), [(32, 32), (32, 32)])] {
+        let opts = VideoOptions { size, ..Default::default() };
+        let mut dec = VideoDecoder::open(&joined, &opts).unwrap();
+        let mut sizes = Vec::new();
+        while let Some(f) = dec.next_frame().unwrap() {
+            assert_eq!(f.data.len(), (f.width * f.height * 3) as usize);
+            sizes.push((f.width, f.height));
+        }
+        assert_eq!(sizes.len(), 50);
+        assert!(sizes[..25].iter().all(|s| *s == want[0]), "{sizes:?}");
+        assert!(sizes[25..].iter().all(|s| *s == want[1]), "{sizes:?}");
+    }
+}
+
 #[test]
 fn bt709_full_range_and_yuv444_convert_like_the_cli() {
     let hd = fixture("bt709_full.mp4", |p| {
