@@ -248,6 +248,18 @@ impl AudioDecoder {
         self.source.corrupt()
     }
 
+    /// Starts the deadline budget again from now (for long-lived decoders that serve many
+    /// windows, e.g. one per clip of a long file).
+    pub fn restart_deadline(&mut self) {
+        match &mut self.source {
+            Source::Ffmpeg(s) => {
+                s.deadline = s.deadline.restarted();
+                s.demuxer.set_deadline(s.deadline.instant());
+            }
+            Source::Symphonia(s) => s.deadline = s.deadline.restarted(),
+        }
+    }
+
     /// Seeks performed so far (windows read in increasing order never seek).
     pub fn seeks(&self) -> u64 {
         self.seeks

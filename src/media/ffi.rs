@@ -15,6 +15,7 @@
 //! Each function documents the invariants it relies on; nothing else in `media` uses `unsafe`.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::ffi::{c_int, c_void, CString};
 use std::path::Path;
 use std::ptr;
@@ -24,22 +25,32 @@ use ffmpeg_next as ffmpeg;
 use ffmpeg_next::ffi as sys;
 
 /// An opened input whose interrupt-callback state lives exactly as long as the context.
+///
+/// `Cell` makes the type `!Sync`; the format context itself must stay on one thread anyway.
 pub(crate) struct Demuxer {
     /// The format context. Declared first so it is dropped (closed) before `_interrupt`.
     pub input: ffmpeg::format::context::Input,
     /// The state the interrupt callback points to; boxed so its address never moves.
-    _interrupt: Box<Option<Instant>>,
+    interrupt: Box<Cell<Option<Instant>>>,
+}
+
+impl Demuxer {
+    /// Moves the instant after which FFmpeg's blocking I/O gives up.
+    pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
+        self.interrupt.set(deadline);
+    }
 }
 
 extern "C" fn interrupt_callback(opaque: *mut c_void) -> c_int {
     if opaque.is_null() {
         return 0;
     }
-    // SAFETY: `opaque` points into the `Box<Option<Instant>>` owned by the `Demuxer` that owns
-    // the format context calling us; the box outlives the context (field drop order).
-    let deadline = unsafe { &*(opaque as *const Option<Instant>) };
-    match deadline {
-        Some(d) if Instant::now() >= *d => 1,
+    // SAFETY: `opaque` points into the `Box<Cell<..>>` owned by the `Demuxer` that owns the
+    // format context calling us; the box outlives the context (field drop order). FFmpeg calls
+    // back on the thread using the context, the only thread that can reach the Cell.
+    let deadline = unsafe { &*(opaque as *const Cell<Option<Instant>>) };
+    match deadline.get() {
+        Some(d) if Instant::now() >= d => 1,
         _ => 0,
     }
 }
@@ -49,7 +60,7 @@ pub(crate) fn open_input(path: &Path, deadline: Option<Instant>) -> Result<Demux
     use std::os::unix::ffi::OsStrExt;
     let cpath =
         CString::new(path.as_os_str().as_bytes()).map_err(|_| ffmpeg::Error::InvalidData)?;
-    let state: Box<Option<Instant>> = Box::new(deadline);
+    let state: Box<Cell<Option<Instant>>> = Box::new(Cell::new(deadline));
     // SAFETY: standard avformat open sequence. On `avformat_open_input` failure FFmpeg frees the
     // context itself; on `avformat_find_stream_info` failure we close it. The callback's opaque
     // pointer refers to `state`, which the returned `Demuxer` keeps alive past the context.
@@ -60,7 +71,7 @@ pub(crate) fn open_input(path: &Path, deadline: Option<Instant>) -> Result<Demux
         }
         (*ps).interrupt_callback = sys::AVIOInterruptCB {
             callback: Some(interrupt_callback),
-            opaque: &*state as *const Option<Instant> as *mut c_void,
+            opaque: &*state as *const Cell<Option<Instant>> as *mut c_void,
         };
         let r = sys::avformat_open_input(&mut ps, cpath.as_ptr(), ptr::null_mut(), ptr::null_mut());
         if r != 0 {
@@ -71,7 +82,7 @@ pub(crate) fn open_input(path: &Path, deadline: Option<Instant>) -> Result<Demux
             sys::avformat_close_input(&mut ps);
             return Err(ffmpeg::Error::from(r));
         }
-        Ok(Demuxer { input: ffmpeg::format::context::Input::wrap(ps), _interrupt: state })
+        Ok(Demuxer { input: ffmpeg::format::context::Input::wrap(ps), interrupt: state })
     }
 }
 

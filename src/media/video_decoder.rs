@@ -293,6 +293,13 @@ impl VideoDecoder {
         self.corrupt
     }
 
+    /// Starts the deadline budget again from now (for long-lived decoders that serve many
+    /// requests, e.g. one per clip of a long file).
+    pub fn restart_deadline(&mut self) {
+        self.deadline = self.deadline.restarted();
+        self.demuxer.set_deadline(self.deadline.instant());
+    }
+
     /// Seeks performed so far (sequential requests never seek; useful in tests and telemetry).
     pub fn seeks(&self) -> u64 {
         self.seeks

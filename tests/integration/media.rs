@@ -900,6 +900,12 @@ fn deadline_bounds_decoding() {
     let opts = AudioOptions { deadline: Some(Duration::from_micros(500)), ..Default::default() };
     let result = AudioDecoder::open(&file, &opts).and_then(|mut dec| dec.read(0.0, 3.0));
     assert_kind(result, "deadline", &file);
+    // A long-lived decoder can restart its budget between requests.
+    let opts = VideoOptions { deadline: Some(Duration::from_secs(30)), ..Default::default() };
+    let mut dec = VideoDecoder::open(&file, &opts).unwrap();
+    dec.frame_at(1.0).unwrap();
+    dec.restart_deadline();
+    dec.frame_at(2.0).unwrap();
 }
 
 // ---- the command line ----
