@@ -705,6 +705,17 @@ fn audio_windows_are_zero_padded_and_exact_length() {
     let opts = AudioOptions { mono: false, sample_rate: 8_000, ..Default::default() };
     let c = AudioDecoder::open(&stereo_wav(), &opts).unwrap().read(0.5, 0.25).unwrap();
     assert_eq!((c.channels, c.samples.len()), (2, 4_000));
+    // ... and their mean is the mono mix.
+    let mono_opts = AudioOptions { sample_rate: 8_000, ..Default::default() };
+    let m = AudioDecoder::open(&stereo_wav(), &mono_opts).unwrap().read(0.5, 0.25).unwrap();
+    let mean: Vec<f32> = c.samples.chunks(2).map(|p| (p[0] + p[1]) / 2.0).collect();
+    let (max, _) = max_abs_and_corr(&mean, &m.samples);
+    assert!(max < 1e-5, "channel mean differs from mono by {max}");
+    // The channels are distinct: left 440 Hz, right 1000 Hz.
+    let left: Vec<f32> = c.samples.iter().step_by(2).copied().collect();
+    let right: Vec<f32> = c.samples.iter().skip(1).step_by(2).copied().collect();
+    let (_, corr) = max_abs_and_corr(&left, &right);
+    assert!(corr.abs() < 0.2, "channels look identical: corr {corr}");
 }
 
 // ---- bad inputs: each gives a typed error naming the file, never a panic or a hang ----
