@@ -60,7 +60,11 @@ pub fn write_npy_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<(), I
 /// Reads a little-endian f32 or f64 C-order `.npy` file (f64 is converted to f32).
 pub fn read_npy_f32(path: &Path) -> Result<NpyArray, IoError> {
     let bytes = std::fs::read(path).map_err(|e| IoError::os(path, e))?;
-    parse(&bytes).map_err(|reason| IoError::Format { path: path.to_path_buf(), format: "npy", reason })
+    parse(&bytes).map_err(|reason| IoError::Format {
+        path: path.to_path_buf(),
+        format: "npy",
+        reason,
+    })
 }
 
 fn parse(bytes: &[u8]) -> Result<NpyArray, String> {

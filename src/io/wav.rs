@@ -5,7 +5,12 @@ use std::path::Path;
 use super::{write_atomic, IoError};
 
 /// Writes interleaved f32 samples as a float WAV file, atomically.
-pub fn write_wav_f32(path: &Path, rate: u32, channels: u16, samples: &[f32]) -> Result<(), IoError> {
+pub fn write_wav_f32(
+    path: &Path,
+    rate: u32,
+    channels: u16,
+    samples: &[f32],
+) -> Result<(), IoError> {
     let data_len = (samples.len() * 4) as u32;
     let mut out = Vec::with_capacity(58 + samples.len() * 4);
     out.extend_from_slice(b"RIFF");
@@ -47,7 +52,8 @@ pub fn read_wav_f32(path: &Path) -> Result<(u32, u16, Vec<f32>), IoError> {
         let id = &bytes[at..at + 4];
         let len = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]])
             as usize;
-        let body = bytes.get(at + 8..(at + 8 + len).min(bytes.len())).ok_or_else(|| bad("chunk"))?;
+        let body =
+            bytes.get(at + 8..(at + 8 + len).min(bytes.len())).ok_or_else(|| bad("chunk"))?;
         if id == b"fmt " && body.len() >= 16 {
             fmt = u16::from_le_bytes([body[0], body[1]]);
             channels = u16::from_le_bytes([body[2], body[3]]);

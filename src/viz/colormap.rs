@@ -67,7 +67,8 @@ mod tests {
     #[test]
     fn maps_are_monotone_in_brightness() {
         for map in [viridis(), inferno()] {
-            let lum = |c: [u8; 3]| 0.2126 * c[0] as f32 + 0.7152 * c[1] as f32 + 0.0722 * c[2] as f32;
+            let lum =
+                |c: [u8; 3]| 0.2126 * c[0] as f32 + 0.7152 * c[1] as f32 + 0.0722 * c[2] as f32;
             assert!(lum(map.rgb(0.0)) < lum(map.rgb(0.5)));
             assert!(lum(map.rgb(0.5)) < lum(map.rgb(1.0)));
             assert_eq!(map.rgb(f32::NAN), map.rgb(0.0));

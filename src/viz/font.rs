@@ -8,10 +8,7 @@ static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 pub fn ensure_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        let _ = plotters::style::register_font(
-            "sans-serif",
-            plotters::style::FontStyle::Normal,
-            FONT,
-        );
+        let _ =
+            plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT);
     });
 }

@@ -17,9 +17,9 @@ pub fn save_rgb_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<
     let encoder = image::codecs::png::PngEncoder::new(&mut bytes);
     image::ImageEncoder::write_image(encoder, rgb, width, height, image::ExtendedColorType::Rgb8)
         .map_err(|e| IoError::Format {
-            path: path.to_path_buf(),
-            format: "png",
-            reason: e.to_string(),
-        })?;
+        path: path.to_path_buf(),
+        format: "png",
+        reason: e.to_string(),
+    })?;
     crate::io::write_atomic(path, &bytes)
 }

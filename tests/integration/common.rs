@@ -21,7 +21,11 @@ pub fn ffmpeg(args: &[&str]) {
         .args(args)
         .output()
         .expect("the ffmpeg CLI is needed for fixtures (make setup installs it)");
-    assert!(out.status.success(), "ffmpeg {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A lavfi test clip: `testsrc2` video and a sine tone, H.264 + AAC in MP4.
@@ -29,9 +33,23 @@ pub fn testsrc_clip(dir: &Path, name: &str, seconds: f64, size: &str, fps: u32) 
     let path = dir.join(name);
     let d = format!("{seconds}");
     ffmpeg(&[
-        "-f", "lavfi", "-i", &format!("testsrc2=size={size}:rate={fps}:duration={d}"),
-        "-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=44100:duration={d}"),
-        "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "12", "-c:a", "aac", "-shortest",
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("testsrc2=size={size}:rate={fps}:duration={d}"),
+        "-f",
+        "lavfi",
+        "-i",
+        &format!("sine=frequency=440:sample_rate=44100:duration={d}"),
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        "12",
+        "-c:a",
+        "aac",
+        "-shortest",
         path.to_str().expect("utf-8 path"),
     ]);
     path
