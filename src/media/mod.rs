@@ -27,3 +27,5 @@ mod video_decoder;
 pub use audio_decoder::{AudioClip, AudioDecoder, AudioOptions};
 pub use probe::{probe, AudioStreamInfo, MediaInfo, VideoStreamInfo};
 pub use video_decoder::{ResizeMode, RgbFrame, VideoDecoder, VideoOptions};
+mod encoder;
+pub use encoder::{Container, EncoderConfig, MediaEncoder};
