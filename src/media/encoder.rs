@@ -354,6 +354,9 @@ impl MediaEncoder {
             match self.video.receive_packet(&mut pkt) {
                 Ok(()) => {
                     pkt.set_stream(0);
+                    // Constant frame rate: every frame lasts one tick of 1/fps. x264 leaves the
+                    // duration unset, and without it MP4 ends the track one frame early.
+                    pkt.set_duration(1);
                     pkt.rescale_ts(self.video_tb, self.video_stream_tb);
                     write_packet(&mut self.octx, &pkt, &self.path)?;
                 }
