@@ -4,8 +4,13 @@ use std::process::ExitCode;
 
 /// Measure speed against the reference tools, side by side in one run.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Decode every video frame to 224x224 RGB on one thread, pretext vs the ffmpeg CLI.
+    Decode(super::bench_decode::Args),
+}
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
-    match command {}
+    match command {
+        Command::Decode(a) => super::bench_decode::run(a),
+    }
 }

@@ -176,7 +176,7 @@ impl MediaEncoder {
     /// Creates `path` (written under a temporary sibling until [`MediaEncoder::finish`]).
     pub fn create(path: &Path, config: &EncoderConfig) -> Result<Self, MediaError> {
         config.validate().map_err(|r| encode_err(path, r))?;
-        ffmpeg::init().map_err(ff(path, "initialising FFmpeg"))?;
+        super::ensure_init();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = path.with_file_name(format!(".{name}.partial"));
         let mut octx = format::output_as(&tmp, config.container.muxer())
