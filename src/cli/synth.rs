@@ -189,3 +189,45 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    #[test]
+    fn recorded_flags_reproduce_the_config() {
+        let config = SynthConfig {
+            out: PathBuf::from("w"),
+            clips: 7,
+            seconds: 2.5,
+            noise_snr_db: None,
+            container: Container::Webm,
+            split: SplitRatios { train: 0.5, val: 0.25, test: 0.25 },
+            ..SynthConfig::default()
+        };
+        let mut argv = vec!["synth".to_string(), "--out".into(), "w".into()];
+        for flag in config.to_args() {
+            argv.extend(flag.split(' ').map(String::from));
+        }
+        let parsed = Wrapper::try_parse_from(&argv).unwrap();
+        assert_eq!(parsed.args.config(PathBuf::from("w")), config);
+    }
+
+    #[test]
+    fn sizes_and_ranges_parse() {
+        assert_eq!(parse_size("224x160"), Ok((224, 160)));
+        assert!(parse_size("224").is_err());
+        assert_eq!(parse_range("2"), Ok((2, 2)));
+        assert_eq!(parse_range("1-3"), Ok((1, 3)));
+        assert!(parse_snr("loud").is_err());
+        assert_eq!(parse_snr("none").map(|s| s.0), Ok(None));
+    }
+}

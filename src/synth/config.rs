@@ -217,6 +217,34 @@ impl SynthConfig {
         (self.frames() as f64 * f64::from(self.sample_rate) / f64::from(self.fps)).round() as usize
     }
 
+    /// The `pretext synth` flags that reproduce this world (every option except `--out` and
+    /// `--threads`, which do not change the data).
+    pub fn to_args(&self) -> Vec<String> {
+        let s = self.split;
+        let mut a = vec![
+            format!("--clips {}", self.clips),
+            format!("--seconds {}", self.seconds),
+            format!("--size {}x{}", self.width, self.height),
+            format!("--fps {}", self.fps),
+            format!("--rate {}", self.sample_rate),
+            format!("--seed {}", self.seed),
+            format!("--split train={},val={},test={}", s.train, s.val, s.test),
+            format!("--container {}", self.container.extension()),
+            format!("--crf {}", self.crf),
+            format!("--objects {}-{}", self.min_objects, self.max_objects),
+            format!("--max-sounding {}", self.max_sounding),
+            format!("--offscreen {}", self.offscreen_prob),
+            format!("--silence {}", self.silence_prob),
+        ];
+        a.push(match self.noise_snr_db {
+            Some(v) => format!("--noise-snr {v}"),
+            None => "--noise-snr none".to_string(),
+        });
+        a.push(format!("--pan {}", self.pan_px));
+        a.push(format!("--duplicate {}", self.duplicate_prob));
+        a
+    }
+
     /// Media file name of clip `index`.
     pub fn file_name(&self, index: usize) -> String {
         format!("clip_{index:04}.{}", self.container.extension())

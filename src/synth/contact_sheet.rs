@@ -71,6 +71,10 @@ fn spectrogram(x: &[f32]) -> Vec<Vec<f32>> {
 
 /// Writes the contact sheet PNG to `path`.
 pub fn contact_sheet(path: &Path) -> Result<(), SynthError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| SynthError::OutDir { path: parent.to_path_buf(), source: e })?;
+    }
     let width = LABEL_W + 2 * (CELL + GAP) + SPEC_W + GAP;
     let height = CLASSES.len() * (CELL + GAP) + GAP + 24;
     let mut buf = vec![24u8; width * height * 3];
@@ -122,7 +126,11 @@ pub fn contact_sheet(path: &Path) -> Result<(), SynthError> {
         for (row, spec) in CLASSES.iter().enumerate() {
             let y = (24 + GAP + row * (CELL + GAP) + CELL / 2 - 16) as i32;
             let _ = root.draw_text(&format!("{row}: {}", spec.name), &style, (8, y));
-            let _ = root.draw_text(&format!("{:?}", spec.sound), &small, (8, y + 20));
+            let _ = root.draw_text(
+                &format!("{:?}, {:?}", spec.shape, spec.texture).to_lowercase(),
+                &small,
+                (8, y + 20),
+            );
         }
         root.present().map_err(|e| {
             SynthError::Io(IoError::Format {

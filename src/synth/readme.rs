@@ -33,6 +33,11 @@ pub fn world_readme(config: &SynthConfig, annotations: &[ClipAnnotation]) -> Str
          silent distractors.\n",
         config.min_objects, config.max_objects, config.max_sounding
     );
+    let _ = writeln!(
+        s,
+        "Regenerate (byte-identical with the same FFmpeg build):\n\n```\npretext synth --out DIR {}\n```\n",
+        config.to_args().join(" ")
+    );
     let _ = writeln!(s, "## Classes\n\n| id | name | shape | texture | hue | sound | pitch (Hz) | onset interval (s) |");
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for (i, c) in CLASSES.iter().enumerate() {
