@@ -36,7 +36,7 @@ impl Shape {
         match self {
             Shape::Circle => u * u + v * v <= 1.0,
             Shape::Square => au <= 0.82 && av <= 0.82,
-            Shape::Triangle => v <= 0.8 && v >= -1.0 && au <= (v + 1.0) * 0.55,
+            Shape::Triangle => (-1.0..=0.8).contains(&v) && au <= (v + 1.0) * 0.55,
             Shape::Diamond => au + av <= 1.0,
             Shape::Ring => {
                 let r2 = u * u + v * v;

@@ -143,7 +143,8 @@ impl ClipPlan {
             config.pan_px as f32 * rng.gen_range(0.0..=0.5f32),
         ];
         let pan_period = [rng.gen_range(3.0..6.0f32), rng.gen_range(3.0..6.0f32)];
-        let pan_phase = [rng.gen_range(0.0..std::f32::consts::TAU), rng.gen_range(0.0..6.28f32)];
+        let pan_phase =
+            [rng.gen_range(0.0..std::f32::consts::TAU), rng.gen_range(0.0..std::f32::consts::TAU)];
         let extent = 1.0 + PULSE_GAIN + SHAKE + 0.05;
         let min_side = w.min(h);
         let mut objects = Vec::with_capacity(n);

@@ -2,6 +2,9 @@
 //! annotation boxes against the pixels of the *decoded* files, pulse/onset alignment after a
 //! decode round trip, and that every clip of every container decodes.
 
+// Test helpers outside #[test] fns: a panic with context is exactly the failure report we want.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -102,6 +105,12 @@ fn output_is_identical_across_runs_and_thread_counts() {
     // A different seed must change the media: the hash is not vacuous.
     synth_cli(&c, &[&flags[..6], &["--seed", "6"]].concat());
     assert_ne!(ha["clip_0000.mp4"], hashes(&c)["clip_0000.mp4"]);
+    // The other encoders (VP9 + Vorbis in WebM) are deterministic too.
+    let webm = ["--clips", "2", "--seconds", "1", "--size", "64x48", "--container", "webm"];
+    let (d, e) = (dir.path().join("d"), dir.path().join("e"));
+    synth_cli(&d, &[&webm[..], &["--threads", "1"]].concat());
+    synth_cli(&e, &[&webm[..], &["--threads", "2"]].concat());
+    assert_eq!(hashes(&d), hashes(&e), "webm bytes differ between thread counts");
 }
 
 #[test]
