@@ -170,6 +170,12 @@ impl SynthConfig {
         if !(8_000..=48_000).contains(&self.sample_rate) {
             return bad(format!("rate={} must be in 8000..=48000", self.sample_rate));
         }
+        if self.frames() < 2 {
+            return bad(format!(
+                "seconds={} at fps={} gives fewer than 2 frames",
+                self.seconds, self.fps
+            ));
+        }
         self.split.validate().map_err(SynthError::Config)?;
         if self.crf > 51 {
             return bad(format!("crf={} must be at most 51", self.crf));
