@@ -9,6 +9,8 @@ mod bench;
 mod eval;
 mod frames;
 mod probe;
+mod spectrogram;
+mod spectrogram_png;
 
 /// Self-supervised learning from video and sound.
 ///
@@ -27,6 +29,7 @@ enum Command {
     Probe(probe::Args),
     Frames(frames::Args),
     Audio(audio::Args),
+    Spectrogram(spectrogram::Args),
     #[command(subcommand)]
     Eval(eval::Command),
     #[command(subcommand)]
@@ -39,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Probe(a) => probe::run(a),
         Command::Frames(a) => frames::run(a),
         Command::Audio(a) => audio::run(a),
+        Command::Spectrogram(a) => spectrogram::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),
     }
