@@ -1,17 +1,18 @@
 //! A contact sheet of the world: one row per class with its name, the object at rest and at the
-//! peak of a pulse (as the renderer draws it), and a log-magnitude spectrogram of two seconds of
-//! its sound (events at the class's tempo, 16 kHz, 512-point Hann STFT, hop 128, 0–8 kHz,
-//! inferno colours, 70 dB range). Used for `docs/img/classes.png`.
+//! peak of a pulse (as the renderer draws it), and the log-mel spectrogram the audio models see
+//! ([`crate::features`]' VGGish preset: 16 kHz, 64 mel bands 125–7500 Hz, `log(mel + 0.01)`) of
+//! two seconds of its sound (events at the class's tempo), in inferno colours scaled per row.
+//! Used for `docs/img/classes.png`.
 
 use std::path::Path;
 
 use plotters::prelude::*;
-use realfft::RealFftPlanner;
 
 use super::classes::{hsv_to_rgb, CLASSES};
 use super::plan::PULSE_GAIN;
 use super::sound;
 use super::SynthError;
+use crate::features::{Preset, Spectrogram};
 use crate::io::IoError;
 
 const CELL: usize = 96;
@@ -44,31 +45,6 @@ fn draw_object(buf: &mut [u8], stride: usize, ox: usize, oy: usize, class: usize
     }
 }
 
-/// Log-magnitude spectrogram (dB, frames × bins) of `x`.
-fn spectrogram(x: &[f32]) -> Vec<Vec<f32>> {
-    let n = 512;
-    let hop = 128;
-    let mut planner = RealFftPlanner::<f32>::new();
-    let fft = planner.plan_fft_forward(n);
-    let window: Vec<f32> =
-        (0..n).map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / n as f32).cos()).collect();
-    let mut input = fft.make_input_vec();
-    let mut spectrum = fft.make_output_vec();
-    let mut frames = Vec::new();
-    let mut start = 0;
-    while start + n <= x.len() {
-        for (i, v) in input.iter_mut().enumerate() {
-            *v = x[start + i] * window[i];
-        }
-        if fft.process(&mut input, &mut spectrum).is_err() {
-            break;
-        }
-        frames.push(spectrum.iter().map(|c| 20.0 * (c.norm() + 1e-6).log10()).collect());
-        start += hop;
-    }
-    frames
-}
-
 /// Writes the contact sheet PNG to `path`.
 pub fn contact_sheet(path: &Path) -> Result<(), SynthError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -79,6 +55,7 @@ pub fn contact_sheet(path: &Path) -> Result<(), SynthError> {
     let height = CLASSES.len() * (CELL + GAP) + GAP + 24;
     let mut buf = vec![24u8; width * height * 3];
     let cmap = crate::viz::inferno();
+    let mut extractor = Spectrogram::new(Preset::Vggish.config())?;
     for (row, spec) in CLASSES.iter().enumerate() {
         let oy = 24 + GAP + row * (CELL + GAP);
         draw_object(&mut buf, width, LABEL_W, oy, row, 1.0);
@@ -93,16 +70,18 @@ pub fn contact_sheet(path: &Path) -> Result<(), SynthError> {
             t += spec.interval_s;
             j += 1;
         }
-        let spec_frames = spectrogram(&track);
-        let max = spec_frames.iter().flatten().fold(f32::MIN, |m, v| m.max(*v));
+        // What the audio towers see: the VGGish log-mel (64 bands, 125–7500 Hz, log(mel+0.01)).
+        let values = extractor.compute(&track)?;
+        let (bands, frames) = extractor.shape(track.len());
+        let max = values.iter().fold(f32::MIN, |m, v| m.max(*v));
+        let min = values.iter().fold(f32::MAX, |m, v| m.min(*v));
         let ox = LABEL_W + 2 * (CELL + GAP);
-        let bins = spec_frames.first().map_or(1, Vec::len);
         for x in 0..SPEC_W {
-            let f = (x * spec_frames.len() / SPEC_W).min(spec_frames.len().saturating_sub(1));
+            let t = (x * frames / SPEC_W).min(frames.saturating_sub(1));
             for y in 0..CELL {
-                let bin = ((CELL - 1 - y) * bins / CELL).min(bins - 1);
-                let db = spec_frames.get(f).and_then(|fr| fr.get(bin)).copied().unwrap_or(-200.0);
-                let rgb = cmap.rgb((db - (max - 70.0)) / 70.0);
+                let band = ((CELL - 1 - y) * bands / CELL).min(bands - 1);
+                let v = values.get(band * frames + t).copied().unwrap_or(min);
+                let rgb = cmap.rgb((v - min) / (max - min).max(1e-6));
                 let p = ((oy + y) * width + ox + x) * 3;
                 buf[p..p + 3].copy_from_slice(&rgb);
             }
@@ -118,7 +97,7 @@ pub fn contact_sheet(path: &Path) -> Result<(), SynthError> {
             (8, "class"),
             (LABEL_W, "at rest"),
             (LABEL_W + CELL + GAP, "pulse peak"),
-            (LABEL_W + 2 * (CELL + GAP), "sound: 2 s spectrogram, 0-8 kHz"),
+            (LABEL_W + 2 * (CELL + GAP), "sound: 2 s VGGish log-mel, 125-7500 Hz"),
         ];
         for (x, text) in heads {
             let _ = root.draw_text(text, &style, (x as i32, 5));

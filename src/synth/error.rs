@@ -16,6 +16,9 @@ pub enum SynthError {
     /// Encoding a clip failed.
     #[error(transparent)]
     Media(#[from] MediaError),
+    /// Computing a spectrogram (for the contact sheet) failed.
+    #[error(transparent)]
+    Features(#[from] crate::features::FeatureError),
     /// Writing annotations, the README or a picture failed.
     #[error(transparent)]
     Io(#[from] IoError),
