@@ -35,9 +35,9 @@ impl Background {
         let (tw, th) = (w + 2 * margin, h + 2 * margin);
         let make = |rng: &mut ChaCha8Rng| {
             let hue = rng.gen_range(0.0..360.0f32);
-            let base = hsv_to_rgb(hue, rng.gen_range(0.15..0.35), rng.gen_range(0.3..0.5));
+            let base = hsv_to_rgb(hue, rng.gen_range(0.2..0.4), rng.gen_range(0.3..0.5));
             let hue2 = hue + rng.gen_range(60.0..180.0f32);
-            let alt = hsv_to_rgb(hue2, rng.gen_range(0.15..0.35), rng.gen_range(0.3..0.5));
+            let alt = hsv_to_rgb(hue2, rng.gen_range(0.2..0.4), rng.gen_range(0.3..0.5));
             let waves: Vec<(f32, f32, f32)> = (0..3)
                 .map(|_| {
                     let ang = rng.gen_range(0.0..std::f32::consts::TAU);
@@ -46,6 +46,11 @@ impl Background {
                     (k * ang.cos(), k * ang.sin(), rng.gen_range(0.0..std::f32::consts::TAU))
                 })
                 .collect();
+            // A finer pattern (5–10 cycles per frame width) modulating brightness by ±14, so
+            // the background has structure at the objects' scale, not just colour drift.
+            let fine_ang = rng.gen_range(0.0..std::f32::consts::TAU);
+            let fine_k = std::f32::consts::TAU * rng.gen_range(5.0..10.0f32) / w as f32;
+            let (fkx, fky) = (fine_k * fine_ang.cos(), fine_k * fine_ang.sin());
             let mut tex = Vec::with_capacity(tw * th);
             for y in 0..th {
                 for x in 0..tw {
@@ -53,7 +58,8 @@ impl Background {
                     let s: f32 =
                         waves.iter().map(|(kx, ky, p)| (kx * xf + ky * yf + p).sin()).sum::<f32>();
                     let mix = (0.5 + s / 6.0).clamp(0.0, 1.0);
-                    let grain = rng.gen_range(-10.0..10.0f32);
+                    let fine = 14.0 * (fkx * xf + fky * yf).sin() * (0.7 * fky * xf).cos();
+                    let grain = rng.gen_range(-10.0..10.0f32) + fine;
                     let px = [0, 1, 2].map(|c| {
                         (base[c] * (1.0 - mix) + alt[c] * mix + grain).clamp(0.0, 255.0) as u8
                     });
