@@ -10,6 +10,9 @@ mod bench_decode;
 mod eval;
 mod frames;
 mod probe;
+mod spectrogram;
+mod spectrogram_png;
+mod synth;
 
 /// Self-supervised learning from video and sound.
 ///
@@ -28,6 +31,8 @@ enum Command {
     Probe(probe::Args),
     Frames(frames::Args),
     Audio(audio::Args),
+    Spectrogram(spectrogram::Args),
+    Synth(synth::Args),
     #[command(subcommand)]
     Eval(eval::Command),
     #[command(subcommand)]
@@ -40,6 +45,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Probe(a) => probe::run(a),
         Command::Frames(a) => frames::run(a),
         Command::Audio(a) => audio::run(a),
+        Command::Spectrogram(a) => spectrogram::run(a),
+        Command::Synth(a) => synth::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),
     }
