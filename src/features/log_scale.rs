@@ -106,12 +106,13 @@ impl LogScale {
 /// (zero, subnormals, infinities, NaN) the result is meaningless; callers floor their input.
 #[inline(always)]
 pub fn ln_f32(x: f32) -> f32 {
-    const LN2_HI: f32 = 6.931_381_225_6e-01;
-    const LN2_LO: f32 = 9.058_000_614_5e-06;
-    const LG1: f32 = 0.666_666_626_93;
-    const LG2: f32 = 0.400_009_721_52;
-    const LG3: f32 = 0.284_987_866_88;
-    const LG4: f32 = 0.242_790_788_41;
+    // musl's constants, bit for bit.
+    const LN2_HI: f32 = f32::from_bits(0x3f31_7180);
+    const LN2_LO: f32 = f32::from_bits(0x3717_f7d1);
+    const LG1: f32 = f32::from_bits(0x3f2a_aaaa);
+    const LG2: f32 = f32::from_bits(0x3ecc_ce13);
+    const LG3: f32 = f32::from_bits(0x3e91_e9ee);
+    const LG4: f32 = f32::from_bits(0x3e78_9e26);
     // Shift the bits so that mantissas above √2 carry into the exponent.
     let ix = x.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
     let k = ((ix >> 23) as i32 - 0x7f) as f32;
