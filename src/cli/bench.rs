@@ -2,15 +2,20 @@
 
 use std::process::ExitCode;
 
+use super::bench_spectrogram;
+
 /// Measure speed against the reference tools, side by side in one run.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Decode every video frame to 224x224 RGB on one thread, pretext vs the ffmpeg CLI.
     Decode(super::bench_decode::Args),
+    /// Spectrograms per second on one thread, against librosa and torchaudio.
+    Spectrogram(bench_spectrogram::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Decode(a) => super::bench_decode::run(a),
+        Command::Spectrogram(a) => bench_spectrogram::run(a),
     }
 }

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 mod audio;
 mod bench;
 mod bench_decode;
+mod bench_spectrogram;
 mod eval;
 mod frames;
 mod probe;

@@ -151,13 +151,15 @@ fn value_label(spec: &Spectrogram) -> String {
     let cfg = spec.config();
     let base = match cfg.log {
         LogScale::None => "amplitude".to_string(),
-        LogScale::Ln { eps } => format!("ln(x + {eps})"),
+        LogScale::Ln { eps } => format!("ln(x + {eps:e})"),
         LogScale::Db { .. } => "dB".to_string(),
     };
-    if cfg.normalize.is_identity() {
-        base
-    } else {
-        format!("({base} − {}) / {}", cfg.normalize.mean, cfg.normalize.std)
+    let (mean, std) = (cfg.normalize.mean, cfg.normalize.std);
+    match (mean == 0.0, std == 1.0) {
+        (true, true) => base,
+        (true, false) => format!("{base} / {std}"),
+        (false, true) => format!("{base} − {mean}"),
+        (false, false) => format!("({base} − {mean}) / {std}"),
     }
 }
 

@@ -6,8 +6,17 @@
 //! (torchaudio's `AmplitudeToDB` takes the max over whatever tensor it is given, so its result
 //! depends on how the batch is shaped; a batch entry point here never mixes examples.)
 //! The floors keep silence finite: `ln(0 + eps)` and `10·log10(amin)` instead of `-inf`.
+//!
+//! Logs are taken a frame at a time over an f32 slice ([`LogScale::apply_into`]) with
+//! [`ln_f32`], fdlibm's `logf` written branch-free so the compiler vectorises it (four lanes
+//! even on baseline x86-64): within 1 ulp of `f32::ln`, several times faster than calling libm
+//! per value. Its domain (positive normal numbers) is guaranteed by the floors, which
+//! validation requires to be normal f32 numbers.
 
 use super::FeatureError;
+
+/// Smallest allowed `eps`/`amin`: the smallest normal f32 (the log runs in f32).
+const MIN_FLOOR: f64 = f32::MIN_POSITIVE as f64;
 
 /// The log applied to each filterbank or spectrum value.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -36,11 +45,11 @@ impl LogScale {
         let bad = |m: String| Err(FeatureError::InvalidParameter(m));
         match *self {
             LogScale::None => Ok(()),
-            LogScale::Ln { eps } if !(eps > 0.0 && eps.is_finite()) => {
-                bad(format!("log eps must be positive and finite, got {eps}"))
+            LogScale::Ln { eps } if !(eps >= MIN_FLOOR && eps.is_finite()) => {
+                bad(format!("log eps must be a positive normal f32 (≥ 1.2e-38), got {eps}"))
             }
-            LogScale::Db { amin, .. } if !(amin > 0.0 && amin.is_finite()) => {
-                bad(format!("dB amin must be positive and finite, got {amin}"))
+            LogScale::Db { amin, .. } if !(amin >= MIN_FLOOR && amin.is_finite()) => {
+                bad(format!("dB amin must be a positive normal f32 (≥ 1.2e-38), got {amin}"))
             }
             LogScale::Db { top_db: Some(t), .. } if !(t >= 0.0 && t.is_finite()) => {
                 bad(format!("top_db must be non-negative and finite, got {t}"))
@@ -59,6 +68,28 @@ impl LogScale {
         }
     }
 
+    /// The log of every value of `src` into `dst` (same lengths), as [`LogScale::apply`] but in
+    /// f32 and vectorised. `src` values must be finite and ≥ 0.
+    #[inline(always)]
+    pub fn apply_into(&self, src: &[f32], dst: &mut [f32]) {
+        match *self {
+            LogScale::None => dst.copy_from_slice(src),
+            LogScale::Ln { eps } => {
+                let eps = eps as f32;
+                for (d, x) in dst.iter_mut().zip(src) {
+                    *d = ln_f32(x + eps);
+                }
+            }
+            LogScale::Db { amin, .. } => {
+                const DB_PER_NEPER: f32 = 10.0 / std::f32::consts::LN_10;
+                let amin = amin as f32;
+                for (d, x) in dst.iter_mut().zip(src) {
+                    *d = DB_PER_NEPER * ln_f32(x.max(amin));
+                }
+            }
+        }
+    }
+
     /// The per-example dynamic range, if any.
     pub fn top_db(&self) -> Option<f64> {
         match *self {
@@ -66,6 +97,35 @@ impl LogScale {
             _ => None,
         }
     }
+}
+
+/// Natural log of a positive, normal, finite `x` (fdlibm/musl `logf`, branch-free).
+///
+/// `x = 2^k·m` with `m` in `[√½, √2)`; `ln m = f − f²/2 + s·(f²/2 + R(s²))` with `f = m − 1`,
+/// `s = f/(2 + f)` and fdlibm's minimax `R`; `k·ln 2` is added in two parts. Outside the domain
+/// (zero, subnormals, infinities, NaN) the result is meaningless; callers floor their input.
+#[inline(always)]
+pub fn ln_f32(x: f32) -> f32 {
+    // musl's constants, bit for bit.
+    const LN2_HI: f32 = f32::from_bits(0x3f31_7180);
+    const LN2_LO: f32 = f32::from_bits(0x3717_f7d1);
+    const LG1: f32 = f32::from_bits(0x3f2a_aaaa);
+    const LG2: f32 = f32::from_bits(0x3ecc_ce13);
+    const LG3: f32 = f32::from_bits(0x3e91_e9ee);
+    const LG4: f32 = f32::from_bits(0x3e78_9e26);
+    // Shift the bits so that mantissas above √2 carry into the exponent.
+    let ix = x.to_bits().wrapping_add(0x3f80_0000 - 0x3f35_04f3);
+    let k = ((ix >> 23) as i32 - 0x7f) as f32;
+    let m = f32::from_bits((ix & 0x007f_ffff) + 0x3f35_04f3);
+    let f = m - 1.0;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG2 + w * LG4);
+    let t2 = z * (LG1 + w * LG3);
+    let r = t2 + t1;
+    let hfsq = 0.5 * f * f;
+    s * (hfsq + r) + k * LN2_LO - hfsq + f + k * LN2_HI
 }
 
 /// An affine normalisation `(y − mean) / std` applied after the log (LVS: std 12).
@@ -150,11 +210,35 @@ mod tests {
     }
 
     #[test]
+    fn fast_ln_is_within_one_ulp_of_std() {
+        let mut worst = 0.0f64;
+        // Every 97th f32 bit pattern across the normal range.
+        let mut bits = f32::MIN_POSITIVE.to_bits();
+        while bits < f32::MAX.to_bits() {
+            let x = f32::from_bits(bits);
+            let want = f64::from(x).ln();
+            let ulp = f64::from(f32::EPSILON) * want.abs().max(1e-30);
+            let err = (f64::from(ln_f32(x)) - want).abs();
+            worst = worst.max(if want == 0.0 { err / 1e-45 } else { err / ulp });
+            bits += 97;
+        }
+        assert!(worst <= 1.0, "worst error {worst} ulp");
+        assert_eq!(ln_f32(1.0), 0.0);
+        let db = LogScale::Db { amin: 1e-10, top_db: None };
+        let mut out = [0.0f32; 3];
+        db.apply_into(&[0.0, 1.0, 1e3], &mut out);
+        for (o, w) in out.iter().zip([-100.0f32, 0.0, 30.0]) {
+            assert!((o - w).abs() < 1e-5, "{o} vs {w}");
+        }
+    }
+
+    #[test]
     fn validation_rejects_non_positive_floors() {
         assert!(LogScale::Ln { eps: 0.0 }.validate().is_err());
         assert!(LogScale::Db { amin: -1.0, top_db: None }.validate().is_err());
         assert!(LogScale::Db { amin: 1e-10, top_db: Some(-3.0) }.validate().is_err());
         assert!(LogScale::Db { amin: 1e-10, top_db: Some(80.0) }.validate().is_ok());
         assert!(Affine { mean: 0.0, std: 0.0 }.validate().is_err());
+        assert!(LogScale::Ln { eps: 1e-40 }.validate().is_err(), "subnormal f32 floors");
     }
 }

@@ -11,6 +11,7 @@ mod error;
 pub mod log_scale;
 pub mod mel;
 mod preset;
+mod simd;
 mod spectrogram;
 pub mod stft;
 pub mod window;

@@ -54,7 +54,15 @@ pub struct Spectrogram {
     config: SpectrogramConfig,
     stft: Stft,
     mel: Option<MelFilterbank>,
+    /// One frame's filterbank output (`n_freq`).
+    bands: Vec<f32>,
+    /// Logs of the last [`BLOCK`] frames, frame-major (`[BLOCK, n_freq]`), written to the
+    /// `[freq, time]` output a block at a time so each row gets contiguous stores.
+    block: Vec<f32>,
 }
+
+/// Frames buffered before they are transposed into the output.
+const BLOCK: usize = 16;
 
 impl Spectrogram {
     /// Builds an extractor, validating the configuration.
@@ -68,7 +76,14 @@ impl Spectrogram {
                 Some(MelFilterbank::new(m, config.sample_rate, config.stft.n_fft)?)
             }
         };
-        Ok(Spectrogram { config, stft, mel })
+        let n_freq = mel.as_ref().map_or(stft.n_bins(), MelFilterbank::n_mels);
+        Ok(Spectrogram {
+            config,
+            stft,
+            mel,
+            bands: vec![0.0; n_freq],
+            block: vec![0.0; n_freq * BLOCK],
+        })
     }
 
     /// The configuration this extractor was built with.
@@ -178,30 +193,70 @@ impl Spectrogram {
         if n_frames == 0 || wave.is_empty() {
             return Err(FeatureError::TooShort { got: wave.len(), needed: self.min_samples() });
         }
-        if let Some(index) = wave.iter().position(|v| !v.is_finite()) {
-            return Err(FeatureError::NonFinite { index, value: wave[index] });
+        if !all_finite(wave) {
+            if let Some(index) = wave.iter().position(|v| !v.is_finite()) {
+                return Err(FeatureError::NonFinite { index, value: wave[index] });
+            }
         }
         Ok((n_freq, n_frames))
     }
 
     fn fill(&mut self, wave: &[f32], out: &mut [f32], n_frames: usize) -> Result<(), FeatureError> {
-        let log = self.config.log;
-        let mel = self.mel.as_ref();
-        self.stft.for_each_frame(wave, |t, spectrum| match mel {
-            Some(bank) => {
-                for m in 0..bank.n_mels() {
-                    out[m * n_frames + t] = log.apply(bank.band(m, spectrum)) as f32;
-                }
-            }
-            None => {
-                for (k, v) in spectrum.iter().enumerate() {
-                    out[k * n_frames + t] = log.apply(*v) as f32;
-                }
-            }
-        })?;
-        finish_example(out, log.top_db(), &self.config.normalize);
+        super::simd::run_wide(|| self.fill_frames(wave, out, n_frames))?;
+        finish_example(out, self.config.log.top_db(), &self.config.normalize);
         Ok(())
     }
+
+    /// The per-frame work, inlined into [`super::simd::run_wide`]'s AVX2 copy.
+    #[inline(always)]
+    fn fill_frames(
+        &mut self,
+        wave: &[f32],
+        out: &mut [f32],
+        n_frames: usize,
+    ) -> Result<(), FeatureError> {
+        let log = self.config.log;
+        let mel = self.mel.as_ref();
+        let (bands, block) = (&mut self.bands, &mut self.block);
+        let n_freq = bands.len();
+        self.stft.for_each_frame(wave, |t, spectrum| {
+            let b = t % BLOCK;
+            let logs = &mut block[b * n_freq..(b + 1) * n_freq];
+            match mel {
+                Some(bank) => {
+                    for (m, v) in bands.iter_mut().enumerate() {
+                        *v = bank.band(m, spectrum);
+                    }
+                    log.apply_into(bands, logs);
+                }
+                None => log.apply_into(spectrum, logs),
+            }
+            if b + 1 == BLOCK || t + 1 == n_frames {
+                // Transpose the block: each output row gets up to BLOCK contiguous values.
+                let t0 = t - b;
+                for (f, row) in out.chunks_exact_mut(n_frames).enumerate() {
+                    let column = block[f..].iter().step_by(n_freq);
+                    for (o, v) in row[t0..=t].iter_mut().zip(column) {
+                        *o = *v;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Whether every sample is finite: `x·0` is 0 for finite `x` and NaN otherwise; eight lanes of
+/// sums keep the loop vectorised.
+fn all_finite(wave: &[f32]) -> bool {
+    let mut acc = [0.0f32; 8];
+    let mut chunks = wave.chunks_exact(8);
+    for c in &mut chunks {
+        for i in 0..8 {
+            acc[i] += c[i] * 0.0;
+        }
+    }
+    let tail: f32 = chunks.remainder().iter().map(|v| v * 0.0).sum();
+    (acc.iter().sum::<f32>() + tail) == 0.0
 }
 
 #[cfg(test)]
@@ -243,6 +298,9 @@ mod tests {
         let mut bad = wave.clone();
         bad[77] = f32::NAN;
         assert!(matches!(s.compute(&bad), Err(FeatureError::NonFinite { index: 77, .. })));
+        let mut bad = wave[..1003].to_vec();
+        bad[1002] = f32::NEG_INFINITY;
+        assert!(matches!(s.compute(&bad), Err(FeatureError::NonFinite { index: 1002, .. })));
         let mut out = vec![0.0; 2 * 6272];
         assert!(matches!(
             s.compute_batch_into(&[&wave, &wave[1..]], &mut out),
