@@ -142,18 +142,21 @@ impl BatchStream {
         let Some(rx) = &self.rx else { return Ok(None) };
         match rx.recv_timeout(timeout) {
             Ok(b) => Ok(Some(b)),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                self.finish();
-                Ok(None)
-            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Ok(self.finish()),
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(()),
         }
     }
 
-    fn finish(&mut self) {
+    /// Joins the coordinator; a panic there becomes the stream's last item.
+    fn finish(&mut self) -> Option<Result<Batch, PipelineError>> {
         self.rx = None;
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+        let h = self.handle.take()?;
+        match h.join() {
+            Ok(()) => None,
+            Err(p) => Some(Err(PipelineError::Panic {
+                stage: "coordinator".into(),
+                message: panic_message(p),
+            })),
         }
     }
 }
@@ -165,10 +168,7 @@ impl Iterator for BatchStream {
         let rx = self.rx.as_ref()?;
         match rx.recv() {
             Ok(b) => Some(b),
-            Err(_) => {
-                self.finish();
-                None
-            }
+            Err(_) => self.finish(),
         }
     }
 }
@@ -176,7 +176,7 @@ impl Iterator for BatchStream {
 impl Drop for BatchStream {
     fn drop(&mut self) {
         self.cancel.store(true, Ordering::SeqCst);
-        self.finish();
+        let _ = self.finish();
     }
 }
 
@@ -243,7 +243,8 @@ fn coordinate(
         for _ in 0..window {
             let _ = tok_tx.try_send(());
         }
-        let sample_rate = config.preset.config().sample_rate;
+        // Only audio tasks touch the preset (its rate is the audio decode rate).
+        let sample_rate = if task.needs_audio() { config.preset.config().sample_rate } else { 0 };
         let dctx = DecodeContext {
             index,
             task,
