@@ -4,8 +4,13 @@ use std::process::ExitCode;
 
 /// Measure speed against the reference tools, side by side in one run.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Pair pipeline samples/s (1 worker, all cores) vs the Python PyAV+librosa reference.
+    Pipeline(super::bench_pipeline::Args),
+}
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
-    match command {}
+    match command {
+        Command::Pipeline(a) => super::bench_pipeline::run(a),
+    }
 }
