@@ -240,7 +240,8 @@ pub fn motion_profile(path: &Path, deadline: Duration) -> Result<MotionProfile, 
     };
     let mut dec = VideoDecoder::open(path, &opts)?;
     let mut m = MotionProfile::new();
-    while let Some(f) = dec.next_frame()? {
+    let mut f = RgbFrame::empty();
+    while dec.next_frame_into(&mut f)? {
         m.push_rgb(f.pts, &f.data);
     }
     Ok(m)

@@ -133,20 +133,6 @@ impl BatchStream {
         self.shared.index.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Waits up to `timeout` for the next batch: `Ok(None)` at the end of the stream,
-    /// `Err(None)` on timeout.
-    pub fn next_timeout(
-        &mut self,
-        timeout: Duration,
-    ) -> Result<Option<Result<Batch, PipelineError>>, ()> {
-        let Some(rx) = &self.rx else { return Ok(None) };
-        match rx.recv_timeout(timeout) {
-            Ok(b) => Ok(Some(b)),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Ok(self.finish()),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(()),
-        }
-    }
-
     /// Joins the coordinator; a panic there becomes the stream's last item.
     fn finish(&mut self) -> Option<Result<Batch, PipelineError>> {
         self.rx = None;

@@ -37,7 +37,7 @@ fn timed_clip(dir: &Path, name: &str, seconds: u32, fps: u32) -> PathBuf {
         "-c:a",
         "pcm_s16le",
         "-shortest",
-        path.to_str().unwrap(),
+        path.to_str().expect("utf-8 path"),
     ]);
     path
 }
@@ -63,7 +63,7 @@ fn moving_clip(dir: &Path, name: &str, seconds: f64, freq: u32) -> PathBuf {
         "-c:a",
         "aac",
         "-shortest",
-        path.to_str().unwrap(),
+        path.to_str().expect("utf-8 path"),
     ]);
     path
 }
