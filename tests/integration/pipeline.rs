@@ -143,6 +143,16 @@ fn same_examples_whatever_the_worker_count() {
         assert_eq!(seqs, (0..9).collect::<Vec<_>>());
         assert_eq!(m1, m2, "metadata differs between worker counts");
         assert!(f1 == f2 && s1 == s2, "pixels or spectrograms differ between worker counts");
+        // Resuming at seq 5 replays exactly the tail of the full run.
+        let mut c = base_config(files.clone(), task.clone());
+        c.audio_seconds = 0.5;
+        c.start_seq = 5;
+        let (tail, err) = collect(c, Duration::from_secs(120));
+        assert!(err.is_none(), "{err:?}");
+        let (m3, f3, _) = flat(&tail);
+        assert_eq!(m3[..], m1[5..], "resumed stream differs");
+        let per = f1.len() / 9;
+        assert!(f3[..] == f1[5 * per..], "resumed pixels differ");
         let shape = &runs[0][0].frame_shape;
         match task {
             TaskConfig::Avc(_) => {
@@ -386,6 +396,14 @@ fn memory_stays_bounded_over_many_files() {
         (v["peak_rss_kb"].as_u64().unwrap(), v["reorder_max"].as_u64().unwrap())
     };
     let (small, r1) = rss(&few, 20, &d.join("s1.json"));
+    // The CLI wrote a shard and one log line per example, with the AVC fields.
+    let log = std::fs::read_to_string(d.join("o/samples.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 20);
+    let first: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
+    for k in ["file", "video_times", "audio_file", "audio_time", "label", "kind", "shard"] {
+        assert!(!first[k].is_null(), "samples.jsonl lacks {k}: {first}");
+    }
+    assert!(d.join("o/shard-000000.tar").is_file());
     let (large, r2) = rss(&many, 300, &d.join("s2.json"));
     // 15x the files and examples (two passes over 150 files): peak memory must not follow.
     assert!(large < small + 40 * 1024, "peak RSS grew from {small} kB to {large} kB");
