@@ -5,12 +5,15 @@ use std::process::ExitCode;
 /// Measure speed against the reference tools, side by side in one run.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Decode every video frame to 224x224 RGB on one thread, pretext vs the ffmpeg CLI.
+    Decode(super::bench_decode::Args),
     /// Pair pipeline samples/s (1 worker, all cores) vs the Python PyAV+librosa reference.
     Pipeline(super::bench_pipeline::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Decode(a) => super::bench_decode::run(a),
         Command::Pipeline(a) => super::bench_pipeline::run(a),
     }
 }

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod audio;
 mod bench;
+mod bench_decode;
 mod bench_pipeline;
 mod eval;
 mod frames;

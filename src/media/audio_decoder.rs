@@ -11,7 +11,10 @@
 //! - [`AudioDecoder`] keeps a bounded buffer of mono (or all channels) samples covering the window
 //!   being read plus the resampler's support. Windows that move forward decode forward; a window
 //!   before the buffer or far past it seeks (with pre-roll), so long files are never decoded
-//!   whole. Gaps in timestamps become silence; overlaps are dropped.
+//!   whole. Gaps in timestamps become silence; overlaps are dropped; deviations under 3 ms are
+//!   container rounding (Matroska stores milliseconds) and are ignored. A consequence: after a
+//!   seek into a Matroska file, a window can sit up to 0.5 ms off (the rounding of the packet it
+//!   resumes from); decoding forward from the start is exact.
 //! - Mono is the channel mean. Resampling is the band-limited [`Resampler`] evaluated exactly at
 //!   `start + k / rate`, so a window is `round(duration × rate)` samples on the container clock,
 //!   zero where the stream has no samples.
@@ -33,6 +36,8 @@ use super::{AudioStreamInfo, MediaError};
 const SEEK_AHEAD_S: f64 = 5.0;
 /// Decoding starts this long before a seek target so codecs with overlap settle.
 const PREROLL_S: f64 = 0.2;
+/// Timestamp deviations up to this (seconds) are treated as rounding, not as gaps or overlaps.
+const TIMESTAMP_JITTER_S: f64 = 0.003;
 /// Consecutive undecodable packets after which decoding gives up.
 const MAX_CONSECUTIVE_ERRORS: u32 = 64;
 /// Longest window one call may ask for, in seconds (bounds memory).
@@ -97,7 +102,21 @@ impl Source {
     ) -> Result<bool, MediaError> {
         match self {
             Source::Ffmpeg(s) => s.next_chunk(out, channels, time),
-            Source::Symphonia(s) => s.next_chunk(out, channels, time),
+            Source::Symphonia(s) => {
+                // Symphonia is pure Rust but has panicked on malformed streams before; a panic
+                // must not take down a pipeline worker, so it becomes a typed error.
+                let path = s.path.clone();
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    s.next_chunk(out, channels, time)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(MediaError::Corrupt {
+                        path,
+                        at_seconds: time.unwrap_or(0.0),
+                        reason: "the Symphonia decoder panicked on this stream".into(),
+                    })
+                })
+            }
         }
     }
 
@@ -133,6 +152,7 @@ pub struct AudioDecoder {
     /// Whether `buf` continues exactly from the current decoder position.
     positioned: bool,
     exhausted: bool,
+    seeks: u64,
     chunk: Vec<f32>,
     scratch: Vec<f32>,
     resampled: Vec<f32>,
@@ -179,13 +199,15 @@ impl AudioDecoder {
                 drop(demuxer);
                 (Source::Symphonia(SymphoniaSource::open(path, &info, deadline)?), backend)
             }
-            AudioBackend::Auto if symphonia_ok => match SymphoniaSource::open(path, &info, deadline) {
-                Ok(s) => (Source::Symphonia(s), AudioBackend::Symphonia),
-                Err(_) => (
-                    Source::Ffmpeg(FfmpegSource::new(path, demuxer, &info, deadline)?),
-                    AudioBackend::Ffmpeg,
-                ),
-            },
+            AudioBackend::Auto if symphonia_ok => {
+                match SymphoniaSource::open(path, &info, deadline) {
+                    Ok(s) => (Source::Symphonia(s), AudioBackend::Symphonia),
+                    Err(_) => (
+                        Source::Ffmpeg(FfmpegSource::new(path, demuxer, &info, deadline)?),
+                        AudioBackend::Ffmpeg,
+                    ),
+                }
+            }
             AudioBackend::Auto => (
                 Source::Ffmpeg(FfmpegSource::new(path, demuxer, &info, deadline)?),
                 AudioBackend::Ffmpeg,
@@ -204,6 +226,7 @@ impl AudioDecoder {
             buf_t0: 0.0,
             positioned: true,
             exhausted: false,
+            seeks: 0,
             chunk: Vec::new(),
             scratch: Vec::new(),
             resampled: Vec::new(),
@@ -225,6 +248,23 @@ impl AudioDecoder {
         self.source.corrupt()
     }
 
+    /// Starts the deadline budget again from now (for long-lived decoders that serve many
+    /// windows, e.g. one per clip of a long file).
+    pub fn restart_deadline(&mut self) {
+        match &mut self.source {
+            Source::Ffmpeg(s) => {
+                s.deadline = s.deadline.restarted();
+                s.demuxer.set_deadline(s.deadline.instant());
+            }
+            Source::Symphonia(s) => s.deadline = s.deadline.restarted(),
+        }
+    }
+
+    /// Seeks performed so far (windows read in increasing order never seek).
+    pub fn seeks(&self) -> u64 {
+        self.seeks
+    }
+
     /// The claimed end of the stream on the container clock, in seconds, when known.
     pub fn duration(&self) -> Option<f64> {
         self.info.duration.map(|d| self.info.start_time + d)
@@ -233,7 +273,7 @@ impl AudioDecoder {
     /// Samples in `[start, start + duration)` seconds on the container clock, at the output rate:
     /// exactly `round(duration * rate)` frames, zero-padded where the stream has none.
     pub fn read(&mut self, start: f64, duration: f64) -> Result<AudioClip, MediaError> {
-        if !start.is_finite() || !duration.is_finite() || duration < 0.0 || duration > MAX_WINDOW_S
+        if !start.is_finite() || !duration.is_finite() || !(0.0..=MAX_WINDOW_S).contains(&duration)
         {
             return Err(MediaError::OutOfRange {
                 path: self.path.clone(),
@@ -268,12 +308,7 @@ impl AudioDecoder {
             self.buf.drain(..drop_frames * ch);
             self.buf_t0 += drop_frames as f64 / in_rate;
         }
-        Ok(AudioClip {
-            sample_rate: self.options.sample_rate,
-            channels: ch as u16,
-            start,
-            samples,
-        })
+        Ok(AudioClip { sample_rate: self.options.sample_rate, channels: ch as u16, start, samples })
     }
 
     /// End time of the buffered samples.
@@ -306,16 +341,19 @@ impl AudioDecoder {
 
     fn seek_to(&mut self, from: f64) -> Result<(), MediaError> {
         let stream_start = self.info.start_time;
-        for back in [PREROLL_S, 1.0, 4.0, f64::INFINITY] {
+        for back in [PREROLL_S, 1.0, 4.0, 16.0, f64::INFINITY] {
             let target = from - back;
             let target = if target <= stream_start { f64::NEG_INFINITY } else { target };
             self.source.seek(target)?;
+            self.seeks += 1;
             self.buf.clear();
             self.positioned = false;
             self.exhausted = false;
-            // Decode one chunk to see where we landed.
+            // Decode one chunk to see where we landed: past `from` (MPEG-TS seeks to the next
+            // sync point) or at the very end with nothing left means going further back.
             self.decode_chunk()?;
-            if self.buf.is_empty() || self.buf_t0 <= from || target == f64::NEG_INFINITY {
+            let landed_ok = !self.buf.is_empty() && self.buf_t0 <= from;
+            if landed_ok || target == f64::NEG_INFINITY {
                 return Ok(());
             }
         }
@@ -352,13 +390,15 @@ impl AudioDecoder {
             self.positioned = true;
         }
         let expected_frame = ((t - self.buf_t0) * in_rate).round() as i64;
+        // Containers round timestamps (Matroska: 1 ms), so small deviations are jitter, not gaps.
+        let jitter = ((TIMESTAMP_JITTER_S * in_rate).ceil() as i64).max(1);
         let have = (self.buf.len() / self.channels) as i64;
         let mut skip = 0usize;
-        if expected_frame > have + 1 {
+        if expected_frame > have + jitter {
             // A gap in the timestamps: silence.
             let gap = (expected_frame - have) as usize;
             self.buf.resize(self.buf.len() + gap * self.channels, 0.0);
-        } else if expected_frame < have - 1 {
+        } else if expected_frame < have - jitter {
             // Overlap: keep what we have.
             skip = ((have - expected_frame) as usize).min(frames);
         }
@@ -414,8 +454,11 @@ fn append_ffmpeg_samples(frame: &ffmpeg::frame::Audio, channels: usize, out: &mu
         }
     };
     for c in 0..channels.min(frame_ch) {
-        let (plane, stride, offset) =
-            if planar { (ffi::audio_plane(frame, c), 1, 0) } else { (ffi::audio_plane(frame, 0), frame_ch, c) };
+        let (plane, stride, offset) = if planar {
+            (ffi::audio_plane(frame, c), 1, 0)
+        } else {
+            (ffi::audio_plane(frame, 0), frame_ch, c)
+        };
         for i in 0..n {
             let idx = i * stride + offset;
             if (idx + 1) * bytes <= plane.len() {
@@ -428,6 +471,7 @@ fn append_ffmpeg_samples(frame: &ffmpeg::frame::Audio, channels: usize, out: &mu
 /// FFmpeg demuxer + decoder producing chunks.
 struct FfmpegSource {
     path: PathBuf,
+    codec: String,
     decoder: ffmpeg::decoder::Audio,
     demuxer: Demuxer,
     stream_index: usize,
@@ -453,22 +497,13 @@ impl FfmpegSource {
             .stream(info.index)
             .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
         let time_base = stream.time_base();
-        let ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
-            .map_err(|e| MediaError::ffmpeg(path, "codec parameters", e))?;
-        let mut decoder = ctx.decoder();
-        decoder.set_packet_time_base(time_base);
-        let decoder = decoder.audio().map_err(|e| match e {
-            ffmpeg::Error::DecoderNotFound => MediaError::Unsupported {
-                path: path.to_path_buf(),
-                what: format!("audio codec {}", info.codec),
-            },
-            e => MediaError::ffmpeg(path, "open audio decoder", e),
-        })?;
+        let decoder = Self::open_decoder(path, &stream, &info.codec)?;
         Ok(FfmpegSource {
             path: path.to_path_buf(),
             decoder,
             demuxer,
             stream_index: info.index,
+            codec: info.codec.clone(),
             time_base,
             deadline,
             packet: ffmpeg::Packet::empty(),
@@ -477,6 +512,25 @@ impl FfmpegSource {
             done: false,
             corrupt: 0,
             consecutive_errors: 0,
+        })
+    }
+
+    /// A fresh decoder for `stream`.
+    fn open_decoder(
+        path: &Path,
+        stream: &ffmpeg::format::stream::Stream,
+        codec: &str,
+    ) -> Result<ffmpeg::decoder::Audio, MediaError> {
+        let ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| MediaError::ffmpeg(path, "codec parameters", e))?;
+        let mut decoder = ctx.decoder();
+        decoder.set_packet_time_base(stream.time_base());
+        decoder.audio().map_err(|e| match e {
+            ffmpeg::Error::DecoderNotFound => MediaError::Unsupported {
+                path: path.to_path_buf(),
+                what: format!("audio codec {codec}"),
+            },
+            e => MediaError::ffmpeg(path, "open audio decoder", e),
         })
     }
 
@@ -498,7 +552,18 @@ impl FfmpegSource {
                 .seek(i64::MIN, ..)
                 .map_err(|_| MediaError::ffmpeg(&self.path, "seek", e))?;
         }
-        self.decoder.flush();
+        if t.is_finite() {
+            self.decoder.flush();
+        } else {
+            // Back at the start: a fresh decoder, so start-of-stream state (Opus pre-skip, AAC
+            // priming removal) applies again exactly as on the first pass; a flushed decoder
+            // would not re-apply it.
+            let stream =
+                self.demuxer.input.stream(self.stream_index).ok_or_else(|| {
+                    MediaError::NoStream { path: self.path.clone(), kind: "audio" }
+                })?;
+            self.decoder = Self::open_decoder(&self.path, &stream, &self.codec)?;
+        }
         self.eof_sent = false;
         self.done = false;
         Ok(())
@@ -631,7 +696,9 @@ impl SymphoniaSource {
             .make_audio_decoder(params, &Default::default())
             .map_err(|e| unsupported(format!("audio codec {} for Symphonia: {e}", info.codec)))?;
         if params.sample_rate.is_some_and(|r| r != info.sample_rate) {
-            return Err(unsupported("sample rate disagreement between Symphonia and FFmpeg".into()));
+            return Err(unsupported(
+                "sample rate disagreement between Symphonia and FFmpeg".into(),
+            ));
         }
         let track_id = track.id;
         let time_base = track.time_base;

@@ -31,8 +31,16 @@ pub(crate) fn open(path: &Path, deadline: &Deadline) -> Result<Demuxer, MediaErr
             reason: "is a directory".into(),
         });
     }
+    if !meta.is_file() {
+        // FIFOs, sockets and devices can block forever on open or read.
+        return Err(MediaError::NotMedia {
+            path: path.to_path_buf(),
+            reason: "not a regular file (pipe, socket or device)".into(),
+        });
+    }
     // Opening it ourselves turns permission problems into a clear I/O error.
-    std::fs::File::open(path).map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
+    std::fs::File::open(path)
+        .map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
     if meta.len() == 0 {
         return Err(MediaError::Empty { path: path.to_path_buf() });
     }

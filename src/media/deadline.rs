@@ -22,6 +22,11 @@ impl Deadline {
         Deadline { at: budget.and_then(|b| Instant::now().checked_add(b)), budget }
     }
 
+    /// The same budget again, starting now.
+    pub(crate) fn restarted(&self) -> Self {
+        Deadline::after(self.budget)
+    }
+
     /// The instant, for FFmpeg's interrupt callback.
     pub(crate) fn instant(&self) -> Option<Instant> {
         self.at

@@ -121,7 +121,11 @@ pub enum MediaError {
 
 impl MediaError {
     /// Wraps an FFmpeg error with the file and what we were doing.
-    pub(crate) fn ffmpeg(path: &std::path::Path, context: &'static str, source: ffmpeg_next::Error) -> Self {
+    pub(crate) fn ffmpeg(
+        path: &std::path::Path,
+        context: &'static str,
+        source: ffmpeg_next::Error,
+    ) -> Self {
         MediaError::Ffmpeg { path: path.to_path_buf(), context, source }
     }
 

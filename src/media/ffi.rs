@@ -9,10 +9,13 @@
 //! - [`stream_layout`]: channel count and layout description from `AVCodecParameters`, without
 //!   opening a decoder.
 //! - [`container_start_time`]: `AVFormatContext::start_time`, which ffmpeg-next does not expose.
+//! - [`set_source_colorspace`]: tells swscale the source's YCbCr matrix and range, as FFmpeg's
+//!   `scale` filter does from each frame, so BT.709 and full-range video convert like the CLI.
 //!
 //! Each function documents the invariants it relies on; nothing else in `media` uses `unsafe`.
 #![allow(unsafe_code)]
 
+use std::cell::Cell;
 use std::ffi::{c_int, c_void, CString};
 use std::path::Path;
 use std::ptr;
@@ -22,22 +25,32 @@ use ffmpeg_next as ffmpeg;
 use ffmpeg_next::ffi as sys;
 
 /// An opened input whose interrupt-callback state lives exactly as long as the context.
+///
+/// `Cell` makes the type `!Sync`; the format context itself must stay on one thread anyway.
 pub(crate) struct Demuxer {
     /// The format context. Declared first so it is dropped (closed) before `_interrupt`.
     pub input: ffmpeg::format::context::Input,
     /// The state the interrupt callback points to; boxed so its address never moves.
-    _interrupt: Box<Option<Instant>>,
+    interrupt: Box<Cell<Option<Instant>>>,
+}
+
+impl Demuxer {
+    /// Moves the instant after which FFmpeg's blocking I/O gives up.
+    pub(crate) fn set_deadline(&self, deadline: Option<Instant>) {
+        self.interrupt.set(deadline);
+    }
 }
 
 extern "C" fn interrupt_callback(opaque: *mut c_void) -> c_int {
     if opaque.is_null() {
         return 0;
     }
-    // SAFETY: `opaque` points into the `Box<Option<Instant>>` owned by the `Demuxer` that owns
-    // the format context calling us; the box outlives the context (field drop order).
-    let deadline = unsafe { &*(opaque as *const Option<Instant>) };
-    match deadline {
-        Some(d) if Instant::now() >= *d => 1,
+    // SAFETY: `opaque` points into the `Box<Cell<..>>` owned by the `Demuxer` that owns the
+    // format context calling us; the box outlives the context (field drop order). FFmpeg calls
+    // back on the thread using the context, the only thread that can reach the Cell.
+    let deadline = unsafe { &*(opaque as *const Cell<Option<Instant>>) };
+    match deadline.get() {
+        Some(d) if Instant::now() >= d => 1,
         _ => 0,
     }
 }
@@ -47,7 +60,7 @@ pub(crate) fn open_input(path: &Path, deadline: Option<Instant>) -> Result<Demux
     use std::os::unix::ffi::OsStrExt;
     let cpath =
         CString::new(path.as_os_str().as_bytes()).map_err(|_| ffmpeg::Error::InvalidData)?;
-    let state: Box<Option<Instant>> = Box::new(deadline);
+    let state: Box<Cell<Option<Instant>>> = Box::new(Cell::new(deadline));
     // SAFETY: standard avformat open sequence. On `avformat_open_input` failure FFmpeg frees the
     // context itself; on `avformat_find_stream_info` failure we close it. The callback's opaque
     // pointer refers to `state`, which the returned `Demuxer` keeps alive past the context.
@@ -58,7 +71,7 @@ pub(crate) fn open_input(path: &Path, deadline: Option<Instant>) -> Result<Demux
         }
         (*ps).interrupt_callback = sys::AVIOInterruptCB {
             callback: Some(interrupt_callback),
-            opaque: &*state as *const Option<Instant> as *mut c_void,
+            opaque: &*state as *const Cell<Option<Instant>> as *mut c_void,
         };
         let r = sys::avformat_open_input(&mut ps, cpath.as_ptr(), ptr::null_mut(), ptr::null_mut());
         if r != 0 {
@@ -69,7 +82,7 @@ pub(crate) fn open_input(path: &Path, deadline: Option<Instant>) -> Result<Demux
             sys::avformat_close_input(&mut ps);
             return Err(ffmpeg::Error::from(r));
         }
-        Ok(Demuxer { input: ffmpeg::format::context::Input::wrap(ps), _interrupt: state })
+        Ok(Demuxer { input: ffmpeg::format::context::Input::wrap(ps), interrupt: state })
     }
 }
 
@@ -138,6 +151,50 @@ pub(crate) fn audio_plane(frame: &ffmpeg::frame::Audio, index: usize) -> &[u8] {
         }
         let available = usize::try_from((*f).linesize[0]).unwrap_or(0);
         std::slice::from_raw_parts(data, len.min(available))
+    }
+}
+
+/// Sets the scaler's source YCbCr matrix from an `AVColorSpace` value and, when known, the
+/// source range (full = JPEG range), keeping every other colour setting. Mirrors FFmpeg 5.1's
+/// `vf_scale` with its default `in_color_matrix=auto`.
+pub(crate) fn set_source_colorspace(
+    ctx: &mut ffmpeg::software::scaling::Context,
+    colorspace: i32,
+    full_range: Option<bool>,
+) {
+    // SAFETY: `ctx` wraps a live SwsContext; the get call writes only through the out-pointers
+    // given, and `sws_getCoefficients` returns a pointer to a static table.
+    unsafe {
+        let sws = ctx.as_mut_ptr();
+        let mut inv_table: *mut c_int = ptr::null_mut();
+        let mut table: *mut c_int = ptr::null_mut();
+        let (mut src_range, mut dst_range) = (0, 0);
+        let (mut brightness, mut contrast, mut saturation) = (0, 0, 0);
+        let r = sys::sws_getColorspaceDetails(
+            sws,
+            &mut inv_table,
+            &mut src_range,
+            &mut table,
+            &mut dst_range,
+            &mut brightness,
+            &mut contrast,
+            &mut saturation,
+        );
+        if r < 0 {
+            return; // Not a YCbCr source: nothing to set.
+        }
+        let coefficients = sys::sws_getCoefficients(colorspace);
+        let src_range = full_range.map_or(src_range, c_int::from);
+        sys::sws_setColorspaceDetails(
+            sws,
+            coefficients,
+            src_range,
+            coefficients,
+            dst_range,
+            brightness,
+            contrast,
+            saturation,
+        );
     }
 }
 

@@ -103,9 +103,10 @@ pub(crate) fn video_info(
     path: &Path,
     input: &ffmpeg::format::context::Input,
 ) -> Result<Option<VideoStreamInfo>, MediaError> {
-    let best = input.streams().best(ffmpeg::media::Type::Video).filter(|s| {
-        !s.disposition().contains(ffmpeg::format::stream::Disposition::ATTACHED_PIC)
-    });
+    let best = input
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .filter(|s| !s.disposition().contains(ffmpeg::format::stream::Disposition::ATTACHED_PIC));
     let Some(stream) = best else {
         return Ok(None);
     };

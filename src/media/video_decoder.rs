@@ -11,7 +11,8 @@
 //!   increasing times decode forward without seeking. A time before the current frame, or more
 //!   than [`SEEK_AHEAD_S`] past it, seeks (AV_TIME_BASE µs, keyframe at or before t), flushes,
 //!   and decodes forward discarding frames; if a seek lands past t it retries further back.
-//! - Frames go through swscale (bilinear) to RGB24 at the planned size in the coded orientation,
+//! - Frames go through swscale (bilinear; source matrix and range from each frame, as the CLI's
+//!   `scale` filter does) to RGB24 at the planned size in the coded orientation,
 //!   then are cropped and rotated by the display matrix (see `transform`). The scaler and its
 //!   output frame are reused and rebuilt when the input size or format changes.
 //! - A per-file deadline is checked in every loop and handed to FFmpeg's interrupt callback.
@@ -102,12 +103,15 @@ struct Decoded {
     pts: f64,
 }
 
+/// What a scaler was built for: input format and size, output size.
+type ScalerKey = (Pixel, u32, u32, u32, u32, i32, i32);
+
 /// swscale to RGB24 plus crop and rotation, with buffers reused across frames.
 struct Converter {
     size: Option<(u32, u32)>,
     mode: ResizeMode,
     rotation: i32,
-    scaler: Option<(scaling::Context, (Pixel, u32, u32, u32, u32))>,
+    scaler: Option<(scaling::Context, ScalerKey)>,
     scaled: ffmpeg::frame::Video,
     cropped: Vec<u8>,
 }
@@ -122,7 +126,10 @@ impl Converter {
         let (w, h, fmt) = (src.width(), src.height(), src.format());
         container::check_dimensions(path, i64::from(w), i64::from(h))?;
         let plan = Plan::new(w, h, self.rotation, self.size, self.mode);
-        let key = (fmt, w, h, plan.scale_w, plan.scale_h);
+        let space = ffmpeg::ffi::AVColorSpace::from(src.color_space()) as i32;
+        let range = src.color_range();
+        let range_code = ffmpeg::ffi::AVColorRange::from(range) as i32;
+        let key = (fmt, w, h, plan.scale_w, plan.scale_h, space, range_code);
         let direct = fmt == Pixel::RGB24 && plan.scale_w == w && plan.scale_h == h;
         let (plane, stride): (&[u8], usize) = if direct {
             (src.data(0), src.stride(0))
@@ -141,6 +148,13 @@ impl Converter {
                     path: path.to_path_buf(),
                     what: format!("conversion of pixel format {} to RGB24", fmt_name(fmt)),
                 })?;
+                let mut ctx = ctx;
+                let full = match range {
+                    ffmpeg::color::Range::JPEG => Some(true),
+                    ffmpeg::color::Range::MPEG => Some(false),
+                    _ => None,
+                };
+                super::ffi::set_source_colorspace(&mut ctx, space, full);
                 self.scaled = ffmpeg::frame::Video::empty();
                 self.scaler = Some((ctx, key));
             }
@@ -197,6 +211,7 @@ pub struct VideoDecoder {
     /// Time of the last frame handed out as RGB, to serve repeats from `last_rgb`.
     last_rgb: Option<RgbFrame>,
     corrupt: u64,
+    seeks: u64,
     consecutive_errors: u32,
     last_pts: Option<f64>,
     /// Whether the decoder is positioned at the start of the file (nothing decoded or seeked).
@@ -261,6 +276,7 @@ impl VideoDecoder {
             spare: Vec::new(),
             last_rgb: None,
             corrupt: 0,
+            seeks: 0,
             consecutive_errors: 0,
             last_pts: None,
             at_start: true,
@@ -275,6 +291,18 @@ impl VideoDecoder {
     /// Packets or frames that failed to decode (or decoded with errors) and were skipped.
     pub fn corrupt_packets(&self) -> u64 {
         self.corrupt
+    }
+
+    /// Starts the deadline budget again from now (for long-lived decoders that serve many
+    /// requests, e.g. one per clip of a long file).
+    pub fn restart_deadline(&mut self) {
+        self.deadline = self.deadline.restarted();
+        self.demuxer.set_deadline(self.deadline.instant());
+    }
+
+    /// Seeks performed so far (sequential requests never seek; useful in tests and telemetry).
+    pub fn seeks(&self) -> u64 {
+        self.seeks
     }
 
     /// The claimed end of the stream on the container clock, in seconds, when known.
@@ -323,7 +351,7 @@ impl VideoDecoder {
         end: f64,
         fps: f64,
     ) -> Result<Vec<RgbFrame>, MediaError> {
-        if !(fps > 0.0 && fps.is_finite()) || !(end >= start) {
+        if !(fps > 0.0 && fps.is_finite() && end.partial_cmp(&start).is_some_and(|o| o.is_ge())) {
             return Err(self.out_of_range(start));
         }
         let n = ((end - start) * fps - EPS).ceil().max(0.0) as usize;
@@ -438,7 +466,8 @@ impl VideoDecoder {
         for back in [0.0, 1.0, 4.0, 16.0, f64::INFINITY] {
             self.deadline.check(&self.path)?;
             let target = t - back;
-            let ts = if target.is_finite() && target > 0.0 { (target * 1e6) as i64 } else { i64::MIN };
+            let ts =
+                if target.is_finite() && target > 0.0 { (target * 1e6) as i64 } else { i64::MIN };
             let res = if ts == i64::MIN {
                 self.demuxer.input.seek(i64::MIN, ..)
             } else {
@@ -453,12 +482,16 @@ impl VideoDecoder {
                 }
                 continue;
             }
+            self.seeks += 1;
             self.decoder.flush();
             self.reset_position();
             self.at_start = ts == i64::MIN;
             self.lookahead = self.decode_next()?;
             match &self.lookahead {
+                // Landed past t (MPEG-TS seeks to the next keyframe), or at the very end with
+                // nothing left to decode: go further back.
                 Some(f) if f.pts > t + EPS && ts != i64::MIN => continue,
+                None if ts != i64::MIN => continue,
                 _ => return Ok(()),
             }
         }
