@@ -12,6 +12,8 @@ mod eval;
 mod frames;
 mod pairs;
 mod probe;
+mod spectrogram;
+mod spectrogram_png;
 
 /// Self-supervised learning from video and sound.
 ///
@@ -30,6 +32,7 @@ enum Command {
     Probe(probe::Args),
     Frames(frames::Args),
     Audio(audio::Args),
+    Spectrogram(spectrogram::Args),
     Pairs(pairs::Args),
     #[command(subcommand)]
     Eval(eval::Command),
@@ -43,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Probe(a) => probe::run(a),
         Command::Frames(a) => frames::run(a),
         Command::Audio(a) => audio::run(a),
+        Command::Spectrogram(a) => spectrogram::run(a),
         Command::Pairs(a) => pairs::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),
