@@ -22,6 +22,9 @@ pub enum Error {
     /// Reading or writing a project file format failed.
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
+    /// Generating the synthetic world failed.
+    #[error(transparent)]
+    Synth(#[from] crate::synth::SynthError),
     /// A libtorch operation failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

@@ -14,6 +14,7 @@ mod pairs;
 mod probe;
 mod spectrogram;
 mod spectrogram_png;
+mod synth;
 
 /// Self-supervised learning from video and sound.
 ///
@@ -33,6 +34,7 @@ enum Command {
     Frames(frames::Args),
     Audio(audio::Args),
     Spectrogram(spectrogram::Args),
+    Synth(synth::Args),
     Pairs(pairs::Args),
     #[command(subcommand)]
     Eval(eval::Command),
@@ -47,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Frames(a) => frames::run(a),
         Command::Audio(a) => audio::run(a),
         Command::Spectrogram(a) => spectrogram::run(a),
+        Command::Synth(a) => synth::run(a),
         Command::Pairs(a) => pairs::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),
