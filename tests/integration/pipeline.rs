@@ -410,3 +410,55 @@ fn memory_stays_bounded_over_many_files() {
     // The reorder buffer is capped by the token window (queue 8 x 2 workers x 1 clip, >= 2 batches).
     assert!(r1 <= 32 && r2 <= 32, "reorder buffer peaked at {r1} / {r2}");
 }
+
+#[test]
+fn positive_audio_onsets_line_up_with_the_synthetic_world() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let clips = pretext::synth::read_annotations(&root.join("annotations.jsonl")).unwrap();
+    let pick = ["clip_0002.mp4", "clip_0004.mp4", "clip_0005.mp4"];
+    let files: Vec<PathBuf> = pick.iter().map(|f| root.join(f)).collect();
+    let onsets = |file: &str| -> Vec<f64> {
+        let name = Path::new(file).file_name().unwrap().to_string_lossy().into_owned();
+        let c = clips.iter().find(|c| c.file == name).unwrap();
+        let mut o: Vec<f64> = c.objects.iter().flat_map(|o| o.onsets.clone()).collect();
+        o.extend(&c.offscreen_onsets);
+        o
+    };
+    let task = TaskConfig::Avc(AvcConfig { positive_ratio: 1.0, ..Default::default() });
+    let mut c = base_config(files, task);
+    c.audio_seconds = 0.4;
+    c.clips_per_file = 40;
+    let (batches, err) = collect(c, Duration::from_secs(120));
+    assert!(err.is_none(), "{err:?}");
+    let mut checked = 0;
+    for b in &batches {
+        let (f, t) = (b.spec_shape[2], b.spec_shape[3]);
+        for (i, m) in b.meta.iter().enumerate() {
+            let a = m.audio_time.unwrap();
+            let os = onsets(&m.file);
+            // Exactly one onset well inside the window and no other one shortly before it.
+            let inside: Vec<f64> =
+                os.iter().copied().filter(|o| *o > a + 0.08 && *o < a + 0.32).collect();
+            let near = os.iter().filter(|o| **o > a - 0.3 && **o < a + 0.4).count();
+            if inside.len() != 1 || near != 1 {
+                continue;
+            }
+            // Spectral flux of the log-mel: the onset is where energy jumps most.
+            let spec = &b.specs[i * f * t..(i + 1) * f * t];
+            let flux = |k: usize| -> f32 {
+                (0..f).map(|r| (spec[r * t + k] - spec[r * t + k - 1]).max(0.0)).sum()
+            };
+            let best = (1..t).max_by(|x, y| flux(*x).total_cmp(&flux(*y))).unwrap();
+            // VGGish frame k covers [k*10 ms, k*10 ms + 25 ms) of the window.
+            let want = (inside[0] - a) / 0.010;
+            assert!(
+                (best as f64 - want).abs() <= 3.0,
+                "{}: onset at {:.3}s, window at {a:.3}s: flux peak at frame {best}, want ~{want:.1}",
+                m.file,
+                inside[0]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} windows had a single clean onset");
+}
