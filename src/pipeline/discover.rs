@@ -19,39 +19,18 @@ pub fn is_video(path: &Path) -> bool {
 }
 
 /// Expands `inputs`: files are kept as given (whatever their extension), folders are walked
-/// recursively for video files. Returns the sorted, de-duplicated list.
+/// recursively (sorted, hidden entries skipped, symlink loops cut: `media::discover`) and only
+/// their video files kept. A missing input or unreadable folder is an error naming it.
 pub fn discover(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, PipelineError> {
-    let mut out = Vec::new();
-    for input in inputs {
-        if input.is_dir() {
-            walk(input, &mut out)?;
-        } else {
-            out.push(input.clone());
-        }
+    let (files, errors) = crate::media::discover(inputs);
+    if let Some((path, err)) = errors.into_iter().next() {
+        return Err(PipelineError::Walk { path, source: std::io::Error::other(err.to_string()) });
     }
+    let mut out: Vec<PathBuf> =
+        files.into_iter().filter(|f| inputs.contains(f) || is_video(f)).collect();
     out.sort();
     out.dedup();
     Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), PipelineError> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| PipelineError::Walk { path: dir.to_path_buf(), source: e })?;
-    let mut entries = Vec::new();
-    for entry in rd {
-        let entry =
-            entry.map_err(|e| PipelineError::Walk { path: dir.to_path_buf(), source: e })?;
-        entries.push(entry.path());
-    }
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if is_video(&p) {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -70,6 +49,6 @@ mod tests {
         let names: Vec<_> =
             got.iter().map(|p| p.strip_prefix(d).unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["a.MKV", "b.mp4", "sub/c.webm"]);
-        assert!(discover(&[d.join("missing-dir/")]).unwrap().len() == 1);
+        assert!(matches!(discover(&[d.join("missing")]), Err(PipelineError::Walk { .. })));
     }
 }
