@@ -279,9 +279,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         dir: args.out.clone(),
         per_shard: args.per_shard as usize,
     })?;
-    let (stats, _) = drive(config, p.count, |b| Ok(writer.write_batch(b)?))?;
+    let result = drive(config, p.count, |b| Ok(writer.write_batch(b)?));
+    // Close the last shard even after Ctrl-C or an error: what was written stays usable.
     let written = writer.written();
     let shards = writer.finish()?;
+    let (stats, _) = result.with_context(|| {
+        format!("{written} examples were written to {} before the stop", args.out.display())
+    })?;
     eprint!("{}", stats.table());
     eprintln!("wrote {written} examples in {} shard(s) to {}", shards.len(), args.out.display());
     write_stats(p.stats.as_ref(), &stats)?;
