@@ -1,10 +1,13 @@
 //! The discover and index stages. Discover expands the inputs into a sorted file list and sends
-//! it on; index probes each file once (or takes the manifest's cached entry when size and mtime
-//! match) and sends the [`IndexEntry`]. Unreadable or stream-less files go to the quarantine;
-//! files already quarantined are skipped without being opened.
+//! it on. Index workers (as many as decode workers, sharing one manifest) probe each file once,
+//! or take the manifest's cached entry when size and mtime match, and send the [`IndexEntry`];
+//! the coordinator sorts the entries by path, so the index does not depend on worker timing.
+//! Unreadable or stream-less files go to the quarantine; files already quarantined are skipped
+//! without being opened.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -33,10 +36,9 @@ pub fn run_discover(
     Ok(st)
 }
 
-/// Runs the index stage; saves the manifest at the end.
-#[allow(clippy::too_many_arguments)]
+/// Runs one index worker (several may share the manifest); the caller saves the manifest.
 pub fn run_index(
-    manifest: &mut Manifest,
+    manifest: &Mutex<&mut Manifest>,
     quarantine: &Quarantine,
     progress: &Progress,
     hits: &AtomicU64,
@@ -63,14 +65,15 @@ pub fn run_index(
                 continue;
             }
         };
-        let entry = if let Some(e) = manifest.get(&path, size, mtime) {
+        let cached = lock(manifest).get(&path, size, mtime).cloned();
+        let entry = if let Some(e) = cached {
             hits.fetch_add(1, Ordering::Relaxed);
-            Some(e.clone())
+            Some(e)
         } else {
             match probe(&path) {
                 Ok(info) => match IndexEntry::from_probe(&info, size, mtime) {
                     Some(e) => {
-                        manifest.insert(e.clone());
+                        lock(manifest).insert(e.clone());
                         Some(e)
                     }
                     None => {
@@ -95,6 +98,9 @@ pub fn run_index(
             }
         }
     }
-    manifest.save()?;
     Ok(st)
+}
+
+fn lock<'a, 'b>(m: &'a Mutex<&'b mut Manifest>) -> std::sync::MutexGuard<'a, &'b mut Manifest> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }

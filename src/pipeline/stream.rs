@@ -185,6 +185,7 @@ fn coordinate(
 
     // Phase 1: discover → index (the sampler needs the whole index to draw negatives).
     let mut entries: Vec<IndexEntry> = Vec::new();
+    let shared_manifest = Mutex::new(&mut manifest);
     std::thread::scope(|s| {
         let (path_tx, path_rx) = bounded(q * 4);
         let (entry_tx, entry_rx) = bounded::<IndexEntry>(q * 4);
@@ -194,17 +195,28 @@ fn coordinate(
             let _g = PanicGuard(cancel);
             run_stage(first, || index::run_discover(files, &path_tx, cancel))
         });
-        let (m, qq, pr, hh) = (&mut manifest, &shared.quarantine, &shared.progress, &hits);
-        let h2 = s.spawn(move || {
-            let _g = PanicGuard(cancel);
-            run_stage(first, || index::run_index(m, qq, pr, hh, &path_rx, &entry_tx, cancel))
-        });
+        // Probing is I/O- and parse-bound: as many index workers as decode workers.
+        let mut index_handles = Vec::new();
+        for _ in 0..config.decode_workers {
+            let (m, qq, pr, hh) = (&shared_manifest, &shared.quarantine, &shared.progress, &hits);
+            let (rx, tx) = (path_rx.clone(), entry_tx.clone());
+            index_handles.push(s.spawn(move || {
+                let _g = PanicGuard(cancel);
+                run_stage(first, || index::run_index(m, qq, pr, hh, &rx, &tx, cancel))
+            }));
+        }
+        drop((path_rx, entry_tx));
         while let Ok(e) = entry_rx.recv() {
             entries.push(e);
         }
         join(first, &mut stats, "discover", h1);
-        join(first, &mut stats, "index", h2);
+        for h in index_handles {
+            join(first, &mut stats, "index", h);
+        }
     });
+    if let Err(e) = shared_manifest.into_inner().unwrap_or_else(|p| p.into_inner()).save() {
+        first.set(e);
+    }
     let audio_seconds = config.audio_seconds;
     let given = entries.len();
     entries.retain(|e| task.usable(e, audio_seconds));
