@@ -11,11 +11,14 @@ pub enum Command {
     Decode(super::bench_decode::Args),
     /// Spectrograms per second on one thread, against librosa and torchaudio.
     Spectrogram(bench_spectrogram::Args),
+    /// Pair pipeline samples/s (1 worker, all cores) vs the Python PyAV+librosa reference.
+    Pipeline(super::bench_pipeline::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Decode(a) => super::bench_decode::run(a),
         Command::Spectrogram(a) => bench_spectrogram::run(a),
+        Command::Pipeline(a) => super::bench_pipeline::run(a),
     }
 }

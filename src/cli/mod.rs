@@ -8,8 +8,10 @@ mod audio;
 mod bench;
 mod bench_decode;
 mod bench_spectrogram;
+mod bench_pipeline;
 mod eval;
 mod frames;
+mod pairs;
 mod probe;
 mod spectrogram;
 mod spectrogram_png;
@@ -34,6 +36,7 @@ enum Command {
     Audio(audio::Args),
     Spectrogram(spectrogram::Args),
     Synth(synth::Args),
+    Pairs(pairs::Args),
     #[command(subcommand)]
     Eval(eval::Command),
     #[command(subcommand)]
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audio(a) => audio::run(a),
         Command::Spectrogram(a) => spectrogram::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::Pairs(a) => pairs::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),
     }
