@@ -4,6 +4,7 @@
 //! The chain is [`window`] → [`stft`] → [`mel`] (or linear bins) → [`log_scale`], assembled by
 //! [`Spectrogram`]. A [`Spectrogram`] owns its FFT plan, window, filterbank and scratch buffers,
 //! so computing one example allocates nothing; one instance lives on each feature worker thread.
+//! Per-frame loops are compiled for AVX2 as well and picked at run time (`simd.rs`).
 //! [`Preset`] names the published recipes; `docs/spectrograms.md` documents the conventions
 //! (frame counts, layouts) and how the golden tests pin them to the reference code.
 
@@ -21,5 +22,5 @@ pub use log_scale::{Affine, LogScale};
 pub use mel::{Filterbank, MelConfig, MelFilterbank, MelNorm, MelScale};
 pub use preset::Preset;
 pub use spectrogram::{Frequency, Spectrogram, SpectrogramConfig};
-pub use stft::{Amplitude, Detrend, Framing, PadMode, Scaling, Stft, StftConfig};
+pub use stft::{Amplitude, Detrend, Framing, PadMode, Precision, Scaling, Stft, StftConfig};
 pub use window::{Symmetry, Window};

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use super::log_scale::{Affine, LogScale};
 use super::mel::{Filterbank, MelConfig, MelNorm, MelScale};
 use super::spectrogram::{Frequency, SpectrogramConfig};
-use super::stft::{Amplitude, Detrend, Framing, PadMode, Scaling, StftConfig};
+use super::stft::{Amplitude, Detrend, Framing, PadMode, Precision, Scaling, StftConfig};
 use super::window::{Symmetry, Window};
 use super::FeatureError;
 
@@ -66,7 +66,8 @@ impl Preset {
             // vggish_input.waveform_to_examples → mel_features.log_mel_spectrogram.
             Preset::Vggish => SpectrogramConfig {
                 sample_rate: 16_000,
-                stft: StftConfig::default(),
+                // f64: an f32 FFT misses quiet bands of the chirp golden by 3e-4.
+                stft: StftConfig { precision: Precision::F64, ..StftConfig::default() },
                 frequency: Frequency::Mel(MelConfig {
                     n_mels: 64,
                     fmin: 125.0,
@@ -105,6 +106,8 @@ impl Preset {
                     detrend: Detrend::Constant,
                     scaling: Scaling::Density,
                     amplitude: Amplitude::Power,
+                    // The 1e-7 offset on densities hides f32 FFT rounding (golden-tested).
+                    precision: Precision::F32,
                 },
                 frequency: Frequency::Linear,
                 log: LogScale::Ln { eps: 1e-7 },
@@ -124,6 +127,7 @@ impl Preset {
                     detrend: Detrend::None,
                     scaling: Scaling::None,
                     amplitude: Amplitude::Power,
+                    precision: Precision::F64,
                 },
                 frequency: Frequency::Mel(MelConfig {
                     n_mels: 128,

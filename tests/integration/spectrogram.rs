@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use pretext::features::{
     Affine, Amplitude, Detrend, Filterbank, Framing, Frequency, LogScale, MelConfig, MelNorm,
-    MelScale, PadMode, Preset, Scaling, Spectrogram, SpectrogramConfig, StftConfig, Symmetry,
-    Window,
+    MelScale, PadMode, Precision, Preset, Scaling, Spectrogram, SpectrogramConfig, StftConfig,
+    Symmetry, Window,
 };
 use pretext::io::read_npy_f32;
 
@@ -38,6 +38,7 @@ fn torchaudio_config() -> SpectrogramConfig {
             detrend: Detrend::None,
             scaling: Scaling::None,
             amplitude: Amplitude::Power,
+            precision: Precision::F64,
         },
         frequency: Frequency::Mel(MelConfig {
             n_mels: 64,
