@@ -455,7 +455,7 @@ impl VideoDecoder {
     fn position_at_inner(&mut self, t: f64) -> Result<(), MediaError> {
         let need_seek = match &self.current {
             Some(cur) => t < cur.pts - EPS || self.keyframe_between(cur.pts, t),
-            None => !(self.at_start && !self.keyframe_between(self.info.start_time, t)),
+            None => !self.at_start || self.keyframe_between(self.info.start_time, t),
         };
         if need_seek {
             self.seek_before(t)?;
