@@ -98,12 +98,13 @@ pub(crate) fn container_start_time(input: &ffmpeg::format::context::Input) -> Op
 
 /// The timestamp (stream time base) of the last keyframe the demuxer's index holds at or before
 /// `ts` in stream `stream_index`: `Some(None)` when the index has no keyframe that early, and
-/// `None` when the index cannot answer (no entries, or its last entry lies before `ts`, as in
-/// formats that index only what was read so far).
+/// `None` when the index cannot answer (no entries, or its last entry lies more than `slack`
+/// before `ts`, as in formats that index only what was read so far).
 pub(crate) fn index_keyframe_before(
     input: &ffmpeg::format::context::Input,
     stream_index: usize,
     ts: i64,
+    slack: i64,
 ) -> Option<Option<i64>> {
     // SAFETY: `input` wraps a live context used on this thread; `stream_index` is checked against
     // `nb_streams` before indexing `streams`. The index functions only read the stream's index,
@@ -122,7 +123,7 @@ pub(crate) fn index_keyframe_before(
             return None;
         }
         let last = sys::avformat_index_get_entry(st, count - 1);
-        if last.is_null() || (*last).timestamp < ts {
+        if last.is_null() || (*last).timestamp.saturating_add(slack) < ts {
             return None;
         }
         let e = sys::avformat_index_get_entry_from_timestamp(st, ts, sys::AVSEEK_FLAG_BACKWARD);

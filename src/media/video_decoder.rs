@@ -437,7 +437,11 @@ impl VideoDecoder {
         if !ts.is_finite() || ts.abs() > 1e17 {
             return t > from + SEEK_AHEAD_S;
         }
-        match super::ffi::index_keyframe_before(&self.demuxer.input, self.stream_index, ts as i64) {
+        // The index may end a little before t (its timestamps are decode times, and the last
+        // keyframe precedes the last frames): accept a second of slack.
+        let slack = (f64::from(den) / f64::from(num)).ceil() as i64;
+        let input = &self.demuxer.input;
+        match super::ffi::index_keyframe_before(input, self.stream_index, ts as i64, slack) {
             Some(Some(k)) => seconds(k, self.time_base).is_some_and(|k| k > from + MIN_SEEK_GAIN_S),
             Some(None) => false,
             None => t > from + SEEK_AHEAD_S,
