@@ -12,6 +12,9 @@
 //! - [`set_source_colorspace`]: tells swscale the source's YCbCr matrix and range, as FFmpeg's
 //!   `scale` filter does from each frame, so BT.709 and full-range video convert like the CLI.
 //!
+//! - [`index_keyframe_before`]: the demuxer's keyframe index entry at or before a timestamp, so
+//!   the video decoder seeks only when a keyframe lies between its position and the target.
+//!
 //! Each function documents the invariants it relies on; nothing else in `media` uses `unsafe`.
 #![allow(unsafe_code)]
 
@@ -91,6 +94,45 @@ pub(crate) fn container_start_time(input: &ffmpeg::format::context::Input) -> Op
     // SAFETY: reading a plain field of a live context.
     let st = unsafe { (*input.as_ptr()).start_time };
     (st != sys::AV_NOPTS_VALUE).then(|| st as f64 / f64::from(sys::AV_TIME_BASE))
+}
+
+/// The timestamp (stream time base) of the last keyframe the demuxer's index holds at or before
+/// `ts` in stream `stream_index`: `Some(None)` when the index has no keyframe that early, and
+/// `None` when the index cannot answer (no entries, or its last entry lies more than `slack`
+/// before `ts`, as in formats that index only what was read so far).
+pub(crate) fn index_keyframe_before(
+    input: &ffmpeg::format::context::Input,
+    stream_index: usize,
+    ts: i64,
+    slack: i64,
+) -> Option<Option<i64>> {
+    // SAFETY: `input` wraps a live context used on this thread; `stream_index` is checked against
+    // `nb_streams` before indexing `streams`. The index functions only read the stream's index,
+    // and each returned entry pointer is read at once, before any other call on the context.
+    unsafe {
+        let ctx = input.as_ptr();
+        if stream_index >= (*ctx).nb_streams as usize || (*ctx).streams.is_null() {
+            return None;
+        }
+        let st = *(*ctx).streams.add(stream_index);
+        if st.is_null() {
+            return None;
+        }
+        let count = sys::avformat_index_get_entries_count(st);
+        if count <= 0 {
+            return None;
+        }
+        let last = sys::avformat_index_get_entry(st, count - 1);
+        if last.is_null() || (*last).timestamp.saturating_add(slack) < ts {
+            return None;
+        }
+        let e = sys::avformat_index_get_entry_from_timestamp(st, ts, sys::AVSEEK_FLAG_BACKWARD);
+        if e.is_null() {
+            Some(None)
+        } else {
+            Some(Some((*e).timestamp))
+        }
+    }
 }
 
 /// Channel count and a layout description ("stereo", "5.1(side)", "2 channels") of a stream.

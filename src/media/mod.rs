@@ -30,7 +30,9 @@ mod walk;
 pub use audio_decoder::{AudioBackend, AudioClip, AudioDecoder, AudioOptions};
 pub use error::MediaError;
 pub use probe::{probe, AudioStreamInfo, MediaInfo, VideoStreamInfo, PROBE_DEADLINE};
-pub use video_decoder::{ResizeMode, RgbFrame, VideoDecoder, VideoOptions, SEEK_AHEAD_S};
+pub use video_decoder::{
+    ResizeMode, RgbFrame, VideoDecoder, VideoOptions, MIN_SEEK_GAIN_S, SEEK_AHEAD_S,
+};
 pub use walk::{discover, is_media_extension, MEDIA_EXTENSIONS};
 
 /// Initialises FFmpeg once per process and silences its log (errors reach callers as

@@ -8,9 +8,17 @@
 //!   skipped and counted ([`VideoDecoder::corrupt_packets`]); a long run of them is an error.
 //! - Time is `best_effort_timestamp × time_base`. The frame "at t" is the one displayed at t: the
 //!   last frame with `pts <= t`. The decoder keeps that frame and one frame of look-ahead, so
-//!   increasing times decode forward without seeking. A time before the current frame, or more
-//!   than [`SEEK_AHEAD_S`] past it, seeks (AV_TIME_BASE µs, keyframe at or before t), flushes,
-//!   and decodes forward discarding frames; if a seek lands past t it retries further back.
+//!   increasing times decode forward without seeking. A time before the current frame seeks
+//!   (AV_TIME_BASE µs, keyframe at or before t), flushes, and decodes forward discarding frames;
+//!   if a seek lands past t it retries further back. A later time seeks only when the
+//!   demuxer's keyframe index has a keyframe at or before t and more than [`MIN_SEEK_GAIN_S`]
+//!   after the current frame (that seek skips decoding the frames in between; smaller steps
+//!   always decode forward); without a usable index, when t is more than [`SEEK_AHEAD_S`] ahead.
+//! - While decoding towards t, a packet whose pts is below the highest pts already sent since the
+//!   last seek, which itself is at or before t, is decoded with `skip_frame = NONREF`: a frame
+//!   displayed later but still at or before t exists, so this one cannot be the frame at t, and
+//!   when nothing references it (B-frames) the decoder drops it unseen. Reference frames are
+//!   always decoded, so later frames stay exact.
 //! - Frames go through swscale (bilinear; source matrix and range from each frame, as the CLI's
 //!   `scale` filter does) to RGB24 at the planned size in the coded orientation,
 //!   then are cropped and rotated by the display matrix (see `transform`). The scaler and its
@@ -35,6 +43,9 @@ use super::{MediaError, VideoStreamInfo};
 /// A request more than this many seconds past the current frame seeks instead of decoding
 /// forward.
 pub const SEEK_AHEAD_S: f64 = 3.0;
+/// A later request seeks (instead of decoding forward) only if that skips more than this many
+/// seconds of video: the next keyframe at or before it lies this far past the current frame.
+pub const MIN_SEEK_GAIN_S: f64 = 0.5;
 /// Consecutive failed packets (or read errors) after which decoding gives up.
 const MAX_CONSECUTIVE_ERRORS: u32 = 64;
 /// Slack when comparing times, in seconds (well under any frame duration).
@@ -216,6 +227,14 @@ pub struct VideoDecoder {
     last_pts: Option<f64>,
     /// Whether the decoder is positioned at the start of the file (nothing decoded or seeked).
     at_start: bool,
+    /// The time being positioned to (`None` outside [`Self::position_at`]): enables skipping.
+    target: Option<f64>,
+    /// Highest packet pts (seconds) sent to the decoder since the last seek.
+    max_sent_pts: Option<f64>,
+    /// Whether the codec context currently has `skip_frame = NONREF`.
+    skipping: bool,
+    /// Packets sent with `skip_frame = NONREF`.
+    skip_sent: u64,
 }
 
 impl VideoDecoder {
@@ -280,6 +299,10 @@ impl VideoDecoder {
             consecutive_errors: 0,
             last_pts: None,
             at_start: true,
+            target: None,
+            max_sent_pts: None,
+            skipping: false,
+            skip_sent: 0,
         })
     }
 
@@ -303,6 +326,11 @@ impl VideoDecoder {
     /// Seeks performed so far (sequential requests never seek; useful in tests and telemetry).
     pub fn seeks(&self) -> u64 {
         self.seeks
+    }
+
+    /// Packets sent to the decoder as skippable (non-reference frames before a target time).
+    pub fn skippable_packets(&self) -> u64 {
+        self.skip_sent
     }
 
     /// The claimed end of the stream on the container clock, in seconds, when known.
@@ -398,11 +426,40 @@ impl VideoDecoder {
         }
     }
 
+    /// Whether decoding forward from `from` to `t` would cross a keyframe more than
+    /// [`MIN_SEEK_GAIN_S`] ahead (so seeking to it is cheaper).
+    fn keyframe_between(&self, from: f64, t: f64) -> bool {
+        let (num, den) = (self.time_base.numerator(), self.time_base.denominator());
+        if num <= 0 || den <= 0 {
+            return t > from + SEEK_AHEAD_S;
+        }
+        let ts = ((t + EPS) * f64::from(den) / f64::from(num)).floor();
+        if !ts.is_finite() || ts.abs() > 1e17 {
+            return t > from + SEEK_AHEAD_S;
+        }
+        // The index may end a little before t (its timestamps are decode times, and the last
+        // keyframe precedes the last frames): accept a second of slack.
+        let slack = (f64::from(den) / f64::from(num)).ceil() as i64;
+        let input = &self.demuxer.input;
+        match super::ffi::index_keyframe_before(input, self.stream_index, ts as i64, slack) {
+            Some(Some(k)) => seconds(k, self.time_base).is_some_and(|k| k > from + MIN_SEEK_GAIN_S),
+            Some(None) => false,
+            None => t > from + SEEK_AHEAD_S,
+        }
+    }
+
     /// Positions `current` on the frame displayed at `t`.
     fn position_at(&mut self, t: f64) -> Result<(), MediaError> {
+        self.target = Some(t);
+        let r = self.position_at_inner(t);
+        self.target = None;
+        r
+    }
+
+    fn position_at_inner(&mut self, t: f64) -> Result<(), MediaError> {
         let need_seek = match &self.current {
-            Some(cur) => t < cur.pts - EPS || t > cur.pts + SEEK_AHEAD_S,
-            None => !(self.at_start && t <= self.info.start_time + SEEK_AHEAD_S),
+            Some(cur) => t < cur.pts - EPS || self.keyframe_between(cur.pts, t),
+            None => !self.at_start || self.keyframe_between(self.info.start_time, t),
         };
         if need_seek {
             self.seek_before(t)?;
@@ -509,6 +566,7 @@ impl VideoDecoder {
         self.exhausted = false;
         self.last_pts = None;
         self.last_rgb = None;
+        self.max_sent_pts = None;
     }
 
     /// The next frame from the decoder in presentation order, or `None` at the end.
@@ -566,6 +624,7 @@ impl VideoDecoder {
                     if self.packet.stream() != self.stream_index {
                         continue;
                     }
+                    self.set_skipping();
                     match self.decoder.send_packet(&self.packet) {
                         Ok(()) => {}
                         Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::ffi::EAGAIN => {
@@ -591,6 +650,30 @@ impl VideoDecoder {
                     }
                 }
             }
+        }
+    }
+
+    /// Sets `skip_frame` for the packet about to be sent: NONREF only when a packet displayed
+    /// later than it, and still at or before the target, was already sent.
+    fn set_skipping(&mut self) {
+        let pts = self.packet.pts().and_then(|p| seconds(p, self.time_base));
+        let skip = match (pts, self.max_sent_pts, self.target) {
+            (Some(p), Some(max), Some(t)) => p < max - EPS && max <= t + EPS,
+            _ => false,
+        };
+        if let Some(p) = pts {
+            self.max_sent_pts = Some(self.max_sent_pts.map_or(p, |m| m.max(p)));
+        }
+        if skip {
+            self.skip_sent += 1;
+        }
+        if skip != self.skipping {
+            self.decoder.skip_frame(if skip {
+                ffmpeg::Discard::NonReference
+            } else {
+                ffmpeg::Discard::Default
+            });
+            self.skipping = skip;
         }
     }
 

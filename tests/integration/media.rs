@@ -292,6 +292,37 @@ fn frames_match_ffmpeg_cli_at_requested_times() {
     }
 }
 
+/// Seeking forward by the keyframe index and skipping non-reference frames before the target give
+/// exactly (bit for bit) the frames of a plain sequential decode, which skips nothing.
+#[test]
+fn keyframe_seeks_and_skipped_frames_give_the_sequential_frames() {
+    let file = clip();
+    let opts = VideoOptions { size: Some((64, 48)), ..Default::default() };
+    let mut seq = VideoDecoder::open(&file, &opts).unwrap();
+    let mut all = Vec::new();
+    while let Some(f) = seq.next_frame().unwrap() {
+        all.push(f);
+    }
+    assert_eq!(seq.skippable_packets(), 0, "sequential decoding never skips");
+    let mut dec = VideoDecoder::open(&file, &opts).unwrap();
+    // Small and large forward steps (GOP 12 at 25 fps: keyframes every 0.48 s), a backward seek.
+    let mut forward_seeks = 0;
+    let mut last = -1.0;
+    for t in [0.31, 0.45, 1.13, 1.15, 2.61, 0.9, 2.95] {
+        let before = dec.seeks();
+        let f = dec.frame_at(t).unwrap();
+        if t > last && dec.seeks() > before {
+            forward_seeks += 1;
+        }
+        last = t;
+        let k = (t * 25.0 + 1e-9).floor() as usize;
+        assert!((f.pts - all[k].pts).abs() < 1e-6, "t={t}: pts {} want {}", f.pts, all[k].pts);
+        assert!(f.data == all[k].data, "t={t}: frame differs from the sequential decode");
+    }
+    assert!(forward_seeks >= 2, "forward jumps across keyframes should seek ({forward_seeks})");
+    assert!(dec.skippable_packets() > 0, "no B-frame packet was sent as skippable");
+}
+
 /// MPEG-TS starts its clock at 1.4 s and seeks by byte position; frames still match the CLI
 /// (`-copyts`, so both sides use the container clock) forward and after backward seeks.
 #[test]
