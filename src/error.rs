@@ -19,6 +19,9 @@ pub enum Error {
     /// Reading or writing a project file format failed.
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
+    /// Localisation evaluation failed (annotations, map shapes).
+    #[error(transparent)]
+    Localization(#[from] crate::evaluation::localization::LocalizationError),
     /// A libtorch operation failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
