@@ -22,6 +22,7 @@ pub mod centre_prior;
 mod error;
 pub mod extended;
 pub mod flickr_xml;
+mod frame_localization;
 pub mod gt_map;
 pub mod pointing;
 mod sample;
@@ -31,6 +32,7 @@ pub mod upsample;
 pub mod vggss_json;
 
 pub use error::LocalizationError;
+pub use frame_localization::{localize_frame, FrameLocalization, BOX_THRESHOLD};
 pub use gt_map::{gt_map, Consensus, LocalizationTarget, PixelBox};
 pub use sample::{
     binarize_at_median, ciou, min_max_normalize, score_sample, top_quartile_mean, SampleScore,
