@@ -34,7 +34,7 @@ pub fn min_max_normalize(map: &[f32]) -> Vec<f32> {
             hi = hi.max(v);
         }
     }
-    if !(hi > lo) {
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return map.to_vec();
     }
     map.iter().map(|&v| (v - lo) / (hi - lo)).collect()

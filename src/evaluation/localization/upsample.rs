@@ -209,8 +209,8 @@ mod tests {
             .flat_map(|i| (0..7).map(move |j| (((i * 7 + j) * (i * 7 + j)) % 11) as f32))
             .collect();
         let cases = [
-            (Interpolation::Bilinear, [199680.0, 0.0, 2.4787598, 5.0, 3.0139160]),
-            (Interpolation::Bicubic, [200079.84, -0.55152547, 1.8176980, 4.1526880, 2.9511368]),
+            (Interpolation::Bilinear, [199680.0, 0.0, 2.478_76, 5.0, 3.013_916]),
+            (Interpolation::Bicubic, [200_079.84, -0.551_525_5, 1.817_698, 4.152_688, 2.951_137]),
         ];
         for (mode, want) in cases {
             let out = upsample(&map, (7, 7), (224, 224), mode, false).unwrap();
