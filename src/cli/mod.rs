@@ -8,6 +8,7 @@ mod audio;
 mod bench;
 mod eval;
 mod frames;
+mod pairs;
 mod probe;
 
 /// Self-supervised learning from video and sound.
@@ -27,6 +28,7 @@ enum Command {
     Probe(probe::Args),
     Frames(frames::Args),
     Audio(audio::Args),
+    Pairs(pairs::Args),
     #[command(subcommand)]
     Eval(eval::Command),
     #[command(subcommand)]
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Probe(a) => probe::run(a),
         Command::Frames(a) => frames::run(a),
         Command::Audio(a) => audio::run(a),
+        Command::Pairs(a) => pairs::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),
     }
