@@ -25,6 +25,9 @@ pub enum Error {
     /// Localisation evaluation failed (annotations, map shapes).
     #[error(transparent)]
     Localization(#[from] crate::evaluation::localization::LocalizationError),
+    /// Generating the synthetic world failed.
+    #[error(transparent)]
+    Synth(#[from] crate::synth::SynthError),
     /// A libtorch operation failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

@@ -10,6 +10,7 @@ mod eval;
 mod frames;
 mod pairs;
 mod probe;
+mod synth;
 
 /// Self-supervised learning from video and sound.
 ///
@@ -29,6 +30,7 @@ enum Command {
     Frames(frames::Args),
     Audio(audio::Args),
     Pairs(pairs::Args),
+    Synth(synth::Args),
     #[command(subcommand)]
     Eval(eval::Command),
     #[command(subcommand)]
@@ -42,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Frames(a) => frames::run(a),
         Command::Audio(a) => audio::run(a),
         Command::Pairs(a) => pairs::run(a),
+        Command::Synth(a) => synth::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),
     }
