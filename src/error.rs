@@ -19,6 +19,12 @@ pub enum Error {
     /// Reading or writing a project file format failed.
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
+    /// A model could not be built or run.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
+    /// Training, checkpointing or evaluation failed.
+    #[error(transparent)]
+    Training(#[from] crate::training::TrainingError),
     /// A libtorch operation failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
