@@ -28,6 +28,12 @@ pub enum Error {
     /// Generating the synthetic world failed.
     #[error(transparent)]
     Synth(#[from] crate::synth::SynthError),
+    /// A model could not be built or run.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
+    /// Training, checkpointing or evaluation failed.
+    #[error(transparent)]
+    Training(#[from] crate::training::TrainingError),
     /// A libtorch operation failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
