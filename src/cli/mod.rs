@@ -6,9 +6,13 @@ use clap::{Parser, Subcommand};
 
 mod audio;
 mod bench;
+mod bench_train;
+mod data;
 mod eval;
+mod eval_avc;
 mod frames;
 mod probe;
+mod train;
 
 /// Self-supervised learning from video and sound.
 ///
@@ -27,6 +31,7 @@ enum Command {
     Probe(probe::Args),
     Frames(frames::Args),
     Audio(audio::Args),
+    Train(train::Args),
     #[command(subcommand)]
     Eval(eval::Command),
     #[command(subcommand)]
@@ -39,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Probe(a) => probe::run(a),
         Command::Frames(a) => frames::run(a),
         Command::Audio(a) => audio::run(a),
+        Command::Train(a) => train::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),
     }
