@@ -16,6 +16,9 @@ pub enum Error {
     /// A feature (spectrogram) computation was misconfigured.
     #[error(transparent)]
     Features(#[from] crate::features::FeatureError),
+    /// The streaming pipeline failed (configuration, side files, a panicked stage).
+    #[error(transparent)]
+    Pipeline(#[from] crate::pipeline::PipelineError),
     /// Reading or writing a project file format failed.
     #[error(transparent)]
     Io(#[from] crate::io::IoError),

@@ -11,6 +11,7 @@ mod data;
 mod eval;
 mod eval_avc;
 mod frames;
+mod pairs;
 mod probe;
 mod train;
 
@@ -31,6 +32,7 @@ enum Command {
     Probe(probe::Args),
     Frames(frames::Args),
     Audio(audio::Args),
+    Pairs(pairs::Args),
     Train(train::Args),
     #[command(subcommand)]
     Eval(eval::Command),
@@ -44,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Probe(a) => probe::run(a),
         Command::Frames(a) => frames::run(a),
         Command::Audio(a) => audio::run(a),
+        Command::Pairs(a) => pairs::run(a),
         Command::Train(a) => train::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),

@@ -1,56 +1,298 @@
-//! The spectrogram extractor and its presets.
+//! The spectrogram extractor: STFT → (mel filterbank | linear bins) → log → affine, written as
+//! `[freq, time]` row-major f32.
+//!
+//! A [`Spectrogram`] is built once from a validated [`SpectrogramConfig`] (usually
+//! [`super::Preset::config`]) and owns the FFT plan, window, filterbank and every buffer, so
+//! [`Spectrogram::compute_into`] and [`Spectrogram::compute_batch_into`] allocate nothing.
+//! It is `Send` but meant to be owned by one worker thread; build one per thread.
+//!
+//! Output layout: row `f` (frequency bin or mel band, lowest first) holds the `frames` values of
+//! that band in time order, at `out[f * frames + t]`. VGGish's reference returns `[time, mel]`;
+//! the golden tests transpose it. Frame counts are documented in `docs/spectrograms.md` and
+//! [`super::stft`].
 
+use super::log_scale::{finish_example, Affine, LogScale};
+use super::mel::{MelConfig, MelFilterbank};
+use super::stft::{Stft, StftConfig};
 use super::FeatureError;
 
-/// Named recipes (see `docs/spectrograms.md`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// The frequency axis of the output.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// AudioSet VGGish: 16 kHz, 400/512/160, 64 HTK mel 125–7500 Hz, ln(mel + 0.01).
-    Vggish,
-    /// L3-Net: 48 kHz, 480/512/240, power, 10·log10 → 257×199 per second.
-    L3,
-    /// LVS / EZ-VSL / SLAVC: scipy spectrogram 512/274, ln(x + 1e-7) / 12.
-    Lvs,
-    /// librosa melspectrogram defaults + power_to_db.
-    Librosa,
+pub enum Frequency {
+    /// The `n_fft / 2 + 1` linear FFT bins.
+    Linear,
+    /// Mel bands from a filterbank.
+    Mel(MelConfig),
 }
 
-/// Every parameter of a spectrogram (filled by the feature issue).
-#[derive(Debug, Clone)]
+/// Every parameter of a spectrogram.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SpectrogramConfig {
-    /// Input sample rate in Hz.
+    /// Input sample rate in Hz (the caller resamples to it).
     pub sample_rate: u32,
+    /// Framing, window, FFT and amplitude.
+    pub stft: StftConfig,
+    /// Linear bins or mel bands.
+    pub frequency: Frequency,
+    /// Log compression.
+    pub log: LogScale,
+    /// Affine normalisation after the log.
+    pub normalize: Affine,
 }
 
-impl Preset {
-    /// The full configuration of this preset.
-    pub fn config(self) -> SpectrogramConfig {
-        todo!("issue #3")
+impl Default for SpectrogramConfig {
+    /// The VGGish preset.
+    fn default() -> Self {
+        super::Preset::Vggish.config()
     }
 }
 
 /// A spectrogram extractor with its plans and scratch buffers.
+#[derive(Debug)]
 pub struct Spectrogram {
-    _private: (),
+    config: SpectrogramConfig,
+    stft: Stft,
+    mel: Option<MelFilterbank>,
 }
 
 impl Spectrogram {
     /// Builds an extractor, validating the configuration.
     pub fn new(config: SpectrogramConfig) -> Result<Self, FeatureError> {
-        let _ = config;
-        todo!("issue #3")
+        config.log.validate()?;
+        config.normalize.validate()?;
+        let stft = Stft::new(&config.stft, config.sample_rate)?;
+        let mel = match &config.frequency {
+            Frequency::Linear => None,
+            Frequency::Mel(m) => {
+                Some(MelFilterbank::new(m, config.sample_rate, config.stft.n_fft)?)
+            }
+        };
+        Ok(Spectrogram { config, stft, mel })
+    }
+
+    /// The configuration this extractor was built with.
+    pub fn config(&self) -> &SpectrogramConfig {
+        &self.config
+    }
+
+    /// The sample rate the input must have, in Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.config.sample_rate
+    }
+
+    /// Rows of the output: mel bands or linear bins.
+    pub fn n_freq(&self) -> usize {
+        self.mel.as_ref().map_or(self.stft.n_bins(), MelFilterbank::n_mels)
+    }
+
+    /// Frames for an input of `n_samples` samples (0 when too short).
+    pub fn n_frames(&self, n_samples: usize) -> usize {
+        self.stft.n_frames(n_samples)
+    }
+
+    /// Fewest samples that give one frame.
+    pub fn min_samples(&self) -> usize {
+        self.config.stft.min_samples()
     }
 
     /// Output shape `(freq_bins, frames)` for an input of `n_samples` samples.
     pub fn shape(&self, n_samples: usize) -> (usize, usize) {
-        let _ = n_samples;
-        todo!("issue #3")
+        (self.n_freq(), self.n_frames(n_samples))
+    }
+
+    /// Centre time in seconds of frame `t` (of the window, relative to the first input sample).
+    pub fn frame_time(&self, t: usize) -> f64 {
+        let s = &self.config.stft;
+        let offset = match s.framing {
+            super::stft::Framing::Fft => (s.n_fft - s.win_length) / 2,
+            super::stft::Framing::Window => 0,
+        } as f64
+            + s.win_length as f64 / 2.0
+            - s.pad() as f64;
+        (t as f64 * s.hop as f64 + offset) / self.config.sample_rate as f64
+    }
+
+    /// Centre frequency in Hz of output row `f`: the bin frequency, or the mel band's centre.
+    pub fn row_frequency(&self, f: usize) -> f64 {
+        let sr = self.config.sample_rate as f64;
+        match &self.config.frequency {
+            Frequency::Linear => f as f64 * sr / self.config.stft.n_fft as f64,
+            Frequency::Mel(m) => super::mel::band_centre_hz(m, sr, f),
+        }
     }
 
     /// Computes the spectrogram of `wave` into `out`, laid out `[freq, time]` row-major.
+    ///
+    /// `out` must hold exactly `freq · frames` values (see [`Spectrogram::shape`]). Fails on a
+    /// waveform too short for one frame or one holding NaN/infinity; never allocates.
     pub fn compute_into(&mut self, wave: &[f32], out: &mut [f32]) -> Result<(), FeatureError> {
-        let _ = (wave, out);
-        todo!("issue #3")
+        let (n_freq, n_frames) = self.check(wave)?;
+        if out.len() != n_freq * n_frames {
+            return Err(FeatureError::BufferSize { got: out.len(), expected: n_freq * n_frames });
+        }
+        self.fill(wave, out, n_frames)
+    }
+
+    /// Computes the spectrogram of `wave` into a new `[freq, time]` vector.
+    pub fn compute(&mut self, wave: &[f32]) -> Result<Vec<f32>, FeatureError> {
+        let (n_freq, n_frames) = self.check(wave)?;
+        let mut out = vec![0.0; n_freq * n_frames];
+        self.fill(wave, &mut out, n_frames)?;
+        Ok(out)
+    }
+
+    /// Computes equal-length waveforms into `out`, laid out `[batch, freq, time]`.
+    ///
+    /// Every example is processed independently (`top_db` is per example). `out` must hold
+    /// `waves.len() · freq · frames` values; never allocates.
+    pub fn compute_batch_into(
+        &mut self,
+        waves: &[&[f32]],
+        out: &mut [f32],
+    ) -> Result<(), FeatureError> {
+        let Some(first) = waves.first() else {
+            return if out.is_empty() {
+                Ok(())
+            } else {
+                Err(FeatureError::BufferSize { got: out.len(), expected: 0 })
+            };
+        };
+        if let Some((index, w)) = waves.iter().enumerate().find(|(_, w)| w.len() != first.len()) {
+            return Err(FeatureError::RaggedBatch { index, got: w.len(), expected: first.len() });
+        }
+        let (n_freq, n_frames) = self.shape(first.len());
+        let per = n_freq * n_frames;
+        if out.len() != per * waves.len() {
+            return Err(FeatureError::BufferSize { got: out.len(), expected: per * waves.len() });
+        }
+        for (wave, chunk) in waves.iter().zip(out.chunks_exact_mut(per.max(1))) {
+            self.check(wave)?;
+            self.fill(wave, chunk, n_frames)?;
+        }
+        Ok(())
+    }
+
+    fn check(&self, wave: &[f32]) -> Result<(usize, usize), FeatureError> {
+        let (n_freq, n_frames) = self.shape(wave.len());
+        if n_frames == 0 || wave.is_empty() {
+            return Err(FeatureError::TooShort { got: wave.len(), needed: self.min_samples() });
+        }
+        if let Some(index) = wave.iter().position(|v| !v.is_finite()) {
+            return Err(FeatureError::NonFinite { index, value: wave[index] });
+        }
+        Ok((n_freq, n_frames))
+    }
+
+    fn fill(&mut self, wave: &[f32], out: &mut [f32], n_frames: usize) -> Result<(), FeatureError> {
+        let log = self.config.log;
+        let mel = self.mel.as_ref();
+        self.stft.for_each_frame(wave, |t, spectrum| match mel {
+            Some(bank) => {
+                for m in 0..bank.n_mels() {
+                    out[m * n_frames + t] = log.apply(bank.band(m, spectrum)) as f32;
+                }
+            }
+            None => {
+                for (k, v) in spectrum.iter().enumerate() {
+                    out[k * n_frames + t] = log.apply(*v) as f32;
+                }
+            }
+        })?;
+        finish_example(out, log.top_db(), &self.config.normalize);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Preset;
+    use super::*;
+
+    #[test]
+    fn preset_shapes_match_the_recipes() {
+        let cases = [
+            (Preset::Vggish, 16_000, (64, 98)),
+            (Preset::Vggish, 15_360, (64, 94)),
+            (Preset::L3, 48_000, (257, 199)),
+            (Preset::Lvs, 48_000, (257, 200)),
+            (Preset::Lvs, 16_000, (257, 66)),
+            (Preset::Librosa, 22_050, (128, 44)),
+            (Preset::Librosa, 1, (128, 1)),
+        ];
+        for (preset, n, shape) in cases {
+            let s = Spectrogram::new(preset.config()).unwrap();
+            assert_eq!(s.shape(n), shape, "{preset} with {n} samples");
+            assert_eq!(s.sample_rate(), preset.config().sample_rate);
+        }
+    }
+
+    #[test]
+    fn rejects_wrong_buffers_and_bad_input() {
+        let mut s = Spectrogram::new(Preset::Vggish.config()).unwrap();
+        let wave = vec![0.1f32; 16_000];
+        let mut out = vec![0.0; 10];
+        assert!(matches!(
+            s.compute_into(&wave, &mut out),
+            Err(FeatureError::BufferSize { expected: 6272, .. })
+        ));
+        assert!(matches!(
+            s.compute(&wave[..399]),
+            Err(FeatureError::TooShort { got: 399, needed: 400 })
+        ));
+        let mut bad = wave.clone();
+        bad[77] = f32::NAN;
+        assert!(matches!(s.compute(&bad), Err(FeatureError::NonFinite { index: 77, .. })));
+        let mut out = vec![0.0; 2 * 6272];
+        assert!(matches!(
+            s.compute_batch_into(&[&wave, &wave[1..]], &mut out),
+            Err(FeatureError::RaggedBatch { index: 1, .. })
+        ));
+    }
+
+    #[test]
+    fn batch_equals_single_calls() {
+        let mut s = Spectrogram::new(Preset::Librosa.config()).unwrap();
+        let a: Vec<f32> = (0..5000).map(|i| (i as f32 * 0.05).sin()).collect();
+        let b: Vec<f32> = (0..5000).map(|i| ((i * i) % 17) as f32 / 17.0 - 0.5).collect();
+        let (f, t) = s.shape(5000);
+        let mut batch = vec![0.0; 2 * f * t];
+        s.compute_batch_into(&[&a, &b], &mut batch).unwrap();
+        assert_eq!(&batch[..f * t], s.compute(&a).unwrap().as_slice());
+        assert_eq!(&batch[f * t..], s.compute(&b).unwrap().as_slice());
+    }
+
+    #[test]
+    fn silence_and_clipping_stay_finite_with_the_documented_floors() {
+        for preset in Preset::ALL {
+            let mut s = Spectrogram::new(preset.config()).unwrap();
+            let n = s.sample_rate() as usize;
+            let silence = s.compute(&vec![0.0; n]).unwrap();
+            let floor = match preset {
+                Preset::Vggish => 0.01f64.ln(),
+                Preset::L3 => -100.0,
+                Preset::Lvs => 1e-7f64.ln() / 12.0,
+                Preset::Librosa => -100.0,
+            };
+            for v in &silence {
+                assert!((f64::from(*v) - floor).abs() < 1e-5, "{preset}: silence gives {v}");
+            }
+            // Hard-clipped square wave at ±4 (beyond full scale).
+            let clipped: Vec<f32> =
+                (0..n).map(|i| if (i / 50) % 2 == 0 { 4.0 } else { -4.0 }).collect();
+            let spec = s.compute(&clipped).unwrap();
+            assert!(spec.iter().all(|v| v.is_finite()), "{preset}: clipped input");
+            let peak = spec.iter().cloned().fold(f32::MIN, f32::max);
+            assert!(f64::from(peak) > floor + 1.0, "{preset}: clipped input is not silent");
+        }
+    }
+
+    #[test]
+    fn frame_times_are_window_centres() {
+        let s = Spectrogram::new(Preset::Vggish.config()).unwrap();
+        assert!((s.frame_time(0) - 200.0 / 16_000.0).abs() < 1e-12);
+        let l = Spectrogram::new(Preset::Librosa.config()).unwrap();
+        assert!((l.frame_time(2) - 1024.0 / 22_050.0).abs() < 1e-12);
+        assert!((l.row_frequency(0)).abs() < 30.0);
     }
 }

@@ -1,9 +1,42 @@
 //! Audio decoding to f32 windows at a requested rate on the container clock.
+//!
+//! Design:
+//! - Two sources produce interleaved f32 chunks at the stream's native rate, each stamped with
+//!   its start time on the container clock: Symphonia for PCM, FLAC, Vorbis and ALAC in pure
+//!   audio containers (WAV, FLAC, Ogg, AIFF, CAF), and FFmpeg for everything else (AAC, MP3,
+//!   Opus, AC-3, MP2, PCM in MOV, ...). AAC and MP3 stay on FFmpeg on purpose: Symphonia 0.6's
+//!   MP4 reader ignores edit lists, so AAC priming samples would shift the clock by 1024 samples,
+//!   and MP3 start offsets follow a different convention than the video decoder's.
+//!   [`AudioBackend`] can force either source (tests, comparisons).
+//! - [`AudioDecoder`] keeps a bounded buffer of mono (or all channels) samples covering the window
+//!   being read plus the resampler's support. Windows that move forward decode forward; a window
+//!   before the buffer or far past it seeks (with pre-roll), so long files are never decoded
+//!   whole. Gaps in timestamps become silence; overlaps are dropped.
+//! - Mono is the channel mean. Resampling is the band-limited [`Resampler`] evaluated exactly at
+//!   `start + k / rate`, so a window is `round(duration × rate)` samples on the container clock,
+//!   zero where the stream has no samples.
+//! - Packet loop, EAGAIN/EOF handling, corrupt-packet counting and the per-file deadline follow
+//!   the video decoder.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ffmpeg_next as ffmpeg;
+
+use super::container::{self, seconds};
+use super::deadline::Deadline;
+use super::ffi::{self, Demuxer};
+use super::resampler::Resampler;
 use super::{AudioStreamInfo, MediaError};
+
+/// A window further than this past the decoded buffer seeks instead of decoding forward.
+const SEEK_AHEAD_S: f64 = 5.0;
+/// Decoding starts this long before a seek target so codecs with overlap settle.
+const PREROLL_S: f64 = 0.2;
+/// Consecutive undecodable packets after which decoding gives up.
+const MAX_CONSECUTIVE_ERRORS: u32 = 64;
+/// Longest window one call may ask for, in seconds (bounds memory).
+pub const MAX_WINDOW_S: f64 = 3600.0;
 
 /// Options for [`AudioDecoder::open`].
 #[derive(Debug, Clone)]
@@ -22,6 +55,18 @@ impl Default for AudioOptions {
     }
 }
 
+/// Which library decodes the audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AudioBackend {
+    /// Symphonia for the codecs and containers listed in the module docs, FFmpeg otherwise.
+    #[default]
+    Auto,
+    /// Always FFmpeg.
+    Ffmpeg,
+    /// Symphonia; fails with `Unsupported` where Symphonia cannot decode the file.
+    Symphonia,
+}
+
 /// A window of decoded audio.
 #[derive(Debug, Clone)]
 pub struct AudioClip {
@@ -35,27 +80,668 @@ pub struct AudioClip {
     pub samples: Vec<f32>,
 }
 
+/// Where decoded chunks come from.
+enum Source {
+    Ffmpeg(FfmpegSource),
+    Symphonia(SymphoniaSource),
+}
+
+impl Source {
+    /// Decodes the next chunk into `out` (interleaved, `channels` wide); returns its start time
+    /// (`None`: unknown, continue from the previous chunk) or `Ok(false)` at the end.
+    fn next_chunk(
+        &mut self,
+        out: &mut Vec<f32>,
+        channels: usize,
+        time: &mut Option<f64>,
+    ) -> Result<bool, MediaError> {
+        match self {
+            Source::Ffmpeg(s) => s.next_chunk(out, channels, time),
+            Source::Symphonia(s) => s.next_chunk(out, channels, time),
+        }
+    }
+
+    /// Seeks to a position at or before `t` (seconds).
+    fn seek(&mut self, t: f64) -> Result<(), MediaError> {
+        match self {
+            Source::Ffmpeg(s) => s.seek(t),
+            Source::Symphonia(s) => s.seek(t),
+        }
+    }
+
+    fn corrupt(&self) -> u64 {
+        match self {
+            Source::Ffmpeg(s) => s.corrupt,
+            Source::Symphonia(s) => s.corrupt,
+        }
+    }
+}
+
 /// An audio decoder owned by one thread.
 pub struct AudioDecoder {
-    _private: (),
+    path: PathBuf,
+    info: AudioStreamInfo,
+    options: AudioOptions,
+    source: Source,
+    backend: AudioBackend,
+    resampler: Resampler,
+    /// Channels kept in `buf` (1 when mixing to mono).
+    channels: usize,
+    /// Decoded samples at the native rate, interleaved `channels` wide; `buf[0]` is at `buf_t0`.
+    buf: Vec<f32>,
+    buf_t0: f64,
+    /// Whether `buf` continues exactly from the current decoder position.
+    positioned: bool,
+    exhausted: bool,
+    chunk: Vec<f32>,
+    scratch: Vec<f32>,
+    resampled: Vec<f32>,
 }
 
 impl AudioDecoder {
     /// Opens the best audio stream of `path`.
     pub fn open(path: &Path, options: &AudioOptions) -> Result<Self, MediaError> {
-        let _ = (path, options);
-        todo!("issue #2")
+        Self::open_with_backend(path, options, AudioBackend::Auto)
+    }
+
+    /// Opens the best audio stream of `path` with a chosen backend.
+    pub fn open_with_backend(
+        path: &Path,
+        options: &AudioOptions,
+        backend: AudioBackend,
+    ) -> Result<Self, MediaError> {
+        if options.sample_rate == 0 || options.sample_rate > 768_000 {
+            return Err(MediaError::InvalidStream {
+                path: path.to_path_buf(),
+                reason: format!("output sample rate {} Hz is out of range", options.sample_rate),
+            });
+        }
+        let deadline = Deadline::after(options.deadline);
+        let demuxer = container::open(path, &deadline)?;
+        let info = super::probe::audio_info(&demuxer.input)
+            .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
+        if info.sample_rate == 0 || info.sample_rate > 768_000 || info.channels == 0 {
+            return Err(MediaError::InvalidStream {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "audio stream has {} Hz and {} channels",
+                    info.sample_rate, info.channels
+                ),
+            });
+        }
+        let container_name = demuxer.input.format().name().to_string();
+        let symphonia_ok = symphonia_handles(&container_name, &info.codec);
+        let (source, used) = match backend {
+            AudioBackend::Ffmpeg => {
+                (Source::Ffmpeg(FfmpegSource::new(path, demuxer, &info, deadline)?), backend)
+            }
+            AudioBackend::Symphonia => {
+                drop(demuxer);
+                (Source::Symphonia(SymphoniaSource::open(path, &info, deadline)?), backend)
+            }
+            AudioBackend::Auto if symphonia_ok => match SymphoniaSource::open(path, &info, deadline) {
+                Ok(s) => (Source::Symphonia(s), AudioBackend::Symphonia),
+                Err(_) => (
+                    Source::Ffmpeg(FfmpegSource::new(path, demuxer, &info, deadline)?),
+                    AudioBackend::Ffmpeg,
+                ),
+            },
+            AudioBackend::Auto => (
+                Source::Ffmpeg(FfmpegSource::new(path, demuxer, &info, deadline)?),
+                AudioBackend::Ffmpeg,
+            ),
+        };
+        let channels = if options.mono { 1 } else { usize::from(info.channels) };
+        Ok(AudioDecoder {
+            path: path.to_path_buf(),
+            resampler: Resampler::new(info.sample_rate, options.sample_rate),
+            info,
+            options: options.clone(),
+            source,
+            backend: used,
+            channels,
+            buf: Vec::new(),
+            buf_t0: 0.0,
+            positioned: true,
+            exhausted: false,
+            chunk: Vec::new(),
+            scratch: Vec::new(),
+            resampled: Vec::new(),
+        })
     }
 
     /// Stream parameters (of the source stream, before resampling).
     pub fn info(&self) -> &AudioStreamInfo {
-        todo!("issue #2")
+        &self.info
+    }
+
+    /// The backend actually decoding (never `Auto`).
+    pub fn backend(&self) -> AudioBackend {
+        self.backend
+    }
+
+    /// Packets that failed to decode and were skipped.
+    pub fn corrupt_packets(&self) -> u64 {
+        self.source.corrupt()
+    }
+
+    /// The claimed end of the stream on the container clock, in seconds, when known.
+    pub fn duration(&self) -> Option<f64> {
+        self.info.duration.map(|d| self.info.start_time + d)
     }
 
     /// Samples in `[start, start + duration)` seconds on the container clock, at the output rate:
     /// exactly `round(duration * rate)` frames, zero-padded where the stream has none.
     pub fn read(&mut self, start: f64, duration: f64) -> Result<AudioClip, MediaError> {
-        let _ = (start, duration);
-        todo!("issue #2")
+        if !start.is_finite() || !duration.is_finite() || duration < 0.0 || duration > MAX_WINDOW_S
+        {
+            return Err(MediaError::OutOfRange {
+                path: self.path.clone(),
+                kind: "audio",
+                t: start,
+                start: self.info.start_time,
+                end: self.duration().unwrap_or(f64::INFINITY),
+            });
+        }
+        let rate = f64::from(self.options.sample_rate);
+        let n = (duration * rate).round() as usize;
+        let support = self.resampler.support_seconds();
+        let need_from = start - support;
+        let need_to = start + n as f64 / rate + support;
+        self.fill(need_from, need_to)?;
+
+        let in_rate = f64::from(self.info.sample_rate);
+        let ch = self.channels;
+        let mut samples = vec![0.0f32; n * ch];
+        for c in 0..ch {
+            self.scratch.clear();
+            self.scratch.extend(self.buf.iter().skip(c).step_by(ch));
+            self.resampler.resample(&self.scratch, self.buf_t0, start, n, &mut self.resampled);
+            for (k, v) in self.resampled.iter().enumerate() {
+                samples[k * ch + c] = v.clamp(-1.0, 1.0);
+            }
+        }
+        // Keep only what a following window may still need: bounded memory on long files.
+        let keep_from = ((need_from - self.buf_t0) * in_rate).floor();
+        if keep_from > 0.0 {
+            let drop_frames = (keep_from as usize).min(self.buf.len() / ch);
+            self.buf.drain(..drop_frames * ch);
+            self.buf_t0 += drop_frames as f64 / in_rate;
+        }
+        Ok(AudioClip {
+            sample_rate: self.options.sample_rate,
+            channels: ch as u16,
+            start,
+            samples,
+        })
+    }
+
+    /// End time of the buffered samples.
+    fn buf_end(&self) -> f64 {
+        self.buf_t0 + (self.buf.len() / self.channels) as f64 / f64::from(self.info.sample_rate)
+    }
+
+    /// Makes `buf` cover `[from, to)` as far as the stream has samples.
+    fn fill(&mut self, from: f64, to: f64) -> Result<(), MediaError> {
+        let in_rate = f64::from(self.info.sample_rate);
+        let tolerance = 1.5 / in_rate;
+        let have_start = !self.buf.is_empty() || !self.positioned;
+        let before_buffer = have_start && from < self.buf_t0 - tolerance;
+        let stream_start = self.info.start_time;
+        let fresh = self.buf.is_empty() && self.positioned && !self.exhausted;
+        let far_ahead = from > self.buf_end() + SEEK_AHEAD_S;
+        let at_file_start = fresh && from <= stream_start + SEEK_AHEAD_S;
+        if !at_file_start && (before_buffer || far_ahead || (self.buf.is_empty() && !fresh)) {
+            // Do not seek back when the buffer already starts at the stream's first sample.
+            let already_at_start = !self.buf.is_empty() && self.buf_t0 <= stream_start + tolerance;
+            if !(before_buffer && already_at_start && !far_ahead) {
+                self.seek_to(from)?;
+            }
+        }
+        while !self.exhausted && self.buf_end() < to {
+            self.decode_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn seek_to(&mut self, from: f64) -> Result<(), MediaError> {
+        let stream_start = self.info.start_time;
+        for back in [PREROLL_S, 1.0, 4.0, f64::INFINITY] {
+            let target = from - back;
+            let target = if target <= stream_start { f64::NEG_INFINITY } else { target };
+            self.source.seek(target)?;
+            self.buf.clear();
+            self.positioned = false;
+            self.exhausted = false;
+            // Decode one chunk to see where we landed.
+            self.decode_chunk()?;
+            if self.buf.is_empty() || self.buf_t0 <= from || target == f64::NEG_INFINITY {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Decodes one chunk and appends it (mixed) to `buf` at its timestamp.
+    fn decode_chunk(&mut self) -> Result<(), MediaError> {
+        let src_ch = usize::from(self.info.channels);
+        let mut time = None;
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let more = self.source.next_chunk(&mut chunk, src_ch, &mut time);
+        let more = match more {
+            Ok(m) => m,
+            Err(e) => {
+                self.chunk = chunk;
+                return Err(e);
+            }
+        };
+        if !more {
+            self.exhausted = true;
+            self.chunk = chunk;
+            return Ok(());
+        }
+        let in_rate = f64::from(self.info.sample_rate);
+        let frames = chunk.len() / src_ch;
+        let t = match (time, self.buf.is_empty() && !self.positioned) {
+            (Some(t), _) => t,
+            (None, true) => self.info.start_time,
+            (None, false) => self.buf_end(),
+        };
+        if self.buf.is_empty() {
+            self.buf_t0 = t;
+            self.positioned = true;
+        }
+        let expected_frame = ((t - self.buf_t0) * in_rate).round() as i64;
+        let have = (self.buf.len() / self.channels) as i64;
+        let mut skip = 0usize;
+        if expected_frame > have + 1 {
+            // A gap in the timestamps: silence.
+            let gap = (expected_frame - have) as usize;
+            self.buf.resize(self.buf.len() + gap * self.channels, 0.0);
+        } else if expected_frame < have - 1 {
+            // Overlap: keep what we have.
+            skip = ((have - expected_frame) as usize).min(frames);
+        }
+        for f in skip..frames {
+            let s = &chunk[f * src_ch..(f + 1) * src_ch];
+            if self.channels == 1 {
+                self.buf.push(s.iter().sum::<f32>() / src_ch as f32);
+            } else {
+                self.buf.extend_from_slice(s);
+            }
+        }
+        self.chunk = chunk;
+        Ok(())
+    }
+}
+
+/// Whether the automatic backend choice sends this container/codec to Symphonia.
+fn symphonia_handles(container: &str, codec: &str) -> bool {
+    let pure_audio = ["wav", "flac", "ogg", "aiff", "caf", "w64"]
+        .iter()
+        .any(|c| container.split(',').any(|name| name == *c));
+    let codec_ok = codec.starts_with("pcm_") || matches!(codec, "flac" | "vorbis" | "alac");
+    pure_audio && codec_ok
+}
+
+/// Appends `frames` of interleaved f32 converted from an FFmpeg audio frame of any sample format.
+fn append_ffmpeg_samples(frame: &ffmpeg::frame::Audio, channels: usize, out: &mut Vec<f32>) {
+    use ffmpeg::format::Sample as S;
+    let n = frame.samples();
+    let frame_ch = usize::from(frame.channels()).max(1);
+    let planar = frame.format().is_planar();
+    let base = out.len();
+    out.resize(base + n * channels, 0.0);
+    let bytes = frame.format().bytes();
+    let read = |plane: &[u8], i: usize| -> f32 {
+        let b = &plane[i * bytes..(i + 1) * bytes];
+        match frame.format() {
+            S::U8(_) => (f32::from(b[0]) - 128.0) / 128.0,
+            S::I16(_) => f32::from(i16::from_ne_bytes([b[0], b[1]])) / 32768.0,
+            S::I32(_) => i32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as f32 / 2_147_483_648.0,
+            S::I64(_) => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                (i64::from_ne_bytes(a) as f64 / 9_223_372_036_854_775_808.0) as f32
+            }
+            S::F32(_) => f32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
+            S::F64(_) => {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                f64::from_ne_bytes(a) as f32
+            }
+            S::None => 0.0,
+        }
+    };
+    for c in 0..channels.min(frame_ch) {
+        let (plane, stride, offset) =
+            if planar { (ffi::audio_plane(frame, c), 1, 0) } else { (ffi::audio_plane(frame, 0), frame_ch, c) };
+        for i in 0..n {
+            let idx = i * stride + offset;
+            if (idx + 1) * bytes <= plane.len() {
+                out[base + i * channels + c] = read(plane, idx);
+            }
+        }
+    }
+}
+
+/// FFmpeg demuxer + decoder producing chunks.
+struct FfmpegSource {
+    path: PathBuf,
+    decoder: ffmpeg::decoder::Audio,
+    demuxer: Demuxer,
+    stream_index: usize,
+    time_base: ffmpeg::Rational,
+    deadline: Deadline,
+    packet: ffmpeg::Packet,
+    frame: ffmpeg::frame::Audio,
+    eof_sent: bool,
+    done: bool,
+    corrupt: u64,
+    consecutive_errors: u32,
+}
+
+impl FfmpegSource {
+    fn new(
+        path: &Path,
+        demuxer: Demuxer,
+        info: &AudioStreamInfo,
+        deadline: Deadline,
+    ) -> Result<Self, MediaError> {
+        let stream = demuxer
+            .input
+            .stream(info.index)
+            .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
+        let time_base = stream.time_base();
+        let ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| MediaError::ffmpeg(path, "codec parameters", e))?;
+        let mut decoder = ctx.decoder();
+        decoder.set_packet_time_base(time_base);
+        let decoder = decoder.audio().map_err(|e| match e {
+            ffmpeg::Error::DecoderNotFound => MediaError::Unsupported {
+                path: path.to_path_buf(),
+                what: format!("audio codec {}", info.codec),
+            },
+            e => MediaError::ffmpeg(path, "open audio decoder", e),
+        })?;
+        Ok(FfmpegSource {
+            path: path.to_path_buf(),
+            decoder,
+            demuxer,
+            stream_index: info.index,
+            time_base,
+            deadline,
+            packet: ffmpeg::Packet::empty(),
+            frame: ffmpeg::frame::Audio::empty(),
+            eof_sent: false,
+            done: false,
+            corrupt: 0,
+            consecutive_errors: 0,
+        })
+    }
+
+    fn seek(&mut self, t: f64) -> Result<(), MediaError> {
+        self.deadline.check(&self.path)?;
+        let res = if t.is_finite() {
+            let ts = (t * 1e6) as i64;
+            self.demuxer.input.seek(ts, ..ts)
+        } else {
+            self.demuxer.input.seek(i64::MIN, ..)
+        };
+        if let Err(e) = res {
+            if self.deadline.expired() {
+                return Err(self.deadline.error(&self.path));
+            }
+            // Try the start of the file before giving up.
+            self.demuxer
+                .input
+                .seek(i64::MIN, ..)
+                .map_err(|_| MediaError::ffmpeg(&self.path, "seek", e))?;
+        }
+        self.decoder.flush();
+        self.eof_sent = false;
+        self.done = false;
+        Ok(())
+    }
+
+    fn note_error(&mut self) -> Result<(), MediaError> {
+        self.consecutive_errors += 1;
+        if self.consecutive_errors > MAX_CONSECUTIVE_ERRORS {
+            return Err(MediaError::Corrupt {
+                path: self.path.clone(),
+                at_seconds: 0.0,
+                reason: format!("{MAX_CONSECUTIVE_ERRORS} consecutive undecodable audio packets"),
+            });
+        }
+        Ok(())
+    }
+
+    fn next_chunk(
+        &mut self,
+        out: &mut Vec<f32>,
+        channels: usize,
+        time: &mut Option<f64>,
+    ) -> Result<bool, MediaError> {
+        out.clear();
+        if self.done {
+            return Ok(false);
+        }
+        loop {
+            self.deadline.check(&self.path)?;
+            match self.decoder.receive_frame(&mut self.frame) {
+                Ok(()) => {
+                    self.consecutive_errors = 0;
+                    *time = self.frame.timestamp().and_then(|ts| seconds(ts, self.time_base));
+                    append_ffmpeg_samples(&self.frame, channels, out);
+                    return Ok(true);
+                }
+                Err(ffmpeg::Error::Eof) => {
+                    self.done = true;
+                    return Ok(false);
+                }
+                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::ffi::EAGAIN => {
+                    if self.eof_sent {
+                        self.done = true;
+                        return Ok(false);
+                    }
+                }
+                Err(_) => {
+                    self.corrupt += 1;
+                    self.note_error()?;
+                    if self.eof_sent {
+                        continue;
+                    }
+                }
+            }
+            // Feed one packet of our stream (or EOF).
+            loop {
+                self.deadline.check(&self.path)?;
+                match self.packet.read(&mut self.demuxer.input) {
+                    Ok(()) => {
+                        if self.packet.stream() != self.stream_index {
+                            continue;
+                        }
+                        if self.decoder.send_packet(&self.packet).is_err() {
+                            self.corrupt += 1;
+                            self.note_error()?;
+                        }
+                        break;
+                    }
+                    Err(ffmpeg::Error::Eof) => {
+                        self.eof_sent = true;
+                        let _ = self.decoder.send_eof();
+                        break;
+                    }
+                    Err(_) => {
+                        if self.deadline.expired() {
+                            return Err(self.deadline.error(&self.path));
+                        }
+                        if self.note_error().is_err() {
+                            self.eof_sent = true;
+                            let _ = self.decoder.send_eof();
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Symphonia format reader + decoder producing chunks.
+struct SymphoniaSource {
+    path: PathBuf,
+    format: Box<dyn symphonia::core::formats::FormatReader>,
+    decoder: Box<dyn symphonia::core::codecs::audio::AudioDecoder>,
+    track_id: u32,
+    time_base: Option<symphonia::core::units::TimeBase>,
+    /// Offset added to Symphonia's track-relative times to reach the container clock.
+    clock_offset: f64,
+    deadline: Deadline,
+    corrupt: u64,
+    consecutive_errors: u32,
+    interleaved: Vec<f32>,
+}
+
+impl SymphoniaSource {
+    fn open(path: &Path, info: &AudioStreamInfo, deadline: Deadline) -> Result<Self, MediaError> {
+        use symphonia::core::formats::probe::Hint;
+        use symphonia::core::formats::{FormatOptions, TrackType};
+        use symphonia::core::io::MediaSourceStream;
+        let unsupported = |what: String| MediaError::Unsupported { path: path.to_path_buf(), what };
+        let file = std::fs::File::open(path)
+            .map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
+        let mss = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let format = symphonia::default::get_probe()
+            .probe(&hint, mss, FormatOptions::default(), Default::default())
+            .map_err(|e| unsupported(format!("container for Symphonia: {e}")))?;
+        let track = format
+            .default_track(TrackType::Audio)
+            .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
+        let params = track
+            .codec_params
+            .as_ref()
+            .and_then(|p| p.audio())
+            .ok_or_else(|| unsupported("audio codec parameters for Symphonia".into()))?;
+        let decoder = symphonia::default::get_codecs()
+            .make_audio_decoder(params, &Default::default())
+            .map_err(|e| unsupported(format!("audio codec {} for Symphonia: {e}", info.codec)))?;
+        if params.sample_rate.is_some_and(|r| r != info.sample_rate) {
+            return Err(unsupported("sample rate disagreement between Symphonia and FFmpeg".into()));
+        }
+        let track_id = track.id;
+        let time_base = track.time_base;
+        Ok(SymphoniaSource {
+            path: path.to_path_buf(),
+            format,
+            decoder,
+            track_id,
+            time_base,
+            clock_offset: info.start_time,
+            deadline,
+            corrupt: 0,
+            consecutive_errors: 0,
+            interleaved: Vec::new(),
+        })
+    }
+
+    fn seek(&mut self, t: f64) -> Result<(), MediaError> {
+        use symphonia::core::formats::{SeekMode, SeekTo};
+        use symphonia::core::units::Time;
+        self.deadline.check(&self.path)?;
+        let rel = if t.is_finite() { (t - self.clock_offset).max(0.0) } else { 0.0 };
+        let time = Time::try_from_secs_f64(rel).unwrap_or_default();
+        self.format
+            .seek(SeekMode::Accurate, SeekTo::Time { time, track_id: Some(self.track_id) })
+            .map_err(|e| MediaError::Corrupt {
+                path: self.path.clone(),
+                at_seconds: rel,
+                reason: format!("Symphonia seek failed: {e}"),
+            })?;
+        self.decoder.reset();
+        Ok(())
+    }
+
+    fn next_chunk(
+        &mut self,
+        out: &mut Vec<f32>,
+        channels: usize,
+        time: &mut Option<f64>,
+    ) -> Result<bool, MediaError> {
+        use symphonia::core::errors::Error as SErr;
+        out.clear();
+        loop {
+            self.deadline.check(&self.path)?;
+            let packet = match self.format.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => return Ok(false),
+                Err(SErr::ResetRequired) => {
+                    self.decoder.reset();
+                    continue;
+                }
+                Err(SErr::IoError(_)) => return Ok(false),
+                Err(e) => {
+                    self.corrupt += 1;
+                    self.consecutive_errors += 1;
+                    if self.consecutive_errors > MAX_CONSECUTIVE_ERRORS {
+                        return Err(MediaError::Corrupt {
+                            path: self.path.clone(),
+                            at_seconds: 0.0,
+                            reason: format!("Symphonia: {e}"),
+                        });
+                    }
+                    continue;
+                }
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let pts = self
+                .time_base
+                .and_then(|tb| tb.calc_time(packet.pts))
+                .map(|t| t.as_secs_f64() + self.clock_offset);
+            match self.decoder.decode(&packet) {
+                Ok(buf) => {
+                    self.consecutive_errors = 0;
+                    let ch = buf.spec().channels().count().max(1);
+                    buf.copy_to_vec_interleaved(&mut self.interleaved);
+                    let frames = self.interleaved.len() / ch;
+                    out.resize(frames * channels, 0.0);
+                    for f in 0..frames {
+                        for c in 0..channels.min(ch) {
+                            out[f * channels + c] = self.interleaved[f * ch + c];
+                        }
+                    }
+                    *time = pts;
+                    if frames == 0 {
+                        continue;
+                    }
+                    return Ok(true);
+                }
+                Err(SErr::DecodeError(_)) | Err(SErr::IoError(_)) => {
+                    self.corrupt += 1;
+                    self.consecutive_errors += 1;
+                    if self.consecutive_errors > MAX_CONSECUTIVE_ERRORS {
+                        return Err(MediaError::Corrupt {
+                            path: self.path.clone(),
+                            at_seconds: pts.unwrap_or(0.0),
+                            reason: "too many undecodable packets (Symphonia)".into(),
+                        });
+                    }
+                }
+                Err(SErr::ResetRequired) => self.decoder.reset(),
+                Err(e) => {
+                    return Err(MediaError::Corrupt {
+                        path: self.path.clone(),
+                        at_seconds: pts.unwrap_or(0.0),
+                        reason: format!("Symphonia: {e}"),
+                    })
+                }
+            }
+        }
     }
 }

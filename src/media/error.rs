@@ -76,6 +76,21 @@ pub enum MediaError {
         /// Stream end (seconds).
         end: f64,
     },
+    /// The stream ends before the time the container claims (truncated file, or a header that
+    /// claims more frames than the file holds).
+    #[error("{path}: {kind} stream ends at {ends_at:.3}s but the container claims {claimed:.3}s (truncated?); asked for {t:.3}s")]
+    Truncated {
+        /// File concerned.
+        path: PathBuf,
+        /// "video" or "audio".
+        kind: &'static str,
+        /// Requested time (seconds).
+        t: f64,
+        /// Where the decodable data ends (seconds).
+        ends_at: f64,
+        /// The end the container claims (seconds).
+        claimed: f64,
+    },
     /// The per-file deadline expired before decoding finished.
     #[error("{path}: decode deadline of {seconds:.1}s exceeded")]
     Deadline {
@@ -105,6 +120,29 @@ pub enum MediaError {
 }
 
 impl MediaError {
+    /// Wraps an FFmpeg error with the file and what we were doing.
+    pub(crate) fn ffmpeg(path: &std::path::Path, context: &'static str, source: ffmpeg_next::Error) -> Self {
+        MediaError::Ffmpeg { path: path.to_path_buf(), context, source }
+    }
+
+    /// The file this error concerns.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            MediaError::Io { path, .. }
+            | MediaError::Empty { path }
+            | MediaError::NotMedia { path, .. }
+            | MediaError::NoStream { path, .. }
+            | MediaError::Unsupported { path, .. }
+            | MediaError::InvalidStream { path, .. }
+            | MediaError::Corrupt { path, .. }
+            | MediaError::OutOfRange { path, .. }
+            | MediaError::Truncated { path, .. }
+            | MediaError::Deadline { path, .. }
+            | MediaError::Encode { path, .. }
+            | MediaError::Ffmpeg { path, .. } => path,
+        }
+    }
+
     /// A short stable name of the error kind, for JSON reports and quarantine lists.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -116,6 +154,7 @@ impl MediaError {
             MediaError::InvalidStream { .. } => "invalid_stream",
             MediaError::Corrupt { .. } => "corrupt",
             MediaError::OutOfRange { .. } => "out_of_range",
+            MediaError::Truncated { .. } => "truncated",
             MediaError::Deadline { .. } => "deadline",
             MediaError::Encode { .. } => "encode",
             MediaError::Ffmpeg { .. } => "ffmpeg",

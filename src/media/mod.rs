@@ -1,5 +1,5 @@
 //! Media ingest: probe containers, decode video frames and audio windows on the container clock,
-//! and encode files (for the synthetic world).
+//! and walk folders for media files.
 //!
 //! Design:
 //! - Time always comes from `pts × time_base` of the stream, never from a frame index, so
@@ -8,22 +8,39 @@
 //! - Every FFmpeg context and scaler is created and used on one thread; decoders are `!Send` by
 //!   construction and only plain buffers ([`RgbFrame`], [`AudioClip`]) cross threads.
 //! - Our own packet loop (never `packets()`), drain on EOF, flush after seek, and a per-file
-//!   deadline bounding every decode, so a hostile file cannot hang a worker.
+//!   deadline bounding every decode (also wired to FFmpeg's interrupt callback), so a hostile
+//!   file cannot hang a worker.
 //! - Audio goes through Symphonia when it supports the codec and FFmpeg otherwise; both paths
-//!   end in the same band-limited resampler and mono mix.
+//!   end in the same band-limited resampler ([`resampler`]) and mono mix.
 //! - Errors are typed ([`MediaError`]) and always name the file and the reason.
-
-mod error;
-
-pub use error::MediaError;
-
-// The helper implementing issue #2 adds: probe.rs, video_decoder.rs, audio_decoder.rs,
-// resampler.rs, walk.rs, encoder.rs and re-exports them here.
+//! - All `unsafe` FFmpeg calls live in `ffi.rs`; the rest of the module denies `unsafe`.
+#![deny(unsafe_code)]
 
 mod audio_decoder;
+mod container;
+mod deadline;
+mod error;
+mod ffi;
 mod probe;
+pub mod resampler;
+mod transform;
 mod video_decoder;
+mod walk;
 
-pub use audio_decoder::{AudioClip, AudioDecoder, AudioOptions};
-pub use probe::{probe, AudioStreamInfo, MediaInfo, VideoStreamInfo};
-pub use video_decoder::{ResizeMode, RgbFrame, VideoDecoder, VideoOptions};
+pub use audio_decoder::{AudioBackend, AudioClip, AudioDecoder, AudioOptions};
+pub use error::MediaError;
+pub use probe::{probe, AudioStreamInfo, MediaInfo, VideoStreamInfo, PROBE_DEADLINE};
+pub use video_decoder::{ResizeMode, RgbFrame, VideoDecoder, VideoOptions, SEEK_AHEAD_S};
+pub use walk::{discover, is_media_extension, MEDIA_EXTENSIONS};
+
+/// Initialises FFmpeg once per process and silences its log (errors reach callers as
+/// [`MediaError`]s instead of stderr noise). Called by every entry point of this module.
+pub fn ensure_init() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        // init() only fails on builds without any codec registered; decoding would then report
+        // typed errors per file, so the result is not needed here.
+        let _ = ffmpeg_next::init();
+        ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Quiet);
+    });
+}

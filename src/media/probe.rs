@@ -1,10 +1,20 @@
 //! Probing: what a media file holds (container, streams, durations, rotation), without decoding.
+//!
+//! `probe` opens the container (with the shared checks of `container::open`), reads the headers
+//! and FFmpeg's stream info, and fills [`MediaInfo`] from the best video and audio streams. Rotation
+//! comes from the display-matrix side data, as the clockwise quarter turn FFmpeg's CLI would
+//! apply. Video streams with absurd dimensions are rejected here already, so a folder walk reports
+//! them instead of a decoder failing later.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::MediaError;
+use ffmpeg_next as ffmpeg;
+
+use super::container::{self, seconds};
+use super::deadline::Deadline;
+use super::{ffi, transform, MediaError};
 
 /// What `probe` learns about one file.
 #[derive(Debug, Clone, Serialize)]
@@ -67,8 +77,75 @@ pub struct AudioStreamInfo {
     pub duration: Option<f64>,
 }
 
+/// Default time budget for probing one file.
+pub const PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// Probes one file. Never decodes more than needed to read the headers.
 pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
-    let _ = path;
-    todo!("issue #2: implement probe")
+    let deadline = Deadline::after(Some(PROBE_DEADLINE));
+    let demuxer = container::open(path, &deadline)?;
+    let input = &demuxer.input;
+    let duration = seconds(input.duration(), ffmpeg::Rational::new(1, ffmpeg::ffi::AV_TIME_BASE))
+        .filter(|d| *d >= 0.0);
+    Ok(MediaInfo {
+        path: path.to_path_buf(),
+        container: input.format().name().to_string(),
+        duration,
+        start_time: ffi::container_start_time(input).unwrap_or(0.0),
+        video: video_info(path, input)?,
+        audio: audio_info(input),
+    })
+}
+
+/// The best video stream of an opened input (`None` when it has none; attached pictures such
+/// as cover art are not video). Absurd dimensions are an error.
+pub(crate) fn video_info(
+    path: &Path,
+    input: &ffmpeg::format::context::Input,
+) -> Result<Option<VideoStreamInfo>, MediaError> {
+    let best = input.streams().best(ffmpeg::media::Type::Video).filter(|s| {
+        !s.disposition().contains(ffmpeg::format::stream::Disposition::ATTACHED_PIC)
+    });
+    let Some(stream) = best else {
+        return Ok(None);
+    };
+    let params = stream.parameters();
+    let (w, h) = ffi::stream_dimensions(&params);
+    container::check_dimensions(path, w, h)?;
+    let tb = stream.time_base();
+    let rotation = stream
+        .side_data()
+        .find(|sd| sd.kind() == ffmpeg::codec::packet::side_data::Type::DisplayMatrix)
+        .and_then(|sd| transform::display_matrix_rotation(sd.data()))
+        .map_or(0, transform::clockwise_quarter_turn);
+    let start_time = seconds(stream.start_time(), tb).unwrap_or(0.0);
+    Ok(Some(VideoStreamInfo {
+        index: stream.index(),
+        codec: params.id().name().to_string(),
+        width: w as u32,
+        height: h as u32,
+        avg_fps: container::rate(stream.avg_frame_rate()),
+        real_fps: container::rate(stream.rate()),
+        frames: u64::try_from(stream.frames()).ok().filter(|&n| n > 0),
+        rotation,
+        start_time,
+        duration: seconds(stream.duration(), tb).filter(|d| *d > 0.0),
+    }))
+}
+
+/// The best audio stream of an opened input.
+pub(crate) fn audio_info(input: &ffmpeg::format::context::Input) -> Option<AudioStreamInfo> {
+    let stream = input.streams().best(ffmpeg::media::Type::Audio)?;
+    let params = stream.parameters();
+    let (channels, layout) = ffi::stream_layout(&params);
+    let tb = stream.time_base();
+    Some(AudioStreamInfo {
+        index: stream.index(),
+        codec: params.id().name().to_string(),
+        sample_rate: ffi::stream_sample_rate(&params),
+        channels,
+        layout,
+        start_time: seconds(stream.start_time(), tb).unwrap_or(0.0),
+        duration: seconds(stream.duration(), tb).filter(|d| *d > 0.0),
+    })
 }

@@ -1,9 +1,43 @@
 //! Video decoding to RGB frames at requested times.
+//!
+//! Design:
+//! - One [`VideoDecoder`] owns its demuxer, decoder and scaler and is used on one thread (FFmpeg
+//!   contexts and `SwsContext` are not `Send`-safe); only [`RgbFrame`]s leave it.
+//! - Our own packet loop (`Packet::read`, never `packets()`): `send_packet`, then
+//!   `receive_frame` until EAGAIN; at end of file `send_eof` and drain. Corrupt packets are
+//!   skipped and counted ([`VideoDecoder::corrupt_packets`]); a long run of them is an error.
+//! - Time is `best_effort_timestamp × time_base`. The frame "at t" is the one displayed at t: the
+//!   last frame with `pts <= t`. The decoder keeps that frame and one frame of look-ahead, so
+//!   increasing times decode forward without seeking. A time before the current frame, or more
+//!   than [`SEEK_AHEAD_S`] past it, seeks (AV_TIME_BASE µs, keyframe at or before t), flushes,
+//!   and decodes forward discarding frames; if a seek lands past t it retries further back.
+//! - Frames go through swscale (bilinear) to RGB24 at the planned size in the coded orientation,
+//!   then are cropped and rotated by the display matrix (see `transform`). The scaler and its
+//!   output frame are reused and rebuilt when the input size or format changes.
+//! - A per-file deadline is checked in every loop and handed to FFmpeg's interrupt callback.
+//! - A container claiming more than it holds ends cleanly: asking past the real end gives
+//!   [`MediaError::Truncated`] (or `OutOfRange` past the claimed end), never a hang.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ffmpeg_next as ffmpeg;
+use ffmpeg_next::format::Pixel;
+use ffmpeg_next::software::scaling;
+
+use super::container::{self, seconds};
+use super::deadline::Deadline;
+use super::ffi::Demuxer;
+use super::transform::{self, Plan};
 use super::{MediaError, VideoStreamInfo};
+
+/// A request more than this many seconds past the current frame seeks instead of decoding
+/// forward.
+pub const SEEK_AHEAD_S: f64 = 3.0;
+/// Consecutive failed packets (or read errors) after which decoding gives up.
+const MAX_CONSECUTIVE_ERRORS: u32 = 64;
+/// Slack when comparing times, in seconds (well under any frame duration).
+const EPS: f64 = 1e-6;
 
 /// How frames are resized to the requested size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,38 +89,496 @@ pub struct RgbFrame {
     pub data: Vec<u8>,
 }
 
+impl RgbFrame {
+    /// An empty frame, to be filled by [`VideoDecoder::next_frame_into`].
+    pub fn empty() -> Self {
+        RgbFrame { width: 0, height: 0, pts: 0.0, data: Vec::new() }
+    }
+}
+
+/// A decoded (not yet converted) frame and its time.
+struct Decoded {
+    frame: ffmpeg::frame::Video,
+    pts: f64,
+}
+
+/// swscale to RGB24 plus crop and rotation, with buffers reused across frames.
+struct Converter {
+    size: Option<(u32, u32)>,
+    mode: ResizeMode,
+    rotation: i32,
+    scaler: Option<(scaling::Context, (Pixel, u32, u32, u32, u32))>,
+    scaled: ffmpeg::frame::Video,
+    cropped: Vec<u8>,
+}
+
+impl Converter {
+    fn convert(
+        &mut self,
+        path: &Path,
+        src: &ffmpeg::frame::Video,
+        out: &mut RgbFrame,
+    ) -> Result<(), MediaError> {
+        let (w, h, fmt) = (src.width(), src.height(), src.format());
+        container::check_dimensions(path, i64::from(w), i64::from(h))?;
+        let plan = Plan::new(w, h, self.rotation, self.size, self.mode);
+        let key = (fmt, w, h, plan.scale_w, plan.scale_h);
+        let direct = fmt == Pixel::RGB24 && plan.scale_w == w && plan.scale_h == h;
+        let (plane, stride): (&[u8], usize) = if direct {
+            (src.data(0), src.stride(0))
+        } else {
+            if self.scaler.as_ref().map(|(_, k)| *k) != Some(key) {
+                let ctx = scaling::Context::get(
+                    fmt,
+                    w,
+                    h,
+                    Pixel::RGB24,
+                    plan.scale_w,
+                    plan.scale_h,
+                    scaling::Flags::BILINEAR,
+                )
+                .map_err(|_| MediaError::Unsupported {
+                    path: path.to_path_buf(),
+                    what: format!("conversion of pixel format {} to RGB24", fmt_name(fmt)),
+                })?;
+                self.scaled = ffmpeg::frame::Video::empty();
+                self.scaler = Some((ctx, key));
+            }
+            if let Some((ctx, _)) = self.scaler.as_mut() {
+                ctx.run(src, &mut self.scaled)
+                    .map_err(|e| MediaError::ffmpeg(path, "scale frame", e))?;
+            }
+            (self.scaled.data(0), self.scaled.stride(0))
+        };
+        let (ow, oh) = plan.output_size();
+        if plan.rotation == 0 {
+            transform::crop_rows(plane, stride, &plan, &mut out.data);
+        } else {
+            transform::crop_rows(plane, stride, &plan, &mut self.cropped);
+            transform::rotate(
+                &self.cropped,
+                plan.crop_w as usize,
+                plan.crop_h as usize,
+                plan.rotation,
+                &mut out.data,
+            );
+        }
+        out.width = ow;
+        out.height = oh;
+        Ok(())
+    }
+}
+
+fn fmt_name(fmt: Pixel) -> String {
+    format!("{fmt:?}").to_lowercase()
+}
+
 /// A video decoder owned by one thread. Sequential reads never re-seek; a request before the
 /// current position, or far ahead of it, seeks to the previous keyframe and decodes forward.
 pub struct VideoDecoder {
-    _private: (),
+    path: PathBuf,
+    info: VideoStreamInfo,
+    // Field order matters for drop: the decoder and scaler go before the demuxer.
+    decoder: ffmpeg::decoder::Video,
+    converter: Converter,
+    demuxer: Demuxer,
+    stream_index: usize,
+    time_base: ffmpeg::Rational,
+    frame_duration: f64,
+    deadline: Deadline,
+    packet: ffmpeg::Packet,
+    eof_sent: bool,
+    exhausted: bool,
+    /// The frame displayed at the last requested time (last frame with pts <= t).
+    current: Option<Decoded>,
+    /// The frame after `current`, already decoded.
+    lookahead: Option<Decoded>,
+    spare: Vec<ffmpeg::frame::Video>,
+    /// Time of the last frame handed out as RGB, to serve repeats from `last_rgb`.
+    last_rgb: Option<RgbFrame>,
+    corrupt: u64,
+    consecutive_errors: u32,
+    last_pts: Option<f64>,
+    /// Whether the decoder is positioned at the start of the file (nothing decoded or seeked).
+    at_start: bool,
 }
 
 impl VideoDecoder {
     /// Opens the best video stream of `path`.
     pub fn open(path: &Path, options: &VideoOptions) -> Result<Self, MediaError> {
-        let _ = (path, options);
-        todo!("issue #2")
+        if let Some((w, h)) = options.size {
+            container::check_dimensions(path, i64::from(w), i64::from(h))?;
+        }
+        let deadline = Deadline::after(options.deadline);
+        let demuxer = container::open(path, &deadline)?;
+        let info = super::probe::video_info(path, &demuxer.input)?
+            .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "video" })?;
+        let stream = demuxer
+            .input
+            .stream(info.index)
+            .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "video" })?;
+        let time_base = stream.time_base();
+        let mut ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+            .map_err(|e| MediaError::ffmpeg(path, "codec parameters", e))?;
+        ctx.set_threading(ffmpeg::codec::threading::Config {
+            kind: ffmpeg::codec::threading::Type::Frame,
+            count: options.threads.max(1),
+            ..Default::default()
+        });
+        let mut decoder = ctx.decoder();
+        decoder.set_packet_time_base(time_base);
+        let decoder = decoder.video().map_err(|e| match e {
+            ffmpeg::Error::DecoderNotFound => MediaError::Unsupported {
+                path: path.to_path_buf(),
+                what: format!("video codec {}", info.codec),
+            },
+            e => MediaError::ffmpeg(path, "open video decoder", e),
+        })?;
+        let frame_duration = info.avg_fps.or(info.real_fps).map_or(1.0 / 25.0, |f| 1.0 / f);
+        let rotation = if options.apply_rotation { info.rotation } else { 0 };
+        Ok(VideoDecoder {
+            path: path.to_path_buf(),
+            stream_index: info.index,
+            info,
+            decoder,
+            converter: Converter {
+                size: options.size,
+                mode: options.resize,
+                rotation,
+                scaler: None,
+                scaled: ffmpeg::frame::Video::empty(),
+                cropped: Vec::new(),
+            },
+            demuxer,
+            time_base,
+            frame_duration,
+            deadline,
+            packet: ffmpeg::Packet::empty(),
+            eof_sent: false,
+            exhausted: false,
+            current: None,
+            lookahead: None,
+            spare: Vec::new(),
+            last_rgb: None,
+            corrupt: 0,
+            consecutive_errors: 0,
+            last_pts: None,
+            at_start: true,
+        })
     }
 
     /// Stream parameters.
     pub fn info(&self) -> &VideoStreamInfo {
-        todo!("issue #2")
+        &self.info
+    }
+
+    /// Packets or frames that failed to decode (or decoded with errors) and were skipped.
+    pub fn corrupt_packets(&self) -> u64 {
+        self.corrupt
+    }
+
+    /// The claimed end of the stream on the container clock, in seconds, when known.
+    pub fn duration(&self) -> Option<f64> {
+        self.info.duration.map(|d| self.info.start_time + d)
     }
 
     /// The frame being displayed at time `t` (seconds, container clock).
     pub fn frame_at(&mut self, t: f64) -> Result<RgbFrame, MediaError> {
-        let _ = t;
-        todo!("issue #2")
+        if !t.is_finite() {
+            return Err(self.out_of_range(t));
+        }
+        self.position_at(t)?;
+        let Some(cur) = self.current.as_ref() else {
+            return Err(self.out_of_range(t));
+        };
+        if let Some(last) = &self.last_rgb {
+            if (last.pts - cur.pts).abs() < EPS {
+                return Ok(last.clone());
+            }
+        }
+        let mut out = self.last_rgb.take().unwrap_or_else(RgbFrame::empty);
+        let pts = cur.pts;
+        self.converter.convert(&self.path, &cur.frame, &mut out)?;
+        out.pts = pts;
+        self.last_rgb = Some(out.clone());
+        Ok(out)
     }
 
     /// Frames displayed at each of `times` (any order; decoded in sorted order, returned in the
     /// order asked).
     pub fn frames_at(&mut self, times: &[f64]) -> Result<Vec<RgbFrame>, MediaError> {
-        times.iter().map(|&t| self.frame_at(t)).collect()
+        let mut order: Vec<usize> = (0..times.len()).collect();
+        order.sort_by(|&a, &b| times[a].total_cmp(&times[b]));
+        let mut out: Vec<Option<RgbFrame>> = vec![None; times.len()];
+        for i in order {
+            out[i] = Some(self.frame_at(times[i])?);
+        }
+        Ok(out.into_iter().flatten().collect())
     }
 
-    /// The next frame in decode order, or `None` at the end of the stream.
+    /// Frames at `fps` over `[start, end)`: the frames displayed at `start + k / fps`.
+    pub fn frames_fps(
+        &mut self,
+        start: f64,
+        end: f64,
+        fps: f64,
+    ) -> Result<Vec<RgbFrame>, MediaError> {
+        if !(fps > 0.0 && fps.is_finite()) || !(end >= start) {
+            return Err(self.out_of_range(start));
+        }
+        let n = ((end - start) * fps - EPS).ceil().max(0.0) as usize;
+        let times: Vec<f64> = (0..n).map(|k| start + k as f64 / fps).collect();
+        self.frames_at(&times)
+    }
+
+    /// The next frame in presentation order, or `None` at the end of the stream.
     pub fn next_frame(&mut self) -> Result<Option<RgbFrame>, MediaError> {
-        todo!("issue #2")
+        let mut out = RgbFrame::empty();
+        Ok(self.next_frame_into(&mut out)?.then_some(out))
+    }
+
+    /// Like [`Self::next_frame`], but converts into `out`, reusing its buffer; `false` at the end.
+    pub fn next_frame_into(&mut self, out: &mut RgbFrame) -> Result<bool, MediaError> {
+        let next = match self.lookahead.take() {
+            Some(f) => Some(f),
+            None => self.decode_next()?,
+        };
+        let Some(next) = next else {
+            return Ok(false);
+        };
+        self.converter.convert(&self.path, &next.frame, out)?;
+        out.pts = next.pts;
+        self.last_rgb = None;
+        self.set_current(next);
+        Ok(true)
+    }
+
+    fn set_current(&mut self, frame: Decoded) {
+        if let Some(old) = self.current.replace(frame) {
+            self.spare.push(old.frame);
+        }
+    }
+
+    fn out_of_range(&self, t: f64) -> MediaError {
+        let start = self.info.start_time;
+        MediaError::OutOfRange {
+            path: self.path.clone(),
+            kind: "video",
+            t,
+            start,
+            end: self.duration().unwrap_or(f64::INFINITY),
+        }
+    }
+
+    /// Positions `current` on the frame displayed at `t`.
+    fn position_at(&mut self, t: f64) -> Result<(), MediaError> {
+        let need_seek = match &self.current {
+            Some(cur) => t < cur.pts - EPS || t > cur.pts + SEEK_AHEAD_S,
+            None => !(self.at_start && t <= self.info.start_time + SEEK_AHEAD_S),
+        };
+        if need_seek {
+            self.seek_before(t)?;
+        }
+        loop {
+            if self.lookahead.is_none() && !self.exhausted {
+                self.lookahead = self.decode_next()?;
+            }
+            match &self.lookahead {
+                Some(next) if next.pts <= t + EPS => {
+                    if let Some(next) = self.lookahead.take() {
+                        self.set_current(next);
+                    }
+                }
+                _ => break,
+            }
+        }
+        match (&self.current, &self.lookahead) {
+            (None, Some(first)) => {
+                // t lies before the first frame: accept it within one frame of the stream start.
+                if t >= first.pts - self.frame_duration - EPS && t >= 0.0 - EPS {
+                    if let Some(first) = self.lookahead.take() {
+                        self.set_current(first);
+                    }
+                    Ok(())
+                } else {
+                    Err(self.out_of_range(t))
+                }
+            }
+            (None, None) => Err(self.past_end(t, None)),
+            (Some(cur), None) => {
+                // End of stream: t must lie within the last frame's display time.
+                let ends_at = cur.pts + self.frame_duration;
+                if t < ends_at + EPS {
+                    Ok(())
+                } else {
+                    Err(self.past_end(t, Some(ends_at)))
+                }
+            }
+            (Some(_), Some(_)) => Ok(()),
+        }
+    }
+
+    fn past_end(&self, t: f64, ends_at: Option<f64>) -> MediaError {
+        let ends_at = ends_at.unwrap_or(self.info.start_time);
+        match self.duration() {
+            Some(claimed) if t < claimed - self.frame_duration => MediaError::Truncated {
+                path: self.path.clone(),
+                kind: "video",
+                t,
+                ends_at,
+                claimed,
+            },
+            _ => self.out_of_range(t),
+        }
+    }
+
+    /// Seeks to a keyframe at or before `t` and decodes the first frame into `lookahead`; backs
+    /// off further when the demuxer lands past `t`.
+    fn seek_before(&mut self, t: f64) -> Result<(), MediaError> {
+        for back in [0.0, 1.0, 4.0, 16.0, f64::INFINITY] {
+            self.deadline.check(&self.path)?;
+            let target = t - back;
+            let ts = if target.is_finite() && target > 0.0 { (target * 1e6) as i64 } else { i64::MIN };
+            let res = if ts == i64::MIN {
+                self.demuxer.input.seek(i64::MIN, ..)
+            } else {
+                self.demuxer.input.seek(ts, ..ts)
+            };
+            if let Err(e) = res {
+                if self.deadline.expired() {
+                    return Err(self.deadline.error(&self.path));
+                }
+                if ts == i64::MIN {
+                    return Err(MediaError::ffmpeg(&self.path, "seek", e));
+                }
+                continue;
+            }
+            self.decoder.flush();
+            self.reset_position();
+            self.at_start = ts == i64::MIN;
+            self.lookahead = self.decode_next()?;
+            match &self.lookahead {
+                Some(f) if f.pts > t + EPS && ts != i64::MIN => continue,
+                _ => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    fn reset_position(&mut self) {
+        if let Some(c) = self.current.take() {
+            self.spare.push(c.frame);
+        }
+        if let Some(c) = self.lookahead.take() {
+            self.spare.push(c.frame);
+        }
+        self.eof_sent = false;
+        self.exhausted = false;
+        self.last_pts = None;
+        self.last_rgb = None;
+    }
+
+    /// The next frame from the decoder in presentation order, or `None` at the end.
+    fn decode_next(&mut self) -> Result<Option<Decoded>, MediaError> {
+        if self.exhausted {
+            return Ok(None);
+        }
+        self.at_start = false;
+        let mut frame = self.spare.pop().unwrap_or_else(ffmpeg::frame::Video::empty);
+        loop {
+            self.deadline.check(&self.path)?;
+            match self.decoder.receive_frame(&mut frame) {
+                Ok(()) => {
+                    self.consecutive_errors = 0;
+                    if frame.is_corrupt() {
+                        self.corrupt += 1;
+                    }
+                    let pts = frame
+                        .timestamp()
+                        .and_then(|ts| seconds(ts, self.time_base))
+                        .or_else(|| self.last_pts.map(|p| p + self.frame_duration))
+                        .unwrap_or(self.info.start_time);
+                    self.last_pts = Some(pts);
+                    return Ok(Some(Decoded { frame, pts }));
+                }
+                Err(ffmpeg::Error::Eof) => {
+                    self.exhausted = true;
+                    self.spare.push(frame);
+                    return Ok(None);
+                }
+                Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::ffi::EAGAIN => {
+                    if self.eof_sent {
+                        self.exhausted = true;
+                        self.spare.push(frame);
+                        return Ok(None);
+                    }
+                }
+                Err(_) => {
+                    self.note_error()?;
+                    if self.eof_sent {
+                        continue;
+                    }
+                }
+            }
+            self.feed()?;
+        }
+    }
+
+    /// Reads packets until one of our stream is sent to the decoder (or EOF is signalled).
+    fn feed(&mut self) -> Result<(), MediaError> {
+        loop {
+            self.deadline.check(&self.path)?;
+            match self.packet.read(&mut self.demuxer.input) {
+                Ok(()) => {
+                    if self.packet.stream() != self.stream_index {
+                        continue;
+                    }
+                    match self.decoder.send_packet(&self.packet) {
+                        Ok(()) => {}
+                        Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::ffi::EAGAIN => {
+                            // The decoder is full; its frames must be received first. FFmpeg
+                            // guarantees this does not happen after a receive returned EAGAIN.
+                        }
+                        Err(_) => {
+                            self.corrupt += 1;
+                            self.note_error()?;
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(ffmpeg::Error::Eof) => return self.send_eof(),
+                Err(e) => {
+                    if self.deadline.expired() {
+                        return Err(self.deadline.error(&self.path));
+                    }
+                    // A read error (truncated data, I/O): count it; a latched error ends the
+                    // stream instead of spinning.
+                    if matches!(e, ffmpeg::Error::Exit) || self.note_error().is_err() {
+                        return self.send_eof();
+                    }
+                }
+            }
+        }
+    }
+
+    fn send_eof(&mut self) -> Result<(), MediaError> {
+        if !self.eof_sent {
+            self.eof_sent = true;
+            // An error here only means the decoder was already flushed.
+            let _ = self.decoder.send_eof();
+        }
+        Ok(())
+    }
+
+    fn note_error(&mut self) -> Result<(), MediaError> {
+        self.consecutive_errors += 1;
+        if self.consecutive_errors > MAX_CONSECUTIVE_ERRORS {
+            return Err(MediaError::Corrupt {
+                path: self.path.clone(),
+                at_seconds: self.last_pts.unwrap_or(self.info.start_time),
+                reason: format!("{MAX_CONSECUTIVE_ERRORS} consecutive undecodable packets"),
+            });
+        }
+        Ok(())
     }
 }

@@ -17,8 +17,15 @@ pub struct SampleMeta {
     pub audio_time: Option<f64>,
     /// The label.
     pub label: i64,
-    /// What kind of example: "positive", "easy", "hard", "order", "shuffled", ...
+    /// What kind of example: "positive", "easy", "hard", "ordered", "reversed", "shuffled_a",
+    /// "shuffled_e", ...
     pub kind: String,
+    /// Augmentation parameters applied to the frames.
+    #[serde(default)]
+    pub augment: Option<crate::tasks::AugmentParams>,
+    /// Presentation times of the frames actually decoded (seconds).
+    #[serde(default)]
+    pub frame_pts: Vec<f64>,
 }
 
 /// A batch of `B` examples.

@@ -1,0 +1,289 @@
+//! `pretext pairs`: stream training examples from video folders into WebDataset tar shards.
+//!
+//! The flags become a validated [`PipelineConfig`]; the library does the work. Ctrl-C stops
+//! every pipeline thread cleanly (what was written stays valid: shards are renamed only when
+//! complete). A progress bar is shown when stderr is a terminal.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use pretext::features::Preset;
+use pretext::pipeline::{
+    AugmentConfig, BatchStream, PipelineConfig, PipelineError, PipelineStats, ShardWriter,
+    ShardWriterConfig,
+};
+use pretext::tasks::avc::Curriculum;
+use pretext::tasks::{AvcConfig, FrameOrderConfig, NegativeKinds, TaskConfig};
+
+/// Which pretext task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TaskArg {
+    /// Audio-visual correspondence: frame + 1 s of audio, positive or negative.
+    Avc,
+    /// Shuffle & Learn: is a 3-frame tuple in temporal order?
+    FrameOrder,
+}
+
+/// Spectrogram recipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PresetArg {
+    /// AudioSet VGGish log-mel (16 kHz, 64 bands).
+    Vggish,
+    /// L3-Net linear spectrogram (48 kHz).
+    L3,
+    /// LVS / EZ-VSL spectrogram.
+    Lvs,
+    /// librosa melspectrogram defaults.
+    Librosa,
+}
+
+impl From<PresetArg> for Preset {
+    fn from(p: PresetArg) -> Preset {
+        match p {
+            PresetArg::Vggish => Preset::Vggish,
+            PresetArg::L3 => Preset::L3,
+            PresetArg::Lvs => Preset::Lvs,
+            PresetArg::Librosa => Preset::Librosa,
+        }
+    }
+}
+
+/// Negative kinds for AVC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NegativeArg {
+    /// Audio from another file.
+    Easy,
+    /// Audio from the same file, shifted by at least --min-shift seconds.
+    Hard,
+}
+
+/// Flags shared by `pairs` and `bench pipeline`: what to sample and how.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PipelineArgs {
+    /// Video files or folders (walked recursively for video extensions).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Pretext task.
+    #[arg(long, value_enum, default_value = "avc")]
+    pub task: TaskArg,
+    /// Number of examples to produce.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Master seed: the same seed gives the same examples whatever --workers is.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Decode worker threads (default: all cores).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: Option<u16>,
+    /// Feature (augmentation + spectrogram) worker threads (default: half of --workers).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub feature_workers: Option<u16>,
+    /// Spectrogram preset.
+    #[arg(long, value_enum, default_value = "vggish")]
+    pub preset: PresetArg,
+    /// AVC negative kinds, comma separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "easy")]
+    pub negatives: Vec<NegativeArg>,
+    /// Share of positive examples (default: 0.5 for avc, 0.25 for frame-order).
+    #[arg(long)]
+    pub positive_ratio: Option<f64>,
+    /// Minimum shift of a hard negative's audio, in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub min_shift: f64,
+    /// Share of hard negatives among negatives when both kinds are on.
+    #[arg(long, default_value_t = 0.5)]
+    pub hard_share: f64,
+    /// Curriculum: raise the hard share linearly to this value ...
+    #[arg(long, requires = "curriculum_over")]
+    pub curriculum_to: Option<f64>,
+    /// ... over this many examples.
+    #[arg(long, requires = "curriculum_to")]
+    pub curriculum_over: Option<u64>,
+    /// Frame-order: frames between the members of the window a..e.
+    #[arg(long, default_value_t = 3)]
+    pub gap: usize,
+    /// Examples cut from each file per pass (one visit per file).
+    #[arg(long, default_value_t = 4)]
+    pub clips_per_file: usize,
+    /// Audio window in seconds.
+    #[arg(long, default_value_t = 1.0)]
+    pub audio_seconds: f64,
+    /// Square crop side handed to the model.
+    #[arg(long, default_value_t = 224)]
+    pub frame_size: u32,
+    /// Square the decoder scales frames to before cropping (default: frame size × 8/7).
+    #[arg(long)]
+    pub decode_size: Option<u32>,
+    /// Disable augmentation (centre crop, no flip, no colour jitter).
+    #[arg(long)]
+    pub no_augment: bool,
+    /// Probe cache (default: OUT/manifest.json for pairs, none for bench).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Quarantine list of broken files (default: OUT/quarantine.jsonl for pairs).
+    #[arg(long)]
+    pub quarantine: Option<PathBuf>,
+    /// Write the per-stage telemetry as JSON to this file.
+    #[arg(long)]
+    pub stats: Option<PathBuf>,
+}
+
+impl PipelineArgs {
+    /// The validated library configuration.
+    pub fn config(&self, workers_override: Option<usize>) -> anyhow::Result<PipelineConfig> {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let workers = workers_override.unwrap_or(self.workers.map(usize::from).unwrap_or(cores));
+        let feature_workers =
+            self.feature_workers.map(usize::from).unwrap_or(workers.div_ceil(2)).max(1);
+        let task = match self.task {
+            TaskArg::Avc => TaskConfig::Avc(AvcConfig {
+                positive_ratio: self.positive_ratio.unwrap_or(0.5),
+                negatives: NegativeKinds {
+                    easy: self.negatives.contains(&NegativeArg::Easy),
+                    hard: self.negatives.contains(&NegativeArg::Hard),
+                },
+                min_shift: self.min_shift,
+                hard_share: self.hard_share,
+                curriculum: match (self.curriculum_to, self.curriculum_over) {
+                    (Some(to), Some(over)) => Some(Curriculum { to, over }),
+                    _ => None,
+                },
+            }),
+            TaskArg::FrameOrder => TaskConfig::FrameOrder(FrameOrderConfig {
+                positive_ratio: self.positive_ratio.unwrap_or(0.25),
+                gap: self.gap,
+                ..Default::default()
+            }),
+        };
+        let config = PipelineConfig {
+            files: self.inputs.clone(),
+            task,
+            seed: self.seed,
+            epochs: None,
+            max_samples: Some(self.count),
+            batch_size: 16,
+            decode_workers: workers,
+            feature_workers,
+            decode_size: self.decode_size.unwrap_or(self.frame_size * 8 / 7),
+            frame_size: self.frame_size,
+            augment: if self.no_augment { AugmentConfig::none() } else { AugmentConfig::default() },
+            preset: self.preset.into(),
+            audio_seconds: self.audio_seconds,
+            clips_per_file: self.clips_per_file,
+            manifest: self.manifest.clone(),
+            quarantine: self.quarantine.clone(),
+            ..Default::default()
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Write WebDataset tar shards of audio-visual pairs or frame-order tuples.
+///
+/// Every example is logged in OUT/samples.jsonl (file, video time, audio file and time, label,
+/// negative kind, augmentation) so it can be reproduced; broken files are listed in
+/// OUT/quarantine.jsonl and skipped by later runs; probe results are cached in
+/// OUT/manifest.json so re-runs start at once.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// Output folder for shards, samples.jsonl, quarantine.jsonl and manifest.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Examples per tar shard.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    per_shard: u64,
+}
+
+/// Installs the Ctrl-C handler once per process, pointing it at `flag`.
+pub fn install_ctrlc(flag: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    // A second installation fails harmlessly (the first flag keeps working).
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+}
+
+/// Runs the pipeline to completion, calling `each` per batch; shows a progress bar on a
+/// terminal. Returns the telemetry.
+pub fn drive(
+    config: PipelineConfig,
+    total: u64,
+    mut each: impl FnMut(&pretext::pipeline::Batch) -> anyhow::Result<()>,
+) -> anyhow::Result<(PipelineStats, usize)> {
+    let mut stream = BatchStream::start(config)?;
+    install_ctrlc(stream.cancel_flag());
+    let bar = if std::io::stderr().is_terminal() {
+        let b = indicatif::ProgressBar::new(total);
+        let style = indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} examples {per_sec} {msg} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        b.set_style(style);
+        Some(b)
+    } else {
+        None
+    };
+    let mut failure: Option<PipelineError> = None;
+    while let Some(batch) = stream.next() {
+        match batch {
+            Ok(b) => {
+                each(&b)?;
+                if let Some(bar) = &bar {
+                    let (samples, files, errors) = stream.progress();
+                    bar.set_position(samples);
+                    bar.set_message(format!("{files} files, {errors} quarantined"));
+                }
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let quarantined = stream.quarantined();
+    for q in &quarantined {
+        eprintln!("quarantined {} ({}): {}", q.path.display(), q.kind, q.reason);
+    }
+    // Drain to the end so the telemetry is complete.
+    while stream.next().is_some() {}
+    let stats = stream.stats().unwrap_or_default();
+    if let Some(e) = failure {
+        return Err(e).context("pipeline stopped");
+    }
+    Ok((stats, quarantined.len()))
+}
+
+/// Writes the telemetry JSON when asked.
+pub fn write_stats(path: Option<&PathBuf>, stats: &PipelineStats) -> anyhow::Result<()> {
+    if let Some(p) = path {
+        let text = serde_json::to_vec_pretty(stats)?;
+        std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    Ok(())
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut p = args.pipeline.clone();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    p.manifest.get_or_insert_with(|| args.out.join("manifest.json"));
+    p.quarantine.get_or_insert_with(|| args.out.join("quarantine.jsonl"));
+    let config = p.config(None)?;
+    let mut writer = ShardWriter::create(ShardWriterConfig {
+        dir: args.out.clone(),
+        per_shard: args.per_shard as usize,
+    })?;
+    let (stats, _) = drive(config, p.count, |b| Ok(writer.write_batch(b)?))?;
+    let written = writer.written();
+    let shards = writer.finish()?;
+    eprint!("{}", stats.table());
+    eprintln!("wrote {written} examples in {} shard(s) to {}", shards.len(), args.out.display());
+    write_stats(p.stats.as_ref(), &stats)?;
+    Ok(ExitCode::SUCCESS)
+}

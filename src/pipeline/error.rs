@@ -1,0 +1,70 @@
+//! Typed errors of the pipeline. Decode failures of single files are *not* errors here: they go
+//! to the quarantine list and the stream carries on. What remains is fatal: bad configuration,
+//! unwritable outputs, a panicked stage, or a feature extractor that cannot be built.
+
+use std::path::PathBuf;
+
+/// A fatal pipeline failure. The first one raised stops every stage.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// A configuration value is invalid; the message names it and says why.
+    #[error("invalid pipeline configuration: {0}")]
+    Config(String),
+    /// No usable input file: every file was missing, unreadable or quarantined.
+    #[error("no usable video file among {given} input(s) ({quarantined} quarantined)")]
+    NoFiles {
+        /// Files given or discovered.
+        given: usize,
+        /// Files that were quarantined.
+        quarantined: usize,
+    },
+    /// Walking an input folder failed.
+    #[error("{path}: cannot list folder: {source}")]
+    Walk {
+        /// Folder concerned.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// Reading or writing a pipeline side file (manifest, quarantine, shard) failed.
+    #[error("{path}: {what}: {source}")]
+    File {
+        /// File concerned.
+        path: PathBuf,
+        /// What we were doing.
+        what: &'static str,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A side file exists but cannot be parsed.
+    #[error("{path}: malformed {what}: {reason}")]
+    Malformed {
+        /// File concerned.
+        path: PathBuf,
+        /// Which kind of file.
+        what: &'static str,
+        /// Parser message.
+        reason: String,
+    },
+    /// The spectrogram extractor could not be built or used.
+    #[error("spectrogram: {0}")]
+    Features(#[from] crate::features::FeatureError),
+    /// A stage thread panicked; the message is the panic payload.
+    #[error("pipeline stage '{stage}' panicked: {message}")]
+    Panic {
+        /// Stage name.
+        stage: String,
+        /// Panic message.
+        message: String,
+    },
+    /// The run was cancelled (Ctrl-C or a dropped consumer).
+    #[error("pipeline cancelled")]
+    Cancelled,
+}
+
+impl PipelineError {
+    pub(crate) fn file(path: &std::path::Path, what: &'static str, source: std::io::Error) -> Self {
+        PipelineError::File { path: path.to_path_buf(), what, source }
+    }
+}
