@@ -28,6 +28,9 @@ pub enum Error {
     /// Training, checkpointing or evaluation failed.
     #[error(transparent)]
     Training(#[from] crate::training::TrainingError),
+    /// Generating the synthetic world failed.
+    #[error(transparent)]
+    Synth(#[from] crate::synth::SynthError),
     /// A libtorch operation failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

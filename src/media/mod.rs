@@ -44,3 +44,6 @@ pub fn ensure_init() {
         ffmpeg_next::util::log::set_level(ffmpeg_next::util::log::Level::Quiet);
     });
 }
+
+mod encoder;
+pub use encoder::{Container, EncoderConfig, MediaEncoder};

@@ -55,10 +55,8 @@ pub struct ObjectAnnotation {
 
 /// Reads every line of an `annotations.jsonl`.
 pub fn read_annotations(path: &Path) -> Result<Vec<ClipAnnotation>, IoError> {
-    let text = std::fs::read_to_string(path).map_err(|e| IoError::Os {
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| IoError::Os { path: path.to_path_buf(), source: e })?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
