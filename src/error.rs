@@ -25,15 +25,15 @@ pub enum Error {
     /// Localisation evaluation failed (annotations, map shapes).
     #[error(transparent)]
     Localization(#[from] crate::evaluation::localization::LocalizationError),
-    /// Generating the synthetic world failed.
-    #[error(transparent)]
-    Synth(#[from] crate::synth::SynthError),
     /// A model could not be built or run.
     #[error(transparent)]
     Model(#[from] crate::models::ModelError),
     /// Training, checkpointing or evaluation failed.
     #[error(transparent)]
     Training(#[from] crate::training::TrainingError),
+    /// Generating the synthetic world failed.
+    #[error(transparent)]
+    Synth(#[from] crate::synth::SynthError),
     /// A libtorch operation failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

@@ -4,8 +4,16 @@ use std::process::ExitCode;
 
 /// Measure speed against the reference tools, side by side in one run.
 #[derive(Debug, clap::Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Training samples/s and data-wait share (optionally against PyTorch).
+    Train(super::bench_train::Args),
+    /// Decode every video frame to 224x224 RGB on one thread, pretext vs the ffmpeg CLI.
+    Decode(super::bench_decode::Args),
+}
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
-    match command {}
+    match command {
+        Command::Train(a) => super::bench_train::run(a),
+        Command::Decode(a) => super::bench_decode::run(a),
+    }
 }

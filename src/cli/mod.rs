@@ -6,10 +6,15 @@ use clap::{Parser, Subcommand};
 
 mod audio;
 mod bench;
+mod bench_train;
+mod data;
+mod bench_decode;
 mod eval;
+mod eval_avc;
 mod frames;
 mod pairs;
 mod probe;
+mod train;
 mod synth;
 
 /// Self-supervised learning from video and sound.
@@ -30,6 +35,7 @@ enum Command {
     Frames(frames::Args),
     Audio(audio::Args),
     Pairs(pairs::Args),
+    Train(train::Args),
     Synth(synth::Args),
     #[command(subcommand)]
     Eval(eval::Command),
@@ -44,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Frames(a) => frames::run(a),
         Command::Audio(a) => audio::run(a),
         Command::Pairs(a) => pairs::run(a),
+        Command::Train(a) => train::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),

@@ -176,7 +176,7 @@ impl MediaEncoder {
     /// Creates `path` (written under a temporary sibling until [`MediaEncoder::finish`]).
     pub fn create(path: &Path, config: &EncoderConfig) -> Result<Self, MediaError> {
         config.validate().map_err(|r| encode_err(path, r))?;
-        ffmpeg::init().map_err(ff(path, "initialising FFmpeg"))?;
+        super::ensure_init();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = path.with_file_name(format!(".{name}.partial"));
         let mut octx = format::output_as(&tmp, config.container.muxer())
@@ -354,6 +354,9 @@ impl MediaEncoder {
             match self.video.receive_packet(&mut pkt) {
                 Ok(()) => {
                     pkt.set_stream(0);
+                    // Constant frame rate: every frame lasts one tick of 1/fps. x264 leaves the
+                    // duration unset, and without it MP4 ends the track one frame early.
+                    pkt.set_duration(1);
                     pkt.rescale_ts(self.video_tb, self.video_stream_tb);
                     write_packet(&mut self.octx, &pkt, &self.path)?;
                 }

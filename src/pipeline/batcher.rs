@@ -38,6 +38,8 @@ pub struct BatchOutcome {
     pub dropped: u64,
     /// The stream ended by itself (epochs or `max_samples`), not by cancellation.
     pub complete: bool,
+    /// Largest reorder-buffer occupancy seen.
+    pub reorder_max: u64,
 }
 
 fn pack(examples: &mut Vec<Example>, plan: &BatchPlan) -> Result<Batch, PipelineError> {
@@ -89,6 +91,7 @@ pub fn run(
             Featured::Example(e) => reorder.push(e.meta.seq, Some(e)),
             Featured::Dropped(seq) => reorder.push(seq, None),
         }
+        res.reorder_max = res.reorder_max.max(reorder.len() as u64);
         while let Some((_, ex)) = reorder.pop() {
             let _ = tokens.try_send(());
             match ex {

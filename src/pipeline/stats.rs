@@ -88,8 +88,19 @@ pub struct PipelineStats {
     pub indexed_files: u64,
     /// Index entries served from the manifest cache.
     pub manifest_hits: u64,
+    /// Largest number of examples held in the reorder buffer.
+    pub reorder_max: u64,
+    /// Peak resident memory of the process in kB (Linux `VmHWM`), when known.
+    pub peak_rss_kb: Option<u64>,
     /// Per-stage records, in pipeline order (threads of one stage merged).
     pub stages: Vec<StageStats>,
+}
+
+/// The process's peak resident set size in kB, from `/proc/self/status` (Linux only).
+pub fn peak_rss_kb() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl PipelineStats {

@@ -351,6 +351,8 @@ fn coordinate(
     stats.elapsed_s = started.elapsed().as_secs_f64();
     stats.samples = outcome.samples;
     stats.dropped = outcome.dropped;
+    stats.reorder_max = outcome.reorder_max;
+    stats.peak_rss_kb = super::stats::peak_rss_kb();
     let (_, files_done, _) = shared.progress.snapshot();
     stats.files_done = files_done;
     stats.quarantined = shared.quarantine.added().len() as u64;

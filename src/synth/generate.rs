@@ -102,6 +102,11 @@ fn world_params(config: &SynthConfig) -> serde_json::Value {
     })
 }
 
+/// `x` rounded to 4 decimals, so the JSON text is short and parses back to the same value.
+fn r4(x: f32) -> f64 {
+    (f64::from(x) * 1e4).round() / 1e4
+}
+
 /// Renders, synthesises and encodes clip `index`; returns its annotation.
 pub fn make_clip(
     config: &SynthConfig,
@@ -157,18 +162,18 @@ pub fn make_clip(
         "index": index,
         "silent": plan.silent,
         "duplicate": plan.duplicate,
-        "pan_amp_px": plan.pan_amp,
+        "pan_amp_px": plan.pan_amp.map(r4),
         "objects": plan.objects.iter().map(|o| json!({
-            "pitch_hz": o.pitch_hz,
-            "tempo": o.tempo,
-            "loudness": o.loudness,
-            "radius_px": o.radius,
-            "hue": o.hue,
+            "pitch_hz": r4(o.pitch_hz),
+            "tempo": r4(o.tempo),
+            "loudness": r4(o.loudness),
+            "radius_px": r4(o.radius),
+            "hue": r4(o.hue),
         })).collect::<Vec<_>>(),
         "offscreen": plan.offscreen.as_ref().map(|o| json!({
             "class_name": CLASSES[o.class].name,
-            "pitch_hz": o.pitch_hz,
-            "loudness": o.loudness,
+            "pitch_hz": r4(o.pitch_hz),
+            "loudness": r4(o.loudness),
         })),
     });
     Ok(ClipAnnotation {

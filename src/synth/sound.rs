@@ -29,7 +29,7 @@ pub fn event(kind: SoundKind, pitch_hz: f32, rate: u32, seed: u64) -> Vec<f32> {
             for _ in 0..len(0.7) {
                 let next = buf[(i + 1) % period];
                 y.push(buf[i]);
-                buf[i] = 0.5 * (buf[i] + next) * 0.996;
+                buf[i] = 0.5 * (buf[i] + next) * 0.985;
                 i = (i + 1) % period;
             }
             y
