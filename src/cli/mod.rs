@@ -11,7 +11,9 @@ mod data;
 mod bench_decode;
 mod eval;
 mod eval_avc;
+mod eval_localize;
 mod frames;
+mod localize;
 mod pairs;
 mod probe;
 mod train;
@@ -36,6 +38,7 @@ enum Command {
     Audio(audio::Args),
     Pairs(pairs::Args),
     Train(train::Args),
+    Localize(localize::Args),
     Synth(synth::Args),
     #[command(subcommand)]
     Eval(eval::Command),
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audio(a) => audio::run(a),
         Command::Pairs(a) => pairs::run(a),
         Command::Train(a) => train::run(a),
+        Command::Localize(a) => localize::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),

@@ -20,10 +20,13 @@
 
 pub mod centre_prior;
 mod error;
+pub mod eval_set;
+pub mod evaluator;
 pub mod extended;
 pub mod flickr_xml;
 mod frame_localization;
 pub mod gt_map;
+mod localizer;
 pub mod pointing;
 mod sample;
 mod summary;
@@ -34,6 +37,7 @@ pub mod vggss_json;
 pub use error::LocalizationError;
 pub use frame_localization::{localize_frame, FrameLocalization, BOX_THRESHOLD};
 pub use gt_map::{gt_map, Consensus, LocalizationTarget, PixelBox};
+pub use localizer::{Localizer, ScoreMap};
 pub use sample::{
     binarize_at_median, ciou, min_max_normalize, score_sample, top_quartile_mean, SampleScore,
 };
