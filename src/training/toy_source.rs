@@ -138,6 +138,8 @@ impl ToySource {
                 audio_time: None,
                 label,
                 kind: kind.to_string(),
+                augment: None,
+                frame_pts: Vec::new(),
             });
         }
         match self.task {
