@@ -6,16 +6,17 @@ use clap::{Parser, Subcommand};
 
 mod audio;
 mod bench;
+mod bench_decode;
 mod bench_train;
 mod data;
-mod bench_decode;
+mod embed;
 mod eval;
 mod eval_avc;
 mod frames;
 mod pairs;
 mod probe;
-mod train;
 mod synth;
+mod train;
 
 /// Self-supervised learning from video and sound.
 ///
@@ -36,6 +37,7 @@ enum Command {
     Audio(audio::Args),
     Pairs(pairs::Args),
     Train(train::Args),
+    Embed(embed::Args),
     Synth(synth::Args),
     #[command(subcommand)]
     Eval(eval::Command),
@@ -51,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audio(a) => audio::run(a),
         Command::Pairs(a) => pairs::run(a),
         Command::Train(a) => train::run(a),
+        Command::Embed(a) => embed::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),
