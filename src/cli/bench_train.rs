@@ -64,7 +64,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     train.threads = Some(threads);
     train.amp = args.amp;
     let device = train.device.resolve()?;
-    let data = open_source(&args.data, task, &model, train.seed, "val", None)?;
+    let data = open_source(
+        &args.data,
+        task,
+        &model,
+        train.seed,
+        "val",
+        None,
+        pretext::tasks::NegativeKinds { easy: true, hard: true },
+        None,
+    )?;
     let scratch = std::env::temp_dir().join(format!("pretext-bench-train-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
     let cfg = RunConfig { task, model: model.clone(), train: train.clone(), data: data.describe() };

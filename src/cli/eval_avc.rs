@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use pretext::tasks::NegativeKinds;
 use pretext::training::{build_model, checkpoint, predict, report_of, TaskKind};
 use tch::Device;
 
@@ -89,6 +90,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         meta.run.train.seed,
         split,
         Some(args.negatives),
+        NegativeKinds::default(),
+        None,
     )?;
     let preds =
         predict(model.as_ref(), source.val(meta.run.train.batch)?, args.max_batches, device)?;

@@ -6,9 +6,10 @@ use clap::{Parser, Subcommand};
 
 mod audio;
 mod bench;
+mod bench_decode;
 mod bench_train;
 mod data;
-mod bench_decode;
+mod embed;
 mod eval;
 mod eval_avc;
 mod eval_localize;
@@ -16,8 +17,8 @@ mod frames;
 mod localize;
 mod pairs;
 mod probe;
-mod train;
 mod synth;
+mod train;
 
 /// Self-supervised learning from video and sound.
 ///
@@ -39,6 +40,7 @@ enum Command {
     Pairs(pairs::Args),
     Train(train::Args),
     Localize(localize::Args),
+    Embed(embed::Args),
     Synth(synth::Args),
     #[command(subcommand)]
     Eval(eval::Command),
@@ -55,6 +57,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pairs(a) => pairs::run(a),
         Command::Train(a) => train::run(a),
         Command::Localize(a) => localize::run(a),
+        Command::Embed(a) => embed::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),

@@ -88,6 +88,9 @@ pub struct Args {
     /// Mixed precision on CUDA (ignored on CPU).
     #[arg(long)]
     pub amp: bool,
+    /// Training negatives for AVC: easy (another file), hard (same file, shifted), or both.
+    #[arg(long, default_value = "easy,hard", value_parser = super::data::parse_negative_kinds)]
+    pub negatives: pretext::tasks::NegativeKinds,
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
@@ -199,7 +202,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let data = open_source(&args.data, task, &cfg.model, cfg.train.seed, "val", None)?;
+    let data = open_source(
+        &args.data,
+        task,
+        &cfg.model,
+        cfg.train.seed,
+        "val",
+        None,
+        args.negatives,
+        Some(&args.out),
+    )?;
     cfg.data = data.describe();
     let mut trainer = match (&latest, args.resume) {
         (Some(ck), true) => {

@@ -17,9 +17,6 @@ use sha2::{Digest, Sha256};
 
 use super::TrainingError;
 
-/// Video file extensions picked up when walking a folder.
-pub const VIDEO_EXTENSIONS: &[&str] = &["mp4", "mkv", "webm", "mov", "avi", "m4v"];
-
 /// Files per split, each list sorted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileSplit {
@@ -82,30 +79,6 @@ pub fn hash_split(relative: &str) -> &'static str {
     }
 }
 
-/// Video files under `dir` (recursively), sorted.
-pub fn video_files(dir: &Path) -> Result<Vec<PathBuf>, TrainingError> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| TrainingError::file(&d, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| TrainingError::file(&d, e))?;
-            let p = entry.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p
-                .extension()
-                .and_then(|e| e.to_str())
-                .is_some_and(|e| VIDEO_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 fn read_split_file(path: &Path) -> Result<Vec<(PathBuf, String)>, TrainingError> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainingError::file(path, e))?;
     let base = path.parent().unwrap_or(Path::new("."));
@@ -166,7 +139,9 @@ pub fn split_files(
             }
             split.sources.insert(dir.display().to_string(), "annotations.jsonl".into());
         } else {
-            for file in video_files(dir)? {
+            let files = crate::pipeline::discover(std::slice::from_ref(dir))
+                .map_err(|e| TrainingError::Data(e.to_string()))?;
+            for file in files {
                 let rel =
                     file.strip_prefix(dir).unwrap_or(&file).to_string_lossy().replace('\\', "/");
                 split.push(hash_split(&rel), file, dir)?;
