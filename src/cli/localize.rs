@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use pretext::evaluation::localization::eval_set::{centre_crop, decode_size, model_view};
 use pretext::evaluation::localization::{
     localize_frame, upsample, FrameLocalization, Interpolation, Localizer, BOX_THRESHOLD,
 };
@@ -22,8 +23,9 @@ use tch::Device;
 
 /// Heatmaps of where the sound comes from, for every sampled frame of each clip.
 ///
-/// The model sees the centred square of each frame (the crop it was trained on); the overlays
-/// show that square at its native resolution (at most 512 px) with the map upsampled
+/// The model sees the centred square of each frame, cropped as in training (shorter side scaled
+/// to 9/8 of the model's input, centre crop); the overlays show that view at its native
+/// resolution (at most 512 px) with the map upsampled
 /// bilinearly. Heat values are the model's scores on an absolute 0–1 scale (σ of the AVOL
 /// logits; (cos+1)/2 for the other heads), so a clip whose sound has no visible source stays
 /// dark. Confidence = mean of the top quarter of the map (SLAVC). The box is the region around
@@ -81,15 +83,18 @@ fn localize_clip(
     let duration = video.duration.or(info.duration).unwrap_or(0.0);
     anyhow::ensure!(duration > 0.0, "unknown or zero duration");
     let (w, h) = (video.width, video.height);
-    let side = w.min(h);
-    let view = [(w - side) / 2, (h - side) / 2, side];
+    let fs = loc.frame_size();
+    let v = model_view(w, h, fs);
+    let side = v.width.floor() as u32;
+    let view = [v.x0.round() as u32, v.y0.round() as u32, side];
     let display = (side.min(MAX_DISPLAY) / 2 * 2).max(2);
+    // The display decoder scales like the model's, so its centre crop covers the same view.
+    let display_decode = (display as f64 * decode_size(fs) as f64 / fs as f64).round() as u32;
     let step = if args.every_frame { 1.0 / clip_fps } else { 1.0 / args.fps.max(1e-3) };
     let first = if args.every_frame { 0.0 } else { step / 2.0 };
     let times: Vec<f64> =
         (0..).map(|i| first + i as f64 * step).take_while(|t| *t < duration - 1e-6).collect();
     anyhow::ensure!(!times.is_empty(), "shorter than one sampling step");
-    let fs = loc.frame_size();
     let open = |size: u32| {
         VideoDecoder::open(
             path,
@@ -102,8 +107,8 @@ fn localize_clip(
             },
         )
     };
-    let mut model_video = open(fs)?;
-    let mut display_video = open(display)?;
+    let mut model_video = open(decode_size(fs))?;
+    let mut display_video = open(display_decode)?;
     let sr = loc.sample_rate();
     let mut audio = AudioDecoder::open(
         path,
@@ -137,8 +142,8 @@ fn localize_clip(
     let mut first_overlay = None;
     let scale = side as f64 / display as f64;
     for &t in &times {
-        let mf = model_video.frame_at(t + nudge)?;
-        let df = display_video.frame_at(t + nudge)?;
+        let mf = centre_crop(&model_video.frame_at(t + nudge)?, fs);
+        let df = centre_crop(&display_video.frame_at(t + nudge)?, display);
         let window = audio.read(t - loc.clip_seconds() / 2.0, loc.clip_seconds())?;
         let map = loc
             .score_maps(&[&mf], &[window.samples.as_slice()])?

@@ -4,7 +4,9 @@
 //! - **synth**: clips listed in `annotations.jsonl` (by default the `test` split), `K` frames per
 //!   clip on the frame grid, spread over the span where a centred audio window fits (as the AVC
 //!   sampler does). Frames are decoded with the shorter-side centre crop the pipeline uses, and
-//!   the boxes are mapped through the same view.
+//!   the boxes are mapped through the same view: the shorter side scaled to
+//!   [`decode_size`]` = frame_size + frame_size/8`, then the centred `frame_size` square, exactly
+//!   what the training pipeline's validation stream shows the model.
 //! - **flickr** / **vggss**: the LVS/EZ-VSL layout `DATA/frames/NAME.jpg` (or `.png`) and
 //!   `DATA/audio/NAME.wav`; the image is resized to the model's square input without cropping
 //!   (as `transforms.Resize((224, 224))` does), so the boxes keep their published grid, and the
@@ -45,6 +47,35 @@ pub struct InputSpec {
 }
 
 const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Side the pipeline scales frames to before cropping `frame_size` (see
+/// `training::PipelineSource`).
+pub fn decode_size(frame_size: u32) -> u32 {
+    frame_size + frame_size / 8
+}
+
+/// The centred `side × side` crop of a frame (the frame itself when it is not larger).
+pub fn centre_crop(frame: &RgbFrame, side: u32) -> RgbFrame {
+    if frame.width <= side && frame.height <= side {
+        return frame.clone();
+    }
+    let (w, s) = (frame.width as usize, side.min(frame.width).min(frame.height) as usize);
+    let x0 = (frame.width as usize - s) / 2;
+    let y0 = (frame.height as usize - s) / 2;
+    let mut data = Vec::with_capacity(s * s * 3);
+    for y in y0..y0 + s {
+        data.extend_from_slice(&frame.data[(y * w + x0) * 3..(y * w + x0 + s) * 3]);
+    }
+    RgbFrame { width: s as u32, height: s as u32, pts: frame.pts, data }
+}
+
+/// The part of a `width × height` frame the model sees: the centred square of the shorter side,
+/// shrunk by `frame_size / decode_size`.
+pub fn model_view(width: u32, height: u32, frame_size: u32) -> View {
+    let (w, h) = (width as f64, height as f64);
+    let side = w.min(h) * frame_size as f64 / decode_size(frame_size) as f64;
+    View { x0: (w - side) / 2.0, y0: (h - side) / 2.0, width: side, height: side }
+}
 
 /// Frame times of a clip: `k` frames on the frame grid, spread over the span where a centred
 /// window of `clip_seconds` fits (the middle frame when it never fits).
@@ -94,8 +125,9 @@ pub fn clip_samples(
     let path = data.join(&clip.file);
     let times = clip_times(clip.duration, clip.fps, input.clip_seconds, frames_per_clip);
     let fs = input.frame_size;
+    let ds = decode_size(fs);
     let opts = VideoOptions {
-        size: Some((fs, fs)),
+        size: Some((ds, ds)),
         resize: ResizeMode::ShorterSideCrop,
         threads: 1,
         deadline: Some(DEADLINE),
@@ -108,14 +140,14 @@ pub fn clip_samples(
     let aopts =
         AudioOptions { sample_rate: input.sample_rate, mono: true, deadline: Some(DEADLINE) };
     let mut audio = AudioDecoder::open(&path, &aopts)?;
-    let view = View::centre_square(clip);
+    let view = model_view(clip.width, clip.height, fs);
     let mut out = Vec::with_capacity(times.len());
     for (t, frame) in times.into_iter().zip(frames) {
         let window = audio.read(t - input.clip_seconds / 2.0, input.clip_seconds)?;
         out.push(EvalSample {
             target: synth_target_in_view(clip, t, size, view),
             file: path.clone(),
-            frame,
+            frame: centre_crop(&frame, fs),
             audio: window.samples,
         });
     }
@@ -170,6 +202,18 @@ pub fn image_samples(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn centre_crop_and_view_agree() {
+        let data: Vec<u8> = (0..6 * 4).flat_map(|i| [i as u8, 0, 0]).collect();
+        let f = RgbFrame { width: 6, height: 4, pts: 0.0, data };
+        let c = centre_crop(&f, 2);
+        // Rows 1..3, columns 2..4 of the 6-wide frame: pixels 8, 9, 14, 15.
+        assert_eq!((c.width, c.height), (2, 2));
+        assert_eq!(c.data.iter().step_by(3).copied().collect::<Vec<_>>(), vec![8, 9, 14, 15]);
+        let v = model_view(160, 160, 96);
+        assert!((v.width - 160.0 * 96.0 / 108.0).abs() < 1e-9 && (v.x0 - v.y0).abs() < 1e-12);
+    }
 
     #[test]
     fn times_sit_on_the_grid_inside_the_window_span() {
