@@ -25,6 +25,20 @@ pub enum Task {
     Avc,
     /// Shuffle & Learn frame order (triplet Siamese).
     FrameOrder,
+    /// Sound-source localisation (issue #7): `--objective mil` is AVOL-Net's multiple-instance
+    /// objective, i.e. the AVC task with the per-location `avol` head (σ of the max-location
+    /// logit against the correspondence label is exactly its 2-way softmax).
+    Localize,
+}
+
+/// The localisation objective (with `--task localize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Objective {
+    /// AVOL-Net: per-location similarity, max over locations, binary correspondence.
+    Mil,
+    /// EZ-VSL: max over locations, symmetric cross-entropy over the batch (not wired into the
+    /// trainer yet; the loss is `pretext::tasks::localize::contrastive_loss`).
+    Contrastive,
 }
 
 impl From<Task> for TaskKind {
@@ -32,6 +46,7 @@ impl From<Task> for TaskKind {
         match t {
             Task::Avc => TaskKind::Avc,
             Task::FrameOrder => TaskKind::FrameOrder,
+            Task::Localize => TaskKind::Avc,
         }
     }
 }
@@ -47,6 +62,9 @@ pub struct Args {
     /// The pretext task.
     #[arg(long, value_enum, default_value = "avc")]
     pub task: Task,
+    /// Localisation objective (only with --task localize).
+    #[arg(long, value_enum, default_value = "mil")]
+    pub objective: Objective,
     #[command(flatten)]
     pub data: DataArgs,
     /// Run folder.
@@ -159,7 +177,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "{} already holds checkpoints: pass --resume to continue it, or choose another --out",
             args.out.display()
         );
-        let (model, mut train) = load_preset(args.model.as_deref(), args.config.as_deref())?;
+        let (mut model, mut train) = load_preset(args.model.as_deref(), args.config.as_deref())?;
+        if args.task == Task::Localize {
+            anyhow::ensure!(
+                args.objective == Objective::Mil,
+                "--objective contrastive is not wired into the trainer yet (its loss is \
+                 pretext::tasks::localize::contrastive_loss); use --objective mil"
+            );
+            // AVOL MIL needs the per-location head whatever the preset says.
+            model.head.kind = pretext::models::HeadKind::Avol;
+        }
         if let Some(b) = args.batch {
             train.batch = b;
         }
