@@ -22,6 +22,15 @@ pub enum Error {
     /// Reading or writing a project file format failed.
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
+    /// Localisation evaluation failed (annotations, map shapes).
+    #[error(transparent)]
+    Localization(#[from] crate::evaluation::localization::LocalizationError),
+    /// A model could not be built or run.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
+    /// Training, checkpointing or evaluation failed.
+    #[error(transparent)]
+    Training(#[from] crate::training::TrainingError),
     /// Generating the synthetic world failed.
     #[error(transparent)]
     Synth(#[from] crate::synth::SynthError),

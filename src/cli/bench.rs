@@ -7,6 +7,8 @@ use super::bench_spectrogram;
 /// Measure speed against the reference tools, side by side in one run.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
+    /// Training samples/s and data-wait share (optionally against PyTorch).
+    Train(super::bench_train::Args),
     /// Decode every video frame to 224x224 RGB on one thread, pretext vs the ffmpeg CLI.
     Decode(super::bench_decode::Args),
     /// Spectrograms per second on one thread, against librosa and torchaudio.
@@ -17,6 +19,7 @@ pub enum Command {
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Train(a) => super::bench_train::run(a),
         Command::Decode(a) => super::bench_decode::run(a),
         Command::Spectrogram(a) => bench_spectrogram::run(a),
         Command::Pipeline(a) => super::bench_pipeline::run(a),

@@ -7,15 +7,22 @@ use clap::{Parser, Subcommand};
 mod audio;
 mod bench;
 mod bench_decode;
-mod bench_spectrogram;
 mod bench_pipeline;
+mod bench_spectrogram;
+mod bench_train;
+mod data;
+mod embed;
 mod eval;
+mod eval_avc;
+mod eval_localize;
 mod frames;
+mod localize;
 mod pairs;
 mod probe;
 mod spectrogram;
 mod spectrogram_png;
 mod synth;
+mod train;
 
 /// Self-supervised learning from video and sound.
 ///
@@ -37,6 +44,9 @@ enum Command {
     Spectrogram(spectrogram::Args),
     Synth(synth::Args),
     Pairs(pairs::Args),
+    Train(train::Args),
+    Embed(embed::Args),
+    Localize(localize::Args),
     #[command(subcommand)]
     Eval(eval::Command),
     #[command(subcommand)]
@@ -52,6 +62,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Spectrogram(a) => spectrogram::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Pairs(a) => pairs::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Embed(a) => embed::run(a),
+        Command::Localize(a) => localize::run(a),
         Command::Eval(c) => eval::run(c),
         Command::Bench(c) => bench::run(c),
     }

@@ -16,6 +16,7 @@ use crate::pipeline::{IndexEntry, MotionProfile};
 
 pub mod avc;
 pub mod frame_order;
+pub mod localize;
 
 pub use avc::{AvcConfig, AvcTask, NegativeKinds};
 pub use frame_order::{FrameOrderConfig, FrameOrderTask};

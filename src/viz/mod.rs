@@ -2,10 +2,16 @@
 //! (DejaVu Sans, embedded so plots render identically on machines without fontconfig).
 
 mod colormap;
+mod contact_sheet;
 mod font;
+mod overlay;
+mod rgb_image;
 
 pub use colormap::{inferno, viridis, Colormap};
+pub use contact_sheet::contact_sheet;
 pub use font::ensure_font;
+pub use overlay::{colour_bar_width, draw_text, overlay, OverlayStyle};
+pub use rgb_image::RgbImage;
 
 use std::path::Path;
 

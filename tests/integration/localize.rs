@@ -1,1 +1,237 @@
-//! Integration tests for localize.
+//! Localisation (issue #7): annotation readers on the committed examples under
+//! `tests/data/localization/`, and the CLI end to end.
+
+use std::path::PathBuf;
+
+use crate::common::run_pretext;
+
+use pretext::evaluation::localization::{
+    flickr_xml, gt_map, synth_target, vggss_json, Consensus, PixelBox,
+};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/localization").join(name)
+}
+
+#[test]
+fn flickr_xml_examples_parse_with_consensus() {
+    let targets = flickr_xml::read_flickr_dir(&data("flickr"), 224).unwrap();
+    assert_eq!(targets.len(), 2);
+    let t = &targets[0];
+    assert_eq!(t.name, "10000130166");
+    assert_eq!(t.consensus, Consensus::Flickr);
+    // int(224·64/256) = 56, int(224·32/256) = 28, int(224·192/256) = 168, int(224·160/256) = 140.
+    assert_eq!(t.boxes[0], PixelBox { x0: 56, y0: 28, x1: 168, y1: 140 });
+    let g = gt_map(t, 224);
+    // Overlap of annotators 1 and 2 weighs 1, each alone 0.5, annotator 3 alone 0.5.
+    assert_eq!(g[100 * 224 + 100], 1.0);
+    assert_eq!(g[30 * 224 + 60], 0.5);
+    assert_eq!(g[210 * 224 + 10], 0.5);
+    assert_eq!(g[5 * 224 + 5], 0.0);
+    // The border example reaches the last column.
+    assert_eq!(gt_map(&targets[1], 224)[100 * 224 + 223], 1.0);
+}
+
+#[test]
+fn vggss_json_example_parses() {
+    let targets = vggss_json::read_vggss_json(&data("vggss.json"), 224).unwrap();
+    assert_eq!(targets.len(), 3);
+    assert_eq!(targets[0].boxes, vec![PixelBox { x0: 44, y0: 22, x1: 134, y1: 201 }]);
+    assert_eq!(targets[1].boxes[1], PixelBox { x0: 156, y0: 134, x1: 224, y1: 224 });
+    assert!(targets[2].boxes.is_empty());
+}
+
+#[test]
+fn synth_annotations_example_gives_sounding_boxes() {
+    let clips = pretext::synth::read_annotations(&data("annotations.jsonl")).unwrap();
+    let t = synth_target::synth_target(&clips[0], 0.3, 224);
+    // Frame 1 (0.25 ≤ 0.3 < 0.5): [20, 10, 60, 50] on 160×120 → ×1.4, ×1.8667.
+    assert_eq!(t.boxes, vec![PixelBox { x0: 28, y0: 18, x1: 84, y1: 93 }]);
+    assert!(synth_target::synth_target(&clips[1], 0.3, 224).boxes.is_empty());
+}
+
+/// A tiny AVOL model, a 2-step toy training run and a 3-clip synthetic world, made once.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    checkpoint: PathBuf,
+    world: PathBuf,
+}
+
+const TINY_AVOL: &str = r#"
+name = "tiny-avol"
+[input]
+frame_size = 32
+[vision]
+channels = [4, 8, 8]
+[audio]
+channels = [4, 8, 8]
+[head]
+kind = "avol"
+embedding = 8
+hidden = 8
+[train]
+batch = 4
+warmup_steps = 1
+val_every = 2
+val_batches = 1
+"#;
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("tiny.toml");
+        std::fs::write(&cfg, TINY_AVOL).unwrap();
+        let run = dir.path().join("run");
+        let out = run_pretext(&[
+            "train",
+            "--data",
+            "toy",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--steps",
+            "2",
+            "--out",
+            run.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ]);
+        assert!(out.status.success(), "train: {}", String::from_utf8_lossy(&out.stderr));
+        let world = dir.path().join("world");
+        let out = run_pretext(&[
+            "synth",
+            "--out",
+            world.to_str().unwrap(),
+            "--clips",
+            "3",
+            "--seconds",
+            "2",
+            "--objects",
+            "2-3",
+            "--max-sounding",
+            "1",
+            "--threads",
+            "1",
+            "--seed",
+            "3",
+        ]);
+        assert!(out.status.success(), "synth: {}", String::from_utf8_lossy(&out.stderr));
+        let checkpoint = run.join("checkpoints/best.safetensors");
+        assert!(checkpoint.is_file());
+        Fixture { _dir: dir, checkpoint, world }
+    })
+}
+
+#[test]
+fn eval_localize_reports_centre_untrained_and_trained() {
+    let f = fixture();
+    let ann = f.world.join("annotations.jsonl");
+    let out = run_pretext(&[
+        "eval",
+        "localize",
+        "--checkpoint",
+        f.checkpoint.to_str().unwrap(),
+        "--data",
+        f.world.to_str().unwrap(),
+        "--annotations",
+        ann.to_str().unwrap(),
+        "--split",
+        "all",
+        "--frames-per-clip",
+        "2",
+        "--upsample",
+        "bicubic",
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["upsample"], "bicubic");
+    for model in ["centre_prior", "untrained", "trained"] {
+        let r = &v[model];
+        assert_eq!(r["samples"], 6, "{model}: {r}");
+        let visible = r["visible"].as_u64().unwrap();
+        if visible > 0 {
+            let c = r["mean_ciou"].as_f64().unwrap();
+            let auc = r["auc"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&c) && (0.0..=1.0).contains(&auc), "{model}: {r}");
+        }
+    }
+    // Bad input is a clear error, not a panic.
+    let out = run_pretext(&[
+        "eval",
+        "localize",
+        "--checkpoint",
+        "/nonexistent.safetensors",
+        "--data",
+        "x",
+        "--annotations",
+        "y",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nonexistent"));
+}
+
+#[test]
+fn localize_writes_overlays_mp4_json_and_contact_sheet() {
+    let f = fixture();
+    let out_dir = tempfile::tempdir().unwrap();
+    let clip = f.world.join("clip_0000.mp4");
+    let out = run_pretext(&[
+        "localize",
+        "--checkpoint",
+        f.checkpoint.to_str().unwrap(),
+        clip.to_str().unwrap(),
+        "--out",
+        out_dir.path().to_str().unwrap(),
+        "--fps",
+        "2",
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // 2 s at 2 fps: frames at 0.25, 0.75, 1.25, 1.75 s.
+    let pngs: Vec<_> = std::fs::read_dir(out_dir.path().join("clip_0000"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(pngs.len(), 4, "{pngs:?}");
+    let img = image::open(&pngs[0]).unwrap();
+    // The model's view of a 160×160 frame is 160·32/36 = 142 px, shown at 142 px (even), plus
+    // the colour bar; the total width is even for yuv420p.
+    assert_eq!(img.height(), 142);
+    assert!(img.width() > 142 && img.width() % 2 == 0);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.path().join("clip_0000.json")).unwrap())
+            .unwrap();
+    let frames = report["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 4);
+    for fr in frames {
+        let c = fr["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c));
+        let b: Vec<u64> =
+            fr["box"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+        assert!(b[0] < b[2] && b[1] < b[3] && b[2] <= 160 && b[3] <= 160, "{b:?}");
+    }
+    // The MP4 decodes with the overlay's size, 2 s of video and an audio stream.
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type,width,height:format=duration"])
+        .args(["-of", "json"])
+        .arg(out_dir.path().join("clip_0000.mp4"))
+        .output()
+        .unwrap();
+    let p: serde_json::Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let streams = p["streams"].as_array().unwrap();
+    let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
+    assert_eq!(video["width"].as_u64().unwrap(), u64::from(img.width()));
+    assert_eq!(video["height"].as_u64().unwrap(), 142);
+    assert!(streams.iter().any(|s| s["codec_type"] == "audio"));
+    let dur: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert!((dur - 2.0).abs() < 0.1, "duration {dur}");
+    assert!(image::open(out_dir.path().join("contact_sheet.png")).is_ok());
+}

@@ -1,0 +1,117 @@
+"""PyTorch re-implementation of pretext's VGG-tower AVC models (the `quick` and `l3` presets,
+all three heads), loading a pretext `.safetensors` checkpoint unchanged.
+
+  python docs/python_reference.py check RUN/checkpoints/best.safetensors [--pretext BIN]
+      random input -> pretext embed --frames-npy/--specs-npy -> logits.npy; same input through
+      this model; prints the max |difference| and exits 1 above 1e-4.
+  python docs/python_reference.py bench [--steps N --batch B --threads T --device cpu|cuda]
+      trains the quick model on in-memory batches and prints `samples_per_s X`
+      (the reference side of `pretext bench train --python`).
+"""
+import argparse, json, subprocess, sys, tempfile, time, os
+import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+from safetensors.torch import load_file
+
+class Tower(nn.Module):  # VarStore paths: block{i}.conv{j}, block{i}.bn{j}, proj
+    def __init__(s, cin, chans, convs, emb):
+        super().__init__(); s.n = len(chans); s.convs = convs
+        for i, c in enumerate(chans):
+            b = nn.Module(); setattr(s, f"block{i}", b)
+            for j in range(convs):
+                setattr(b, f"conv{j}", nn.Conv2d(cin, c, 3, padding=1, bias=False)); setattr(b, f"bn{j}", nn.BatchNorm2d(c)); cin = c
+        s.proj = nn.Linear(cin, emb)
+    def fmap(s, x):
+        for i in range(s.n):
+            b = getattr(s, f"block{i}")
+            for j in range(s.convs): x = F.relu(getattr(b, f"bn{j}")(getattr(b, f"conv{j}")(x)))
+            if i < s.n - 1: x = F.max_pool2d(x, 2)
+        return x
+    def forward(s, x): return s.proj(s.fmap(x).amax((2, 3)))
+
+class AvcNet(nn.Module):  # paths: vision.*, audio.*, head.*
+    def __init__(s, m):
+        super().__init__(); e, h, s.kind = m["head"]["embedding"], m["head"]["hidden"], m["head"]["kind"]
+        s.vision = Tower(3 * m["input"]["frames"], m["vision"]["channels"], m["vision"]["convs_per_block"], e)
+        s.audio = Tower(1, m["audio"]["channels"], m["audio"]["convs_per_block"], e)
+        s.head = nn.Module()
+        if s.kind == "l3": s.head.fc1, s.head.fc2 = nn.Linear(2 * e, h), nn.Linear(h, 2)
+        elif s.kind == "ave": s.head.fc = nn.Linear(1, 2)
+        else: s.head.calib_w, s.head.calib_b = nn.Parameter(torch.ones(1)), nn.Parameter(torch.zeros(1))
+    def forward(s, frames, specs):
+        a = s.audio(specs)
+        if s.kind == "l3": return s.head.fc2(F.relu(s.head.fc1(torch.cat([s.vision(frames), a], 1))))
+        if s.kind == "ave":
+            v, a = F.normalize(s.vision(frames), dim=1, eps=1e-8), F.normalize(a, dim=1, eps=1e-8)
+            return s.head.fc((v - a).pow(2).sum(1, keepdim=True).clamp_min(1e-12).sqrt())
+        vmap = s.vision.proj(s.vision.fmap(frames).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        z = ((vmap * a[:, :, None, None]).sum(1) / vmap.shape[1] ** 0.5 * s.head.calib_w + s.head.calib_b).amax((1, 2))[:, None]
+        return torch.cat([torch.zeros_like(z), z], 1)
+
+def load(path):
+    tensors = load_file(path)
+    meta = json.loads(bytes(tensors.pop("meta.json").tolist()).decode())
+    model = AvcNet(meta["run"]["model"]).eval()
+    weights = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+    return model, meta
+
+
+def spec_shape(meta):
+    # The spectrogram size only matters for the check's random input; towers pool globally.
+    return {"vggish": (64, 96), "l3": (257, 199)}.get(meta["run"]["model"]["input"]["spectrogram"], (64, 96))
+
+
+def check(args):
+    model, meta = load(args.checkpoint)
+    assert meta["run"]["task"] == "avc", "the reference covers AVC checkpoints"
+    m = meta["run"]["model"]
+    assert m["vision"]["arch"] == "vgg" and m["audio"]["arch"] == "vgg", "the reference covers VGG towers"
+    rng = np.random.default_rng(0)
+    s, (f, t) = m["input"]["frame_size"], spec_shape(meta)
+    frames = rng.standard_normal((4, 3 * m["input"]["frames"], s, s)).astype(np.float32)
+    specs = rng.standard_normal((4, 1, f, t)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as d:
+        np.save(os.path.join(d, "frames.npy"), frames); np.save(os.path.join(d, "specs.npy"), specs)
+        subprocess.run([args.pretext, "embed", "--checkpoint", args.checkpoint, "--device", "cpu",
+                        "--frames-npy", os.path.join(d, "frames.npy"), "--specs-npy", os.path.join(d, "specs.npy"),
+                        "--out", d], check=True, stdout=subprocess.DEVNULL)
+        theirs = np.load(os.path.join(d, "logits.npy"))
+    with torch.no_grad():
+        ours = model(torch.from_numpy(frames), torch.from_numpy(specs)).numpy()
+    diff = float(np.abs(ours - theirs).max())
+    print(f"head {m['head']['kind']}, step {meta['step']}: max |logit difference| pretext vs PyTorch = {diff:.3g}")
+    print("pytorch logits:", np.round(ours, 5).tolist())
+    sys.exit(0 if diff <= 1e-4 else 1)
+
+
+def bench(args):
+    torch.manual_seed(0); torch.set_num_threads(args.threads)
+    m = {"input": {"frames": 1}, "head": {"kind": "l3", "embedding": 128, "hidden": 128},
+         "vision": {"channels": [16, 32, 64, 128], "convs_per_block": 1},
+         "audio": {"channels": [16, 32, 64, 128], "convs_per_block": 1}}
+    dev = torch.device(args.device)
+    model = AvcNet(m).to(dev).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+    frames = torch.randn(args.batch, 3, 96, 96, device=dev); specs = torch.randn(args.batch, 1, 64, 96, device=dev)
+    labels = torch.randint(0, 2, (args.batch,), device=dev)
+    def step():
+        opt.zero_grad(); loss = F.cross_entropy(model(frames, specs), labels); loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0); opt.step()
+    for _ in range(5): step()
+    if dev.type == "cuda": torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(args.steps): step()
+    if dev.type == "cuda": torch.cuda.synchronize()
+    print(f"samples_per_s {args.steps * args.batch / (time.perf_counter() - t0):.2f}")
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("check"); c.add_argument("checkpoint"); c.add_argument("--pretext", default="target/release/pretext")
+    b = sub.add_parser("bench")
+    for k, v in [("--steps", 50), ("--batch", 32), ("--threads", 2)]: b.add_argument(k, type=int, default=v)
+    b.add_argument("--device", default="cpu")
+    a = p.parse_args()
+    check(a) if a.cmd == "check" else bench(a)

@@ -1,0 +1,138 @@
+//! `pretext bench train`: training throughput (samples/s) and the share of step time spent
+//! waiting for data, measured by the real trainer for a fixed number of steps in a scratch run
+//! folder. With `--python PY` the same model and batch size run in PyTorch
+//! (`docs/python_reference.py bench`) in the same invocation, and the ratio is printed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use pretext::training::{DeviceSpec, RunConfig, TaskKind, Trainer};
+
+use super::data::{open_source, DataArgs};
+use super::train::{load_preset, Task};
+
+/// Measure training samples/s and data-wait share (and PyTorch's, side by side).
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The pretext task.
+    #[arg(long, value_enum, default_value = "avc")]
+    pub task: Task,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Model preset (quick, l3).
+    #[arg(long, default_value = "quick")]
+    pub model: String,
+    /// Steps to time (after 5 warm-up steps).
+    #[arg(long, default_value_t = 50)]
+    pub steps: u64,
+    /// Examples per batch (default: the preset's).
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Device (auto, cpu, cuda:N).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// libtorch threads (default: cores minus decode workers).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Mixed precision on CUDA.
+    #[arg(long)]
+    pub amp: bool,
+    /// A Python with torch: also time docs/python_reference.py on the same model.
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let task: TaskKind = args.task.into();
+    let (model, mut train) = load_preset(Some(&args.model), None)?;
+    let threads = args
+        .threads
+        .unwrap_or_else(|| super::data::cores().saturating_sub(args.data.decode_workers()).max(1));
+    super::train::set_torch_threads(threads);
+    if let Some(b) = args.batch {
+        train.batch = b;
+    }
+    train.steps = args.steps + 5;
+    train.warmup_steps = 1;
+    train.val_every = 0;
+    train.checkpoint_every = 0;
+    train.val_batches = 1;
+    train.log_every = 1;
+    train.device = args.device.parse::<DeviceSpec>()?;
+    train.threads = Some(threads);
+    train.amp = args.amp;
+    let device = train.device.resolve()?;
+    let data = open_source(
+        &args.data,
+        task,
+        &model,
+        train.seed,
+        "val",
+        None,
+        pretext::tasks::NegativeKinds { easy: true, hard: true },
+        None,
+    )?;
+    let scratch = std::env::temp_dir().join(format!("pretext-bench-train-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let cfg = RunConfig { task, model: model.clone(), train: train.clone(), data: data.describe() };
+    let mut trainer = Trainer::new(&scratch, cfg)?;
+    let never = AtomicBool::new(false);
+    let (mut samples, mut wall, mut wait) = (0.0, 0.0, 0.0);
+    let result = trainer.run(data.as_ref(), &never, &mut |r| {
+        if r.step > 5 {
+            let dt = train.batch as f64 / r.samples_per_s.max(1e-9);
+            samples += train.batch as f64;
+            wall += dt;
+            wait += dt * r.data_wait_share;
+        }
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    result?;
+    let ours = samples / wall.max(1e-9);
+    println!(
+        "pretext train  task {} model {} batch {} on {device:?}, {threads} threads: {:.1} samples/s, data wait {:.1}% of step time ({} timed steps)",
+        task.name(),
+        model.name,
+        train.batch,
+        ours,
+        100.0 * wait / wall.max(1e-9),
+        args.steps
+    );
+    if let Some(py) = &args.python {
+        anyhow::ensure!(task == TaskKind::Avc, "the Python reference times the AVC model only");
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/python_reference.py");
+        let out = std::process::Command::new(py)
+            .arg(&script)
+            .args([
+                "bench",
+                "--steps",
+                &args.steps.to_string(),
+                "--batch",
+                &train.batch.to_string(),
+            ])
+            .args([
+                "--threads",
+                &threads.to_string(),
+                "--device",
+                if device.is_cuda() { "cuda" } else { "cpu" },
+            ])
+            .output()
+            .with_context(|| format!("running {} {}", py.display(), script.display()))?;
+        anyhow::ensure!(
+            out.status.success(),
+            "python reference failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let theirs: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("samples_per_s "))
+            .and_then(|v| v.trim().parse().ok())
+            .context("the python reference printed no 'samples_per_s' line")?;
+        println!("pytorch (same model, in-memory batches): {theirs:.1} samples/s");
+        println!("ratio pretext / pytorch: {:.2}", ours / theirs.max(1e-9));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,236 @@
+//! `pretext eval localize`: sound-source localisation metrics of a checkpoint, always next to
+//! the centre-prior baseline and an untrained model of the same architecture, on the same
+//! samples and with the same metric settings.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use pretext::evaluation::localization::eval_set::{image_samples, synth_samples, InputSpec};
+use pretext::evaluation::localization::evaluator::{
+    evaluate_centre_prior, evaluate_localizer, EvalConfig,
+};
+use pretext::evaluation::localization::{
+    flickr_xml, vggss_json, Interpolation, LocalizationSummary, Localizer, SampleScore,
+};
+use tch::Device;
+
+/// Annotation format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A synthetic world's annotations.jsonl (boxes per frame; sounding objects only).
+    Synth,
+    /// Flickr-SoundNet: a folder of XML files, 3 annotators, consensus weights 0/.5/1.
+    Flickr,
+    /// VGG-SS: one JSON file of normalised boxes, binary union.
+    Vggss,
+}
+
+/// Upsampling of the coarse map to the 224×224 grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Upsample {
+    /// PyTorch bilinear (EZ-VSL test.py).
+    Bilinear,
+    /// PyTorch bicubic (EZ-VSL train.py validation, SLAVC).
+    Bicubic,
+}
+
+/// Sound-source localisation: cIoU, AUC, pointing game, AP and max-F1.
+///
+/// Each coarse map is upsampled to 224×224 like PyTorch's F.interpolate (align_corners=False
+/// unless --align-corners), min-max normalised and binarised at the median; cIoU =
+/// Σ(B·G)/(ΣG + Σ B·[G=0]). Reported: "cIoU@0.5" (share of visible samples with cIoU ≥ 0.5,
+/// the literature's headline number), mean cIoU, AUC of the success rate over thresholds
+/// 0..1 step 0.05, pointing game (arg-max within 15 px of the ground truth), and SLAVC's AP,
+/// max-F1 and precision over all samples, where clips whose sound is silent or off-screen are
+/// negatives and confidence is the mean of the top quarter of the map.
+///
+/// Layouts: synth: --data is the world's folder, --annotations its annotations.jsonl (the test
+/// split by default). flickr/vggss: --data holds frames/NAME.jpg and audio/NAME.wav.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The checkpoint (.safetensors written by pretext train).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Folder of the clips (synth) or of frames/ and audio/ (flickr, vggss).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// annotations.jsonl (synth), a folder of XML files (flickr) or vggss.json.
+    #[arg(long)]
+    pub annotations: PathBuf,
+    /// Annotation format.
+    #[arg(long, value_enum, default_value = "synth")]
+    pub format: Format,
+    /// Upsampling of the coarse map.
+    #[arg(long, value_enum, default_value = "bilinear")]
+    pub upsample: Upsample,
+    /// Use align_corners=True when upsampling (SLAVC's test script).
+    #[arg(long)]
+    pub align_corners: bool,
+    /// Split of a synthetic world to score (all clips: "all").
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Frames scored per synthetic clip.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub frames_per_clip: u64,
+    /// Seed of the untrained model's weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write every sample's cIoU and confidence (JSON Lines) here.
+    #[arg(long)]
+    pub scores: Option<PathBuf>,
+    /// Device (auto, cpu, cuda:N).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+fn fmt(x: f64) -> String {
+    if x.is_nan() {
+        "-".into()
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn table(rows: &[(&str, &LocalizationSummary)]) -> String {
+    let mut s = format!(
+        "{:<14} {:>7} {:>7} {:>8} {:>9} {:>6} {:>8} {:>6} {:>7} {:>9} {:>9}\n",
+        "model",
+        "samples",
+        "visible",
+        "cIoU@0.5",
+        "mean cIoU",
+        "AUC",
+        "pointing",
+        "AP",
+        "max-F1",
+        "conf vis",
+        "conf neg"
+    );
+    for (name, r) in rows {
+        let e = &r.extended;
+        s.push_str(&format!(
+            "{:<14} {:>7} {:>7} {:>8} {:>9} {:>6} {:>8} {:>6} {:>7} {:>9} {:>9}\n",
+            name,
+            r.samples,
+            r.visible,
+            fmt(r.ciou_at_50),
+            fmt(r.mean_ciou),
+            fmt(r.auc),
+            fmt(r.pointing_accuracy),
+            fmt(e.ap),
+            fmt(e.max_f1),
+            fmt(e.mean_confidence_visible),
+            fmt(e.mean_confidence_negative),
+        ));
+    }
+    s
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let device: Device = args.device.parse::<pretext::training::DeviceSpec>()?.resolve()?;
+    super::train::set_torch_threads(super::data::cores());
+    let mut trained = Localizer::from_checkpoint(&args.checkpoint, device)
+        .with_context(|| format!("loading {}", args.checkpoint.display()))?;
+    let mut untrained = Localizer::untrained(trained.model(), args.seed, device)?;
+    let cfg = EvalConfig {
+        interpolation: match args.upsample {
+            Upsample::Bilinear => Interpolation::Bilinear,
+            Upsample::Bicubic => Interpolation::Bicubic,
+        },
+        align_corners: args.align_corners,
+        ..EvalConfig::default()
+    };
+    let input = InputSpec {
+        frame_size: trained.frame_size(),
+        sample_rate: trained.sample_rate(),
+        clip_seconds: trained.clip_seconds(),
+    };
+    let samples = match args.format {
+        Format::Synth => {
+            let clips = pretext::synth::read_annotations(&args.annotations)?;
+            let split = (args.split != "all").then_some(args.split.as_str());
+            synth_samples(&args.data, &clips, split, args.frames_per_clip as usize, input, cfg.size)
+                .context("reading the synthetic clips")?
+        }
+        Format::Flickr | Format::Vggss => {
+            let targets = if args.format == Format::Flickr {
+                flickr_xml::read_flickr_dir(&args.annotations, cfg.size)?
+            } else {
+                vggss_json::read_vggss_json(&args.annotations, cfg.size)?
+            };
+            let (samples, missing) = image_samples(&args.data, &targets, input)?;
+            if !missing.is_empty() {
+                eprintln!(
+                    "note: {} annotated samples have no frames/NAME.jpg + audio/NAME.wav in {} \
+                     (first: {})",
+                    missing.len(),
+                    args.data.display(),
+                    missing[0]
+                );
+            }
+            samples
+        }
+    };
+    anyhow::ensure!(!samples.is_empty(), "no sample to evaluate (check --split and --data)");
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(2 * samples.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let n = samples.len() as u64;
+    let (_, centre) = evaluate_centre_prior(&samples, &cfg)?;
+    let (_, untrained_summary) = evaluate_localizer(&mut untrained, &samples, &cfg, &mut |d| {
+        if let Some(b) = &bar {
+            b.set_position(d as u64)
+        }
+    })?;
+    let (scores, trained_summary) = evaluate_localizer(&mut trained, &samples, &cfg, &mut |d| {
+        if let Some(b) = &bar {
+            b.set_position(n + d as u64)
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if let Some(path) = &args.scores {
+        let mut text = String::new();
+        for s in &scores {
+            text.push_str(&serde_json::to_string::<SampleScore>(s)?);
+            text.push('\n');
+        }
+        pretext::io::write_atomic(path, text.as_bytes())?;
+    }
+    let rows = [
+        ("centre prior", &centre),
+        ("untrained", &untrained_summary),
+        ("trained", &trained_summary),
+    ];
+    if args.json {
+        let report = serde_json::json!({
+            "checkpoint": args.checkpoint,
+            "format": format!("{:?}", args.format).to_lowercase(),
+            "upsample": cfg.interpolation,
+            "align_corners": cfg.align_corners,
+            "grid": cfg.size,
+            "centre_prior": centre,
+            "untrained": untrained_summary,
+            "trained": trained_summary,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "localisation on {} samples ({} with a visible source), {:?} upsampling to {}x{}",
+            trained_summary.samples, trained_summary.visible, cfg.interpolation, cfg.size, cfg.size
+        );
+        print!("{}", table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}

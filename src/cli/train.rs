@@ -1,0 +1,325 @@
+//! `pretext train`: flags → a validated [`RunConfig`] → the task-generic [`Trainer`].
+//!
+//! Configuration precedence: the preset (`--model`, default `quick`) or `--config FILE.toml`,
+//! then explicit flags. `--resume` takes the configuration recorded in the run's last
+//! checkpoint and lets only `--steps`, `--max-time`, `--device` and `--threads` change.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use pretext::models::{preset_text, ModelConfig};
+use pretext::training::{
+    checkpoint, parse_duration, DeviceSpec, RunConfig, StopReason, TaskKind, TrainConfig, Trainer,
+};
+
+use super::data::{open_source, DataArgs};
+
+/// The pretext task to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Task {
+    /// Audio-visual correspondence (L3-Net / AVE-Net / AVOL-Net heads).
+    Avc,
+    /// Shuffle & Learn frame order (triplet Siamese).
+    FrameOrder,
+    /// Sound-source localisation (issue #7): `--objective mil` is AVOL-Net's multiple-instance
+    /// objective, i.e. the AVC task with the per-location `avol` head (σ of the max-location
+    /// logit against the correspondence label is exactly its 2-way softmax).
+    Localize,
+}
+
+/// The localisation objective (with `--task localize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Objective {
+    /// AVOL-Net: per-location similarity, max over locations, binary correspondence.
+    Mil,
+    /// EZ-VSL: max over locations, symmetric cross-entropy over the batch (not wired into the
+    /// trainer yet; the loss is `pretext::tasks::localize::contrastive_loss`).
+    Contrastive,
+}
+
+impl From<Task> for TaskKind {
+    fn from(t: Task) -> TaskKind {
+        match t {
+            Task::Avc => TaskKind::Avc,
+            Task::FrameOrder => TaskKind::FrameOrder,
+            Task::Localize => TaskKind::Avc,
+        }
+    }
+}
+
+/// Train a model on a pretext task, streaming examples from video folders.
+///
+/// Writes RUN/config.json (the resolved configuration), RUN/split.json, RUN/metrics.jsonl,
+/// RUN/curves.png and RUN/checkpoints/{step-N,best}.safetensors (weights, optimizer state, step
+/// and data position). A killed run loses at most the steps since its last checkpoint:
+/// `--resume` continues it.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The pretext task.
+    #[arg(long, value_enum, default_value = "avc")]
+    pub task: Task,
+    /// Localisation objective (only with --task localize).
+    #[arg(long, value_enum, default_value = "mil")]
+    pub objective: Objective,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Run folder.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Model preset shipped in models/ (quick, l3).
+    #[arg(long, conflicts_with = "config")]
+    pub model: Option<String>,
+    /// A preset file of your own (same schema as models/quick.toml).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// auto (CUDA when present, else CPU), cpu, cuda or cuda:N (an error when CUDA is missing).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Total optimisation steps.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Wall-clock budget (e.g. 900, 15m, 1h30m); saves a checkpoint and stops when spent.
+    #[arg(long)]
+    pub max_time: Option<String>,
+    /// Examples per batch.
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Peak learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seed for weights and sampling.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// libtorch threads (default: cores minus decode workers).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Validate (and checkpoint) every N steps.
+    #[arg(long)]
+    pub val_every: Option<u64>,
+    /// Validation batches per validation.
+    #[arg(long)]
+    pub val_batches: Option<usize>,
+    /// Mixed precision on CUDA (ignored on CPU).
+    #[arg(long)]
+    pub amp: bool,
+    /// Training negatives for AVC: easy (another file), hard (same file, shifted), or both.
+    #[arg(long, default_value = "easy,hard", value_parser = super::data::parse_negative_kinds)]
+    pub negatives: pretext::tasks::NegativeKinds,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+/// Reads the preset or config file: (model, train defaults, origin).
+pub fn load_preset(
+    model: Option<&str>,
+    config: Option<&Path>,
+) -> anyhow::Result<(ModelConfig, TrainConfig)> {
+    let (text, origin) = match config {
+        Some(path) => (
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => {
+            let name = model.unwrap_or("quick");
+            (preset_text(name)?.to_string(), format!("preset {name}"))
+        }
+    };
+    Ok((ModelConfig::from_toml(&text, &origin)?, TrainConfig::from_toml(&text, &origin)?))
+}
+
+/// Sets libtorch's thread pools; call once, before any tensor work.
+pub fn set_torch_threads(threads: usize) {
+    tch::set_num_interop_threads(1);
+    tch::set_num_threads(i32::try_from(threads.max(1)).unwrap_or(1));
+}
+
+fn cancel_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    // A second Ctrl-C while saving falls through to the default (exit).
+    let _ = ctrlc::set_handler(move || {
+        if f.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: saving a checkpoint, then stopping (Ctrl-C again to abort)");
+    });
+    flag
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let task: TaskKind = args.task.into();
+    let ckdir = args.out.join("checkpoints");
+    let latest = checkpoint::latest_checkpoint(&ckdir);
+    let mut cfg = if args.resume {
+        let ck = latest
+            .clone()
+            .ok_or_else(|| pretext::training::TrainingError::NothingToResume(ckdir.clone()))?;
+        let (meta, _) = checkpoint::read_checkpoint(&ck)?;
+        anyhow::ensure!(
+            meta.run.task == task,
+            "{} was trained on --task {}, not {}",
+            args.out.display(),
+            meta.run.task.name(),
+            task.name()
+        );
+        let mut run = meta.run;
+        // The time budget is per invocation, not inherited.
+        run.train.max_time_s = None;
+        run
+    } else {
+        anyhow::ensure!(
+            latest.is_none(),
+            "{} already holds checkpoints: pass --resume to continue it, or choose another --out",
+            args.out.display()
+        );
+        let (mut model, mut train) = load_preset(args.model.as_deref(), args.config.as_deref())?;
+        if args.task == Task::Localize {
+            anyhow::ensure!(
+                args.objective == Objective::Mil,
+                "--objective contrastive is not wired into the trainer yet (its loss is \
+                 pretext::tasks::localize::contrastive_loss); use --objective mil"
+            );
+            // AVOL MIL needs the per-location head whatever the preset says.
+            model.head.kind = pretext::models::HeadKind::Avol;
+        }
+        if let Some(b) = args.batch {
+            train.batch = b;
+        }
+        if let Some(lr) = args.lr {
+            train.lr = lr;
+        }
+        if let Some(s) = args.seed {
+            train.seed = s;
+        }
+        if let Some(v) = args.val_every {
+            train.val_every = v;
+            train.checkpoint_every = v;
+        }
+        if let Some(v) = args.val_batches {
+            train.val_batches = v;
+        }
+        train.amp = args.amp;
+        RunConfig { task, model, train, data: serde_json::Value::Null }
+    };
+    if let Some(s) = args.steps {
+        cfg.train.steps = s;
+    }
+    if let Some(t) = &args.max_time {
+        cfg.train.max_time_s = Some(parse_duration(t)?);
+    }
+    if let Some(d) = &args.device {
+        cfg.train.device = d.parse::<DeviceSpec>()?;
+    }
+    let threads = args
+        .threads
+        .unwrap_or_else(|| super::data::cores().saturating_sub(args.data.decode_workers()).max(1));
+    cfg.train.threads = Some(threads);
+    cfg.train.validate()?;
+    // Fail on a missing CUDA before any data work.
+    let device = cfg.train.device.resolve()?;
+    set_torch_threads(threads);
+    if cfg.train.amp && !device.is_cuda() {
+        eprintln!("note: --amp has no effect on the CPU; training in f32");
+    }
+
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let data = open_source(
+        &args.data,
+        task,
+        &cfg.model,
+        cfg.train.seed,
+        "val",
+        None,
+        args.negatives,
+        Some(&args.out),
+    )?;
+    cfg.data = data.describe();
+    let mut trainer = match (&latest, args.resume) {
+        (Some(ck), true) => {
+            eprintln!("resuming from {}", ck.display());
+            Trainer::resume(&args.out, cfg.clone(), ck)?
+        }
+        _ => Trainer::new(&args.out, cfg.clone())?,
+    };
+    let cancel = cancel_flag();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(cfg.train.steps);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] step {pos}/{len} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_position(trainer.step());
+        bar
+    });
+    let metric = task.metric_name();
+    eprintln!(
+        "training {} ({} model, {} head) on {device:?} with {threads} libtorch threads; run in {}",
+        task.name(),
+        cfg.model.name,
+        format!("{:?}", cfg.model.head.kind).to_lowercase(),
+        args.out.display()
+    );
+    let outcome = trainer.run(data.as_ref(), &cancel, &mut |r| {
+        let val = r.val_metric.map(|v| format!(" val {metric} {v:.3}")).unwrap_or_default();
+        let msg = format!(
+            "loss {:.4} acc {:.3}{val} | {:.1} samples/s, data wait {:.0}%",
+            r.loss,
+            r.accuracy,
+            r.samples_per_s,
+            100.0 * r.data_wait_share
+        );
+        match &bar {
+            Some(b) => {
+                b.set_position(r.step);
+                b.set_message(msg);
+            }
+            None if r.step % 50 == 0 || r.step == r.total => {
+                eprintln!("step {}/{} {msg}", r.step, r.total)
+            }
+            None => {}
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let stop = match outcome.stop {
+        StopReason::Finished => "finished",
+        StopReason::TimeBudget => "time budget spent",
+        StopReason::Cancelled => "interrupted",
+    };
+    println!(
+        "{stop} at step {} ({:.1} samples/s, data wait {:.1}% of step time)",
+        outcome.step,
+        outcome.samples_per_s,
+        100.0 * outcome.data_wait_share
+    );
+    if let Some(v) = &outcome.last_val {
+        let r = &v.report;
+        let acc = if metric == "accuracy" {
+            String::new()
+        } else {
+            format!(" (accuracy {:.4})", r.accuracy)
+        };
+        let auc = r.roc_auc.map(|a| format!("{a:.4}")).unwrap_or_else(|| "n/a".into());
+        println!(
+            "validation: {metric} {:.4}{acc}, ROC AUC {auc}, {} examples; negatives: {}",
+            v.metric,
+            r.positives + r.negatives,
+            r.negative_policy
+        );
+    }
+    println!("checkpoint: {}", outcome.checkpoint.display());
+    println!("best:       {}", ckdir.join("best.safetensors").display());
+    println!("curves:     {}", args.out.join("curves.png").display());
+    println!("metrics:    {}", args.out.join("metrics.jsonl").display());
+    Ok(if outcome.stop == StopReason::Cancelled { ExitCode::from(130) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,230 @@
+//! Evaluation samples: a frame at the model's input size, the audio window centred on it, and
+//! the ground truth on the evaluation grid, read from the three supported layouts.
+//!
+//! - **synth**: clips listed in `annotations.jsonl` (by default the `test` split), `K` frames per
+//!   clip on the frame grid, spread over the span where a centred audio window fits (as the AVC
+//!   sampler does). Frames are decoded with the shorter-side centre crop the pipeline uses, and
+//!   the boxes are mapped through the same view: the shorter side scaled to
+//!   [`decode_size`]` = frame_size + frame_size/8`, then the centred `frame_size` square, exactly
+//!   what the training pipeline's validation stream shows the model.
+//! - **flickr** / **vggss**: the LVS/EZ-VSL layout `DATA/frames/NAME.jpg` (or `.png`) and
+//!   `DATA/audio/NAME.wav`; the image is resized to the model's square input without cropping
+//!   (as `transforms.Resize((224, 224))` does), so the boxes keep their published grid, and the
+//!   audio window is centred in the file and resampled to the model's rate.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::media::{AudioDecoder, AudioOptions, ResizeMode, RgbFrame, VideoDecoder, VideoOptions};
+use crate::synth::ClipAnnotation;
+use crate::{Error, Result};
+
+use super::synth_target::{synth_target_in_view, View};
+use super::LocalizationTarget;
+
+/// One sample ready for a model.
+#[derive(Debug, Clone)]
+pub struct EvalSample {
+    /// Ground truth on the evaluation grid.
+    pub target: LocalizationTarget,
+    /// Source file of the frame.
+    pub file: PathBuf,
+    /// The frame, `frame_size × frame_size`.
+    pub frame: RgbFrame,
+    /// The audio window, at the model's rate.
+    pub audio: Vec<f32>,
+}
+
+/// What the model needs its inputs to look like.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputSpec {
+    /// Side of the square frames.
+    pub frame_size: u32,
+    /// Audio sample rate.
+    pub sample_rate: u32,
+    /// Audio window length in seconds.
+    pub clip_seconds: f64,
+}
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Side the pipeline scales frames to before cropping `frame_size` (see
+/// `training::PipelineSource`).
+pub fn decode_size(frame_size: u32) -> u32 {
+    frame_size + frame_size / 8
+}
+
+/// The centred `side × side` crop of a frame (the frame itself when it is not larger).
+pub fn centre_crop(frame: &RgbFrame, side: u32) -> RgbFrame {
+    if frame.width <= side && frame.height <= side {
+        return frame.clone();
+    }
+    let (w, s) = (frame.width as usize, side.min(frame.width).min(frame.height) as usize);
+    let x0 = (frame.width as usize - s) / 2;
+    let y0 = (frame.height as usize - s) / 2;
+    let mut data = Vec::with_capacity(s * s * 3);
+    for y in y0..y0 + s {
+        data.extend_from_slice(&frame.data[(y * w + x0) * 3..(y * w + x0 + s) * 3]);
+    }
+    RgbFrame { width: s as u32, height: s as u32, pts: frame.pts, data }
+}
+
+/// The part of a `width × height` frame the model sees: the centred square of the shorter side,
+/// shrunk by `frame_size / decode_size`.
+pub fn model_view(width: u32, height: u32, frame_size: u32) -> View {
+    let (w, h) = (width as f64, height as f64);
+    let side = w.min(h) * frame_size as f64 / decode_size(frame_size) as f64;
+    View { x0: (w - side) / 2.0, y0: (h - side) / 2.0, width: side, height: side }
+}
+
+/// Frame times of a clip: `k` frames on the frame grid, spread over the span where a centred
+/// window of `clip_seconds` fits (the middle frame when it never fits).
+pub fn clip_times(duration: f64, fps: f64, clip_seconds: f64, k: usize) -> Vec<f64> {
+    let fps = fps.max(1e-6);
+    let n_frames = (duration * fps).floor().max(1.0) as i64;
+    let (lo, hi) = (clip_seconds / 2.0, duration - clip_seconds / 2.0);
+    let mut idx: Vec<i64> = (0..k.max(1))
+        .map(|j| {
+            let t = if hi > lo {
+                lo + (j as f64 + 0.5) / k.max(1) as f64 * (hi - lo)
+            } else {
+                duration / 2.0
+            };
+            ((t * fps).round() as i64).clamp(0, n_frames - 1)
+        })
+        .collect();
+    idx.dedup();
+    idx.into_iter().map(|i| i as f64 / fps).collect()
+}
+
+/// Samples of the synthetic world: `frames_per_clip` frames of every clip of `split` (all
+/// clips when `None`). `data` is the folder holding the clips.
+pub fn synth_samples(
+    data: &Path,
+    clips: &[ClipAnnotation],
+    split: Option<&str>,
+    frames_per_clip: usize,
+    input: InputSpec,
+    size: usize,
+) -> Result<Vec<EvalSample>> {
+    let mut out = Vec::new();
+    for clip in clips.iter().filter(|c| split.is_none_or(|s| c.split == s)) {
+        out.extend(clip_samples(data, clip, frames_per_clip, input, size)?);
+    }
+    Ok(out)
+}
+
+/// The samples of one synthetic clip.
+pub fn clip_samples(
+    data: &Path,
+    clip: &ClipAnnotation,
+    frames_per_clip: usize,
+    input: InputSpec,
+    size: usize,
+) -> Result<Vec<EvalSample>> {
+    let path = data.join(&clip.file);
+    let times = clip_times(clip.duration, clip.fps, input.clip_seconds, frames_per_clip);
+    let fs = input.frame_size;
+    let ds = decode_size(fs);
+    let opts = VideoOptions {
+        size: Some((ds, ds)),
+        resize: ResizeMode::ShorterSideCrop,
+        threads: 1,
+        deadline: Some(DEADLINE),
+        apply_rotation: true,
+    };
+    let mut video = VideoDecoder::open(&path, &opts)?;
+    // A quarter frame past the grid time lands inside the intended frame (as the pipeline).
+    let nudge = 0.25 / clip.fps.max(1e-6);
+    let frames = video.frames_at(&times.iter().map(|t| t + nudge).collect::<Vec<_>>())?;
+    let aopts =
+        AudioOptions { sample_rate: input.sample_rate, mono: true, deadline: Some(DEADLINE) };
+    let mut audio = AudioDecoder::open(&path, &aopts)?;
+    let view = model_view(clip.width, clip.height, fs);
+    let mut out = Vec::with_capacity(times.len());
+    for (t, frame) in times.into_iter().zip(frames) {
+        let window = audio.read(t - input.clip_seconds / 2.0, input.clip_seconds)?;
+        out.push(EvalSample {
+            target: synth_target_in_view(clip, t, size, view),
+            file: path.clone(),
+            frame: centre_crop(&frame, fs),
+            audio: window.samples,
+        });
+    }
+    Ok(out)
+}
+
+fn find_with_ext(dir: &Path, name: &str, exts: &[&str]) -> Option<PathBuf> {
+    exts.iter().map(|e| dir.join(format!("{name}.{e}"))).find(|p| p.is_file())
+}
+
+/// Samples of an image+sound set (Flickr-SoundNet, VGG-SS) for `targets`; targets whose image
+/// or sound is missing are skipped and returned by name as the second value.
+pub fn image_samples(
+    data: &Path,
+    targets: &[LocalizationTarget],
+    input: InputSpec,
+) -> Result<(Vec<EvalSample>, Vec<String>)> {
+    let (mut out, mut missing) = (Vec::new(), Vec::new());
+    let fs = input.frame_size;
+    for t in targets {
+        let image = find_with_ext(&data.join("frames"), &t.name, &["jpg", "jpeg", "png"]);
+        let sound = find_with_ext(&data.join("audio"), &t.name, &["wav"]);
+        let (Some(image), Some(sound)) = (image, sound) else {
+            missing.push(t.name.clone());
+            continue;
+        };
+        let img = image::open(&image)
+            .map_err(|e| Error::Other(format!("{}: {e}", image.display())))?
+            .to_rgb8();
+        let img = image::imageops::resize(&img, fs, fs, image::imageops::FilterType::Triangle);
+        let frame = RgbFrame { width: fs, height: fs, pts: 0.0, data: img.into_raw() };
+        let (rate, channels, samples) = crate::io::read_wav_f32(&sound)?;
+        let ch = usize::from(channels.max(1));
+        let mono: Vec<f32> =
+            samples.chunks_exact(ch).map(|c| c.iter().sum::<f32>() / ch as f32).collect();
+        let duration = mono.len() as f64 / rate.max(1) as f64;
+        let start = duration / 2.0 - input.clip_seconds / 2.0;
+        let n = (input.clip_seconds * input.sample_rate as f64).round() as usize;
+        let mut window = Vec::with_capacity(n);
+        crate::media::resampler::Resampler::new(rate, input.sample_rate).resample(
+            &mono,
+            0.0,
+            start,
+            n,
+            &mut window,
+        );
+        out.push(EvalSample { target: t.clone(), file: image, frame, audio: window });
+    }
+    Ok((out, missing))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn centre_crop_and_view_agree() {
+        let data: Vec<u8> = (0..6 * 4).flat_map(|i| [i as u8, 0, 0]).collect();
+        let f = RgbFrame { width: 6, height: 4, pts: 0.0, data };
+        let c = centre_crop(&f, 2);
+        // Rows 1..3, columns 2..4 of the 6-wide frame: pixels 8, 9, 14, 15.
+        assert_eq!((c.width, c.height), (2, 2));
+        assert_eq!(c.data.iter().step_by(3).copied().collect::<Vec<_>>(), vec![8, 9, 14, 15]);
+        let v = model_view(160, 160, 96);
+        assert!((v.width - 160.0 * 96.0 / 108.0).abs() < 1e-9 && (v.x0 - v.y0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn times_sit_on_the_grid_inside_the_window_span() {
+        let t = clip_times(4.0, 25.0, 0.96, 4);
+        assert_eq!(t.len(), 4);
+        for &x in &t {
+            assert!((x * 25.0 - (x * 25.0).round()).abs() < 1e-9);
+            assert!((0.44..=3.56).contains(&x), "{x}");
+        }
+        assert!(t.windows(2).all(|w| w[0] < w[1]));
+        // Too short for the window: the middle frame only.
+        assert_eq!(clip_times(0.5, 10.0, 0.96, 3), vec![0.3]); // round(2.5) = 3
+    }
+}

@@ -1,0 +1,116 @@
+//! The two-subnetwork audio-visual correspondence model: a vision tower on the frame(s), an
+//! audio tower on the spectrogram, and one of the three heads. VarStore paths: `vision.*`,
+//! `audio.*`, `head.*`: a frame-order checkpoint's `vision.*` loads into it unchanged.
+//!
+//! Inputs: frames `[B, 3, H, W]` (or `[B, K, 3, H, W]`, folded onto channels) and spectrograms
+//! `[B, 1, F, T]`. Output: `[B, 2]` logits, class 1 = "the sound belongs to the picture".
+
+use tch::{nn, nn::ModuleT, Kind, Tensor};
+
+use super::{
+    ave_head::l2_normalize, AveHead, AvolHead, HeadKind, L3Head, ModelConfig, ModelError, Tower,
+};
+
+#[derive(Debug)]
+enum Head {
+    L3(L3Head),
+    Ave(AveHead),
+    Avol(AvolHead),
+}
+
+/// Vision tower + audio tower + AVC head.
+#[derive(Debug)]
+pub struct AvcNet {
+    vision: Tower,
+    audio: Tower,
+    head: Head,
+    frames: i64,
+}
+
+/// Checks a frame tensor and folds `[B, K, C, H, W]` onto channels.
+pub(crate) fn fold_frames(frames: &Tensor, k: i64) -> Result<Tensor, ModelError> {
+    let s = frames.size();
+    match s.as_slice() {
+        [_, c, _, _] if *c == 3 * k => Ok(frames.shallow_clone()),
+        [b, kk, 3, h, w] if *kk == k => Ok(frames.reshape([*b, 3 * k, *h, *w])),
+        _ => Err(ModelError::Shape {
+            what: "frames",
+            expected: format!("[B, {}, H, W] or [B, {k}, 3, H, W]", 3 * k),
+            got: s,
+        }),
+    }
+}
+
+fn check_specs(specs: &Tensor) -> Result<(), ModelError> {
+    let s = specs.size();
+    match s.as_slice() {
+        [_, 1, f, t] if *f >= 4 && *t >= 4 => Ok(()),
+        _ => {
+            Err(ModelError::Shape { what: "spectrograms", expected: "[B, 1, F, T]".into(), got: s })
+        }
+    }
+}
+
+impl AvcNet {
+    /// Builds the model under `p`.
+    pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Result<Self, ModelError> {
+        cfg.validate().map_err(ModelError::Config)?;
+        let k = i64::from(cfg.input.frames);
+        let emb = cfg.head.embedding;
+        let vision = Tower::new(&p.sub("vision"), &cfg.vision, 3 * k, emb);
+        let audio = Tower::new(&p.sub("audio"), &cfg.audio, 1, emb);
+        let hp = p.sub("head");
+        let head = match cfg.head.kind {
+            HeadKind::L3 => Head::L3(L3Head::new(&hp, emb, cfg.head.hidden)),
+            HeadKind::Ave => Head::Ave(AveHead::new(&hp)),
+            HeadKind::Avol => Head::Avol(AvolHead::new(&hp)),
+        };
+        Ok(AvcNet { vision, audio, head, frames: k })
+    }
+
+    /// `[B, 2]` logits.
+    pub fn forward_t(
+        &self,
+        frames: &Tensor,
+        specs: &Tensor,
+        train: bool,
+    ) -> Result<Tensor, ModelError> {
+        let x = fold_frames(frames, self.frames)?;
+        check_specs(specs)?;
+        let a = self.audio.forward_t(specs, train);
+        Ok(match &self.head {
+            Head::L3(h) => h.forward(&self.vision.forward_t(&x, train), &a),
+            Head::Ave(h) => h.forward(&self.vision.forward_t(&x, train), &a),
+            Head::Avol(h) => {
+                let vmap = self.vision.embedding_map(&self.vision.feature_map(&x, train));
+                h.forward(&vmap, &a)
+            }
+        })
+    }
+
+    /// Per-clip embeddings `([B, E] visual, [B, E] audio)` in eval mode.
+    pub fn embed(&self, frames: &Tensor, specs: &Tensor) -> Result<(Tensor, Tensor), ModelError> {
+        let x = fold_frames(frames, self.frames)?;
+        check_specs(specs)?;
+        Ok((self.vision.forward_t(&x, false), self.audio.forward_t(specs, false)))
+    }
+
+    /// Where in the picture the sound comes from: `[B, h, w]` in eval mode. For the AVOL head
+    /// this is σ of its per-location logits; for the others, the cosine similarity of each
+    /// location's embedding (the vision projection applied per location) with the audio
+    /// embedding. Upsampling to image size is left to the caller (it is a metric choice).
+    pub fn localization_map(&self, frames: &Tensor, specs: &Tensor) -> Result<Tensor, ModelError> {
+        let x = fold_frames(frames, self.frames)?;
+        check_specs(specs)?;
+        let a = self.audio.forward_t(specs, false);
+        let vmap = self.vision.embedding_map(&self.vision.feature_map(&x, false));
+        Ok(match &self.head {
+            Head::Avol(h) => h.logit_map(&vmap, &a).sigmoid(),
+            _ => {
+                // l2_normalize works along dim 1, which is E for both [B, E, h, w] and [B, E].
+                let an = l2_normalize(&a).unsqueeze(-1).unsqueeze(-1);
+                (l2_normalize(&vmap) * an).sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
+            }
+        })
+    }
+}

@@ -1,0 +1,204 @@
+//! Model configuration: the sizes of the towers and the head, read from a preset file.
+//!
+//! Presets live in `models/<name>.toml` at the repository root and are compiled into the binary
+//! (so `--model quick` works from any folder); `--config FILE.toml` reads the same schema from
+//! disk. Every field has a default, so a file only states what it changes. The `[train]` table of
+//! a preset is parsed by [`crate::training::TrainConfig`]; this module ignores it.
+
+use serde::{Deserialize, Serialize};
+
+use super::ModelError;
+
+/// The presets shipped in `models/`, by name.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("quick", include_str!("../../models/quick.toml")),
+    ("l3", include_str!("../../models/l3.toml")),
+];
+
+/// Returns the TOML text of a shipped preset.
+pub fn preset_text(name: &str) -> Result<&'static str, ModelError> {
+    PRESETS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t).ok_or_else(|| {
+        ModelError::UnknownPreset {
+            name: name.to_string(),
+            known: PRESETS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
+        }
+    })
+}
+
+/// Which convolutional trunk a tower uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// L3-style VGG blocks: `convs_per_block` × (3×3 conv + BN + ReLU), then 2×2 max-pool.
+    #[default]
+    Vgg,
+    /// ResNet-18 layout: stem, 4 stages of 2 basic blocks; `channels` are the stage widths.
+    Resnet18,
+}
+
+/// How the two embeddings are turned into a same/different decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadKind {
+    /// L3-Net fusion: concatenate the embeddings → FC → ReLU → FC → 2 logits.
+    #[default]
+    L3,
+    /// AVE-Net: L2-normalise both embeddings, Euclidean distance → FC(1→2).
+    Ave,
+    /// AVOL-Net: per-location similarity of the vision map with the audio embedding, then a
+    /// scalar calibration and a max over locations for the clip-level decision.
+    Avol,
+}
+
+/// What the towers read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InputConfig {
+    /// Frames are `frame_size × frame_size` RGB.
+    pub frame_size: u32,
+    /// Frames per AVC example, stacked along channels (1 = a single centre frame).
+    pub frames: u32,
+    /// Spectrogram preset name, as the feature module spells it (`vggish`, `l3`, ...).
+    pub spectrogram: String,
+    /// Audio window length in seconds.
+    pub clip_seconds: f64,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig { frame_size: 96, frames: 1, spectrogram: "vggish".into(), clip_seconds: 0.96 }
+    }
+}
+
+/// The size of one tower.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TowerConfig {
+    /// The trunk.
+    pub arch: Arch,
+    /// Output channels of each block (VGG) or stage (ResNet-18; exactly 4).
+    pub channels: Vec<i64>,
+    /// Convolutions per VGG block (ignored by ResNet-18).
+    pub convs_per_block: usize,
+}
+
+impl Default for TowerConfig {
+    fn default() -> Self {
+        TowerConfig { arch: Arch::Vgg, channels: vec![16, 32, 64, 128], convs_per_block: 1 }
+    }
+}
+
+/// The head and embedding sizes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeadConfig {
+    /// Which AVC head.
+    pub kind: HeadKind,
+    /// Embedding size of each tower.
+    pub embedding: i64,
+    /// Hidden width of the fusion MLPs (L3 head, frame-order head).
+    pub hidden: i64,
+}
+
+impl Default for HeadConfig {
+    fn default() -> Self {
+        HeadConfig { kind: HeadKind::L3, embedding: 128, hidden: 128 }
+    }
+}
+
+/// A whole model: inputs, both towers, the head.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ModelConfig {
+    /// Preset name (informational).
+    pub name: String,
+    /// What the towers read.
+    pub input: InputConfig,
+    /// The vision tower.
+    pub vision: TowerConfig,
+    /// The audio tower.
+    pub audio: TowerConfig,
+    /// The head.
+    pub head: HeadConfig,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            name: "quick".into(),
+            input: InputConfig::default(),
+            vision: TowerConfig::default(),
+            audio: TowerConfig::default(),
+            head: HeadConfig::default(),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Reads a shipped preset by name (`quick`, `l3`).
+    pub fn preset(name: &str) -> Result<Self, ModelError> {
+        Self::from_toml(preset_text(name)?, name)
+    }
+
+    /// Parses the model part of a preset file; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, ModelError> {
+        // The `[train]` table belongs to the trainer; parse everything else strictly.
+        let mut value: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ModelError::Config(format!("{origin}: {e}")))?;
+        value.remove("train");
+        let cfg: ModelConfig = value
+            .try_into()
+            .map_err(|e: toml::de::Error| ModelError::Config(format!("{origin}: {e}")))?;
+        cfg.validate().map_err(|e| ModelError::Config(format!("{origin}: {e}")))?;
+        Ok(cfg)
+    }
+
+    /// Checks sizes that would otherwise fail deep inside libtorch.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(16..=1024).contains(&self.input.frame_size) {
+            return Err(format!("input.frame_size {} is outside 16..=1024", self.input.frame_size));
+        }
+        if !(1..=16).contains(&self.input.frames) {
+            return Err(format!("input.frames {} is outside 1..=16", self.input.frames));
+        }
+        for (name, t) in [("vision", &self.vision), ("audio", &self.audio)] {
+            if t.channels.is_empty() || t.channels.iter().any(|&c| c <= 0) {
+                return Err(format!("{name}.channels must be a non-empty list of positive widths"));
+            }
+            if t.arch == Arch::Resnet18 && t.channels.len() != 4 {
+                return Err(format!("{name}.channels: resnet18 needs exactly 4 stage widths"));
+            }
+            if t.arch == Arch::Vgg && !(1..=4).contains(&t.convs_per_block) {
+                return Err(format!("{name}.convs_per_block must be 1..=4"));
+            }
+        }
+        if self.head.embedding <= 0 || self.head.hidden <= 0 {
+            return Err("head.embedding and head.hidden must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_presets_parse() {
+        let quick = ModelConfig::preset("quick").unwrap();
+        assert_eq!(quick.input.spectrogram, "vggish");
+        let l3 = ModelConfig::preset("l3").unwrap();
+        assert_eq!(l3.input.frame_size, 224);
+        assert_eq!(l3.vision.convs_per_block, 2);
+        assert!(matches!(ModelConfig::preset("nope"), Err(ModelError::UnknownPreset { .. })));
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        let err = ModelConfig::from_toml("[vision]\narch = \"resnet18\"\nchannels = [8]\n", "t");
+        assert!(matches!(err, Err(ModelError::Config(m)) if m.contains("exactly 4")));
+        let err = ModelConfig::from_toml("[vision]\nbogus = 1\n", "t");
+        assert!(err.is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! ResNet-18-style tower: a 3×3 stride-2 stem (small inputs keep their detail; no stem pool),
+//! then 4 stages of 2 basic residual blocks with strides 1, 2, 2, 2 and the configured widths.
+//! The last stage's output is the feature map; global average pooling and a linear layer give
+//! the embedding. VarStore paths follow torchvision: `conv1`, `bn1`, `layer{1..4}.{0,1}.*`,
+//! `downsample.{0,1}`, plus `proj`.
+
+use tch::{nn, nn::ModuleT, Tensor};
+
+#[derive(Debug)]
+struct BasicBlock {
+    conv1: nn::Conv2D,
+    bn1: nn::BatchNorm,
+    conv2: nn::Conv2D,
+    bn2: nn::BatchNorm,
+    down: Option<(nn::Conv2D, nn::BatchNorm)>,
+}
+
+fn conv(p: nn::Path, c_in: i64, c_out: i64, k: i64, stride: i64) -> nn::Conv2D {
+    let cfg = nn::ConvConfig { stride, padding: k / 2, bias: false, ..Default::default() };
+    nn::conv2d(p, c_in, c_out, k, cfg)
+}
+
+impl BasicBlock {
+    fn new(p: &nn::Path, c_in: i64, c_out: i64, stride: i64) -> Self {
+        let down = (stride != 1 || c_in != c_out).then(|| {
+            let d = p.sub("downsample");
+            (
+                conv(d.sub("0"), c_in, c_out, 1, stride),
+                nn::batch_norm2d(d.sub("1"), c_out, Default::default()),
+            )
+        });
+        BasicBlock {
+            conv1: conv(p.sub("conv1"), c_in, c_out, 3, stride),
+            bn1: nn::batch_norm2d(p.sub("bn1"), c_out, Default::default()),
+            conv2: conv(p.sub("conv2"), c_out, c_out, 3, 1),
+            bn2: nn::batch_norm2d(p.sub("bn2"), c_out, Default::default()),
+            down,
+        }
+    }
+
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let y = xs.apply(&self.conv1).apply_t(&self.bn1, train).relu();
+        let y = y.apply(&self.conv2).apply_t(&self.bn2, train);
+        let skip = match &self.down {
+            Some((c, bn)) => xs.apply(c).apply_t(bn, train),
+            None => xs.shallow_clone(),
+        };
+        (y + skip).relu()
+    }
+}
+
+/// The ResNet-18 trunk plus its embedding projection.
+#[derive(Debug)]
+pub struct ResNetTower {
+    conv1: nn::Conv2D,
+    bn1: nn::BatchNorm,
+    layers: Vec<BasicBlock>,
+    proj: nn::Linear,
+    out_channels: i64,
+}
+
+impl ResNetTower {
+    /// Builds the tower under `p`; `widths` are the 4 stage widths (64..512 in the original).
+    pub fn new(p: &nn::Path, in_channels: i64, widths: &[i64], emb: i64) -> Self {
+        let stem = widths.first().copied().unwrap_or(64);
+        let conv1 = conv(p.sub("conv1"), in_channels, stem, 3, 2);
+        let bn1 = nn::batch_norm2d(p.sub("bn1"), stem, Default::default());
+        let mut layers = Vec::new();
+        let mut c_in = stem;
+        for (i, &w) in widths.iter().enumerate() {
+            let lp = p.sub(format!("layer{}", i + 1));
+            let stride = if i == 0 { 1 } else { 2 };
+            layers.push(BasicBlock::new(&lp.sub("0"), c_in, w, stride));
+            layers.push(BasicBlock::new(&lp.sub("1"), w, w, 1));
+            c_in = w;
+        }
+        let proj = nn::linear(p.sub("proj"), c_in, emb, Default::default());
+        ResNetTower { conv1, bn1, layers, proj, out_channels: c_in }
+    }
+
+    /// Channels of the feature map.
+    pub fn out_channels(&self) -> i64 {
+        self.out_channels
+    }
+
+    /// The last stage's output `[B, C, h, w]`.
+    pub fn feature_map(&self, xs: &Tensor, train: bool) -> Tensor {
+        let mut x = xs.apply(&self.conv1).apply_t(&self.bn1, train).relu();
+        for block in &self.layers {
+            x = block.forward_t(&x, train);
+        }
+        x
+    }
+
+    /// The embedding projection.
+    pub fn proj(&self) -> &nn::Linear {
+        &self.proj
+    }
+}
+
+impl ModuleT for ResNetTower {
+    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
+        let map = self.feature_map(xs, train);
+        map.mean_dim([2i64, 3].as_slice(), false, tch::Kind::Float).apply(&self.proj)
+    }
+}

@@ -1,0 +1,180 @@
+//! Checkpoints: one `.safetensors` file holding the model's variables under their VarStore
+//! names (what PyTorch loads), the AdamW moments (`optim.*`), and a `meta.json` entry (a u8
+//! tensor of UTF-8 JSON: step, pipeline position, the resolved run config, the last validation).
+//! A checkpoint therefore describes itself: `eval` and `embed` need nothing else.
+//!
+//! Files are written to a temporary sibling and renamed, so a run killed at any moment leaves
+//! either the previous checkpoint or the new one, never half of one. A run folder keeps the last
+//! K `step-NNNNNNNN.safetensors` plus `best.safetensors`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+use super::{AdamW, RunConfig, TrainingError};
+
+/// Name of the metadata entry.
+pub const META_NAME: &str = "meta.json";
+/// Version of the layout described above.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a checkpoint says about itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckpointMeta {
+    /// Layout version.
+    pub format: u32,
+    /// Optimisation steps done.
+    pub step: u64,
+    /// Training examples consumed: where the pipeline resumes.
+    pub samples_seen: u64,
+    /// The resolved configuration of the run.
+    pub run: RunConfig,
+    /// Best validation metric so far (the task's metric).
+    pub best_metric: Option<f64>,
+    /// The last validation report, if any.
+    pub last_val: Option<serde_json::Value>,
+    /// Wall-clock seconds spent training up to this checkpoint (over all resumptions).
+    pub elapsed_s: f64,
+}
+
+fn ck_err(path: &Path, reason: impl Into<String>) -> TrainingError {
+    TrainingError::Checkpoint { path: path.to_path_buf(), reason: reason.into() }
+}
+
+/// Writes a checkpoint atomically.
+pub fn save_checkpoint(
+    path: &Path,
+    vs: &VarStore,
+    opt: Option<&AdamW>,
+    meta: &CheckpointMeta,
+) -> Result<(), TrainingError> {
+    let mut named: Vec<(String, Tensor)> = Vec::new();
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, t) in vars {
+        named.push((name, t.f_detach()?.f_to(Device::Cpu)?.f_contiguous()?));
+    }
+    if let Some(opt) = opt {
+        named.extend(opt.state_tensors()?);
+    }
+    let json = serde_json::to_vec(meta).map_err(|e| ck_err(path, e.to_string()))?;
+    named.push((META_NAME.to_string(), Tensor::from_slice(&json)));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    if let Err(e) = Tensor::write_safetensors(&named, &tmp) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(ck_err(path, e.to_string()));
+    }
+    std::fs::File::open(&tmp)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| TrainingError::file(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainingError::file(path, e))
+}
+
+/// Reads every tensor of a checkpoint and its metadata.
+pub fn read_checkpoint(
+    path: &Path,
+) -> Result<(CheckpointMeta, HashMap<String, Tensor>), TrainingError> {
+    if !path.is_file() {
+        return Err(ck_err(path, "no such file"));
+    }
+    let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+        .map_err(|e| ck_err(path, format!("not a readable safetensors file: {e}")))?
+        .into_iter()
+        .collect();
+    let meta = tensors
+        .get(META_NAME)
+        .ok_or_else(|| ck_err(path, "no meta.json entry (not a pretext checkpoint?)"))?;
+    let bytes: Vec<u8> =
+        Vec::<u8>::try_from(meta.to_kind(Kind::Uint8)).map_err(|e| ck_err(path, e.to_string()))?;
+    let meta: CheckpointMeta =
+        serde_json::from_slice(&bytes).map_err(|e| ck_err(path, format!("meta.json: {e}")))?;
+    if meta.format != FORMAT_VERSION {
+        return Err(ck_err(
+            path,
+            format!("format {} (this build reads {FORMAT_VERSION})", meta.format),
+        ));
+    }
+    Ok((meta, tensors))
+}
+
+/// Copies the model variables of a checkpoint into `vs`; every variable must be present with
+/// the same shape (so a checkpoint of another model is an error, not a silent partial load).
+pub fn load_variables(
+    path: &Path,
+    vs: &VarStore,
+    tensors: &HashMap<String, Tensor>,
+) -> Result<(), TrainingError> {
+    let _guard = tch::no_grad_guard();
+    for (name, mut var) in vs.variables() {
+        let src =
+            tensors.get(&name).ok_or_else(|| ck_err(path, format!("lacks variable {name}")))?;
+        if src.size() != var.size() {
+            return Err(ck_err(
+                path,
+                format!("{name}: shape {:?}, model has {:?}", src.size(), var.size()),
+            ));
+        }
+        var.f_copy_(src)?;
+    }
+    Ok(())
+}
+
+/// Path of the step checkpoint `step` in `dir`.
+pub fn step_path(dir: &Path, step: u64) -> PathBuf {
+    dir.join(format!("step-{step:08}.safetensors"))
+}
+
+/// Step checkpoints in `dir`, oldest first.
+pub fn step_checkpoints(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut out: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let step = name.strip_prefix("step-")?.strip_suffix(".safetensors")?.parse().ok()?;
+            Some((step, e.path()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The newest step checkpoint in `dir`.
+pub fn latest_checkpoint(dir: &Path) -> Option<PathBuf> {
+    step_checkpoints(dir).pop().map(|(_, p)| p)
+}
+
+/// Removes all but the newest `keep` step checkpoints.
+pub fn prune(dir: &Path, keep: usize) -> Result<(), TrainingError> {
+    let all = step_checkpoints(dir);
+    let n = all.len().saturating_sub(keep);
+    for (_, p) in all.into_iter().take(n) {
+        std::fs::remove_file(&p).map_err(|e| TrainingError::file(&p, e))?;
+    }
+    Ok(())
+}
+
+/// A model rebuilt from a checkpoint, for evaluation and embedding.
+pub struct LoadedCheckpoint {
+    /// Its metadata.
+    pub meta: CheckpointMeta,
+    /// The variables.
+    pub vs: VarStore,
+}
+
+/// Reads a checkpoint's metadata and builds a VarStore on `device` filled by `build`.
+pub fn load_for_inference<M>(
+    path: &Path,
+    device: Device,
+    build: impl FnOnce(&tch::nn::Path, &CheckpointMeta) -> Result<M, TrainingError>,
+) -> Result<(LoadedCheckpoint, M), TrainingError> {
+    let (meta, tensors) = read_checkpoint(path)?;
+    let vs = VarStore::new(device);
+    let model = build(&vs.root(), &meta)?;
+    load_variables(path, &vs, &tensors)?;
+    Ok((LoadedCheckpoint { meta, vs }, model))
+}
