@@ -66,6 +66,12 @@ impl PipelineSource {
         model: &ModelConfig,
         cfg: PipelineSourceConfig,
     ) -> Result<Self, TrainingError> {
+        if cfg.task == TaskKind::Avc && model.input.frames != 1 {
+            return Err(TrainingError::Config(format!(
+                "input.frames = {}: the pipeline's AVC sampler gives one frame per example",
+                model.input.frames
+            )));
+        }
         if split.get(&cfg.eval_split).is_none() {
             return Err(TrainingError::Config(format!("unknown split '{}'", cfg.eval_split)));
         }
@@ -137,7 +143,7 @@ impl DataSource for PipelineSource {
             return Err(TrainingError::NoData("validation"));
         }
         let mut cfg = self.base(files, self.cfg.eval_negatives)?;
-        cfg.seed = self.cfg.seed ^ 0x5eed_0f_7a1;
+        cfg.seed = self.cfg.seed ^ 0x5EED_F7A1;
         cfg.augment = AugmentConfig::none();
         cfg.shuffle_files = false;
         cfg.batch_size = batch;
