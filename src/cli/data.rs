@@ -27,6 +27,10 @@ pub struct DataArgs {
     /// Held-out examples scored per validation / evaluation.
     #[arg(long, default_value_t = 240)]
     pub val_examples: u64,
+    /// Share of positives in the training stream (default: the task's, 50% AVC, 25% frame
+    /// order); validation keeps the task's default.
+    #[arg(long)]
+    pub train_positive_ratio: Option<f64>,
     /// Examples each file yields per pass over the files.
     #[arg(long, default_value_t = 4)]
     pub clips_per_file: usize,
@@ -110,6 +114,7 @@ pub fn open_source(
         train_negatives,
         eval_negatives: eval,
         val_examples: args.val_examples,
+        train_positive_ratio: args.train_positive_ratio,
         clips_per_file: args.clips_per_file,
         state_dir: run_dir.map(Path::to_path_buf),
     };

@@ -12,19 +12,25 @@ use super::{Arch, ResNetTower, TowerConfig, VggTower};
 #[derive(Debug)]
 pub enum Tower {
     /// VGG-style blocks.
-    Vgg(VggTower),
+    Vgg(Box<VggTower>),
     /// ResNet-18 layout.
-    ResNet(ResNetTower),
+    ResNet(Box<ResNetTower>),
 }
 
 impl Tower {
     /// Builds a tower under `p` for `in_channels` inputs and `emb`-dimensional embeddings.
     pub fn new(p: &nn::Path, cfg: &TowerConfig, in_channels: i64, emb: i64) -> Self {
         match cfg.arch {
-            Arch::Vgg => {
-                Tower::Vgg(VggTower::new(p, in_channels, &cfg.channels, cfg.convs_per_block, emb))
+            Arch::Vgg => Tower::Vgg(Box::new(VggTower::new(
+                p,
+                in_channels,
+                &cfg.channels,
+                cfg.convs_per_block,
+                emb,
+            ))),
+            Arch::Resnet18 => {
+                Tower::ResNet(Box::new(ResNetTower::new(p, in_channels, &cfg.channels, emb)))
             }
-            Arch::Resnet18 => Tower::ResNet(ResNetTower::new(p, in_channels, &cfg.channels, emb)),
         }
     }
 

@@ -140,7 +140,7 @@ impl TrainConfig {
             return bad("keep_last must be at least 1".into());
         }
         if let Some(t) = self.max_time_s {
-            if !(t > 0.0) {
+            if t.is_nan() || t <= 0.0 {
                 return bad(format!("max_time {t} s must be positive"));
             }
         }
@@ -187,7 +187,7 @@ pub fn parse_duration(s: &str) -> Result<f64, TrainingError> {
         total += num.parse::<f64>().map_err(|_| err())? * unit;
         num.clear();
     }
-    if !num.is_empty() || !(total > 0.0) {
+    if !num.is_empty() || total.is_nan() || total <= 0.0 {
         return Err(err());
     }
     Ok(total)

@@ -37,6 +37,9 @@ pub struct PipelineSourceConfig {
     pub eval_negatives: NegativeKinds,
     /// Examples per validation.
     pub val_examples: u64,
+    /// Share of positives in the training stream (None: the task's default; validation always
+    /// uses the task's default, e.g. 25% for frame order).
+    pub train_positive_ratio: Option<f64>,
     /// Examples each file yields per epoch.
     pub clips_per_file: usize,
     /// Probe-cache and quarantine folder (the run folder), if any.
@@ -66,6 +69,12 @@ impl PipelineSource {
         model: &ModelConfig,
         cfg: PipelineSourceConfig,
     ) -> Result<Self, TrainingError> {
+        if cfg.task == TaskKind::Avc && model.input.frames != 1 {
+            return Err(TrainingError::Config(format!(
+                "input.frames = {}: the pipeline's AVC sampler gives one frame per example",
+                model.input.frames
+            )));
+        }
         if split.get(&cfg.eval_split).is_none() {
             return Err(TrainingError::Config(format!("unknown split '{}'", cfg.eval_split)));
         }
@@ -119,6 +128,12 @@ impl DataSource for PipelineSource {
             return Err(TrainingError::NoData("training"));
         }
         let mut cfg = self.base(self.split.train.clone(), self.cfg.train_negatives)?;
+        if let Some(r) = self.cfg.train_positive_ratio {
+            match &mut cfg.task {
+                TaskConfig::Avc(c) => c.positive_ratio = r,
+                TaskConfig::FrameOrder(c) => c.positive_ratio = r,
+            }
+        }
         cfg.start_seq = skip;
         cfg.batch_size = batch;
         cfg.epochs = None;
@@ -137,7 +152,7 @@ impl DataSource for PipelineSource {
             return Err(TrainingError::NoData("validation"));
         }
         let mut cfg = self.base(files, self.cfg.eval_negatives)?;
-        cfg.seed = self.cfg.seed ^ 0x5eed_0f_7a1;
+        cfg.seed = self.cfg.seed ^ 0x5EED_F7A1;
         cfg.augment = AugmentConfig::none();
         cfg.shuffle_files = false;
         cfg.batch_size = batch;

@@ -205,3 +205,97 @@ fn cuda_training_runs_when_requested() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("Cuda(0)"), "{}", stderr(&o));
 }
+
+#[test]
+fn train_eval_embed_on_video_files_through_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let videos = dir.path().join("videos");
+    std::fs::create_dir_all(&videos).unwrap();
+    let mut split = String::new();
+    for i in 0..5 {
+        let name = format!("c{i}.mp4");
+        crate::common::testsrc_clip(&videos, &name, 3.0, "64x64", 25);
+        split.push_str(&format!("{name} {}\n", if i < 3 { "train" } else { "val" }));
+    }
+    let split_file = videos.join("split.txt");
+    std::fs::write(&split_file, split).unwrap();
+    let cfg = tiny_config(dir.path());
+    let run = dir.path().join("run");
+    let args = [
+        "train",
+        "--data",
+        videos.to_str().unwrap(),
+        "--split-file",
+        split_file.to_str().unwrap(),
+        "--config",
+        &cfg,
+        "--out",
+        run.to_str().unwrap(),
+        "--steps",
+        "3",
+        "--val-examples",
+        "8",
+        "--device",
+        "cpu",
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+    ];
+    let o = run_pretext(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("finished at step 3"), "{}", stdout(&o));
+    let split: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("split.json")).unwrap()).unwrap();
+    assert_eq!(split["train"].as_array().unwrap().len(), 3);
+    assert_eq!(split["val"].as_array().unwrap().len(), 2);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["data"]["source"], "pipeline");
+    assert!(config["data"]["negative_policy"].as_str().unwrap().contains("frame grid"));
+
+    let ck = run.join("checkpoints/best.safetensors");
+    let o = run_pretext(&[
+        "eval",
+        "avc",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--data",
+        videos.to_str().unwrap(),
+        "--split-file",
+        split_file.to_str().unwrap(),
+        "--negatives",
+        "hard",
+        "--val-examples",
+        "8",
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let kinds = report["by_kind"].as_object().unwrap();
+    assert!(kinds.keys().all(|k| k == "positive" || k == "hard"), "{kinds:?}");
+    assert_eq!(
+        report["positives"].as_u64().unwrap() + report["negatives_count"].as_u64().unwrap(),
+        8
+    );
+
+    let emb = dir.path().join("emb");
+    let o = run_pretext(&[
+        "embed",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        videos.join("c3.mp4").to_str().unwrap(),
+        "--out",
+        emb.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = std::fs::read_to_string(emb.join("index.jsonl")).unwrap().lines().count();
+    assert_eq!(rows, 3, "3 s of video = 3 clips of 0.96 s");
+    let v = pretext::io::read_npy_f32(&emb.join("visual.npy")).unwrap();
+    let a = pretext::io::read_npy_f32(&emb.join("audio.npy")).unwrap();
+    assert_eq!((v.shape.clone(), a.shape.clone()), (vec![3, 8], vec![3, 8]));
+}
