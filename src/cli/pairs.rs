@@ -11,6 +11,8 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 use pretext::features::Preset;
+
+use super::spectrogram::PresetArg;
 use pretext::pipeline::{
     AugmentConfig, BatchStream, PipelineConfig, PipelineError, PipelineStats, ShardWriter,
     ShardWriterConfig,
@@ -25,30 +27,6 @@ pub enum TaskArg {
     Avc,
     /// Shuffle & Learn: is a 3-frame tuple in temporal order?
     FrameOrder,
-}
-
-/// Spectrogram recipe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PresetArg {
-    /// AudioSet VGGish log-mel (16 kHz, 64 bands).
-    Vggish,
-    /// L3-Net linear spectrogram (48 kHz).
-    L3,
-    /// LVS / EZ-VSL spectrogram.
-    Lvs,
-    /// librosa melspectrogram defaults.
-    Librosa,
-}
-
-impl From<PresetArg> for Preset {
-    fn from(p: PresetArg) -> Preset {
-        match p {
-            PresetArg::Vggish => Preset::Vggish,
-            PresetArg::L3 => Preset::L3,
-            PresetArg::Lvs => Preset::Lvs,
-            PresetArg::Librosa => Preset::Librosa,
-        }
-    }
 }
 
 /// Negative kinds for AVC.
