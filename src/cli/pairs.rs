@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
-use pretext::features::Preset;
 
 use super::spectrogram::PresetArg;
 use pretext::pipeline::{
