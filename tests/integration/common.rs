@@ -28,8 +28,21 @@ pub fn ffmpeg(args: &[&str]) {
     );
 }
 
-/// A lavfi test clip: `testsrc2` video and a sine tone, H.264 + AAC in MP4.
+/// A lavfi test clip: `testsrc2` video and a 440 Hz sine at 44.1 kHz, H.264 + AAC in MP4.
 pub fn testsrc_clip(dir: &Path, name: &str, seconds: f64, size: &str, fps: u32) -> PathBuf {
+    tone_clip(dir, name, seconds, size, fps, 440, 44_100)
+}
+
+/// A lavfi test clip: `testsrc2` video and a sine of `hz` at `rate`, H.264 + AAC in MP4.
+pub fn tone_clip(
+    dir: &Path,
+    name: &str,
+    seconds: f64,
+    size: &str,
+    fps: u32,
+    hz: u32,
+    rate: u32,
+) -> PathBuf {
     let path = dir.join(name);
     let d = format!("{seconds}");
     ffmpeg(&[
@@ -40,7 +53,7 @@ pub fn testsrc_clip(dir: &Path, name: &str, seconds: f64, size: &str, fps: u32) 
         "-f",
         "lavfi",
         "-i",
-        &format!("sine=frequency=440:sample_rate=44100:duration={d}"),
+        &format!("sine=frequency={hz}:sample_rate={rate}:duration={d}"),
         "-c:v",
         "libx264",
         "-pix_fmt",

@@ -179,6 +179,13 @@ fn device_cuda_without_cuda_is_a_clear_error() {
 #[test]
 fn cuda_training_runs_when_requested() {
     if !cuda_tests_requested() {
+        // Written to the real stderr (not the captured one) so the skip shows in every run.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED training::cuda_training_runs_when_requested: set PRETEXT_CUDA_TESTS=1 (or \
+             --features cuda-tests) on a machine with a GPU to run it"
+        );
         return;
     }
     assert!(
@@ -302,31 +309,6 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
 
 /// A clip whose frames change over time (testsrc2) and whose tone is its own, so that every
 /// (frame, audio window) pair is distinct and a network can memorise them.
-fn toned_clip(dir: &Path, name: &str, hz: u32) -> std::path::PathBuf {
-    let path = dir.join(name);
-    crate::common::ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=48x48:rate=25:duration=3",
-        "-f",
-        "lavfi",
-        "-i",
-        &format!("sine=frequency={hz}:sample_rate=16000:duration=3"),
-        "-c:v",
-        "libx264",
-        "-pix_fmt",
-        "yuv420p",
-        "-g",
-        "12",
-        "-c:a",
-        "aac",
-        "-shortest",
-        path.to_str().unwrap(),
-    ]);
-    path
-}
-
 /// The overfit check of issue #6: pipeline batches carry labels that agree with what was
 /// sampled (positives: the frame's own audio, centred on it; easy negatives: another file's
 /// audio), and the trainer drives the training accuracy on a few fixed pipeline batches to
@@ -341,7 +323,17 @@ fn trainer_overfits_fixed_pipeline_batches_with_consistent_labels() {
     let dir = tempfile::tempdir().unwrap();
     let files: Vec<_> = [300, 700, 1500]
         .iter()
-        .map(|hz| toned_clip(dir.path(), &format!("t{hz}.mp4"), *hz))
+        .map(|hz| {
+            crate::common::tone_clip(
+                dir.path(),
+                &format!("t{hz}.mp4"),
+                3.0,
+                "48x48",
+                25,
+                *hz,
+                16_000,
+            )
+        })
         .collect();
     let audio_seconds = 0.96;
     let pipe = PipelineConfig {
