@@ -3,7 +3,8 @@
 //! PyAV resample, librosa VGGish log-mel) run in the same invocation on the same files. For
 //! frame-order tuples it also times the `ffmpeg` CLI decoding the same files (decode only).
 //!
-//! Per-core figures divide by the CPU time the process used (`/proc/self/stat`, Linux), so they
+//! Per-core figures divide by the CPU time the process used (`clock_gettime` on the process CPU
+//! clock, as Python's `time.process_time`; `getrusage` for the ffmpeg child), so they
 //! stay meaningful on a machine shared with other jobs.
 
 use std::path::PathBuf;
@@ -31,17 +32,12 @@ pub struct Args {
     script: PathBuf,
 }
 
-/// CPU seconds (user + system) used so far by this process (`children == false`) or by its
-/// waited-for children (`children == true`).
 fn cpu_seconds_of(children: bool) -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the parenthesised command name: utime, stime, cutime, cstime are fields
-    // 14-17 of the line, i.e. 11-14 of the rest.
-    let rest = &text[text.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let at = if children { 13 } else { 11 };
-    let ticks: f64 = f.get(at)?.parse::<f64>().ok()? + f.get(at + 1)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
+    if children {
+        super::cpu_clock::children_seconds()
+    } else {
+        super::cpu_clock::process_seconds()
+    }
 }
 
 fn cpu_seconds() -> Option<f64> {

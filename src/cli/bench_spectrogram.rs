@@ -7,8 +7,8 @@
 //! `benches/python/spectrogram_ref.py` is run with the same preset, batch and repeat count under
 //! one BLAS/OpenMP/torch thread, its JSON lines are parsed, and the ratios are printed.
 //!
-//! Both sides are timed by the CPU time of the computing thread (Linux
-//! `/proc/thread-self/schedstat`; Python's `time.thread_time`) as well as by the wall clock:
+//! Both sides are timed by the CPU time of the computing thread (`clock_gettime` on the thread
+//! CPU clock, which is what Python's `time.thread_time` reads) as well as by the wall clock:
 //! on a shared machine wall time mostly measures the neighbours, CPU time much less so. pretext
 //! is measured before and after the references and the median is taken over both runs, so a
 //! change of machine load during the run does not favour either side.
@@ -84,10 +84,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut wall = Vec::with_capacity(2 * args.repeats as usize);
     let mut measure = |cpu: &mut Vec<f64>, wall: &mut Vec<f64>| -> anyhow::Result<()> {
         for _ in 0..args.repeats {
-            let (c0, w0) = (thread_cpu_seconds(), Instant::now());
+            let (c0, w0) = (super::cpu_clock::thread_seconds(), Instant::now());
             spec.compute_batch_into(&waves, &mut out)?;
             wall.push(w0.elapsed().as_secs_f64());
-            cpu.push(thread_cpu_seconds().zip(c0).map_or(f64::NAN, |(c1, c0)| c1 - c0));
+            cpu.push(super::cpu_clock::thread_seconds().zip(c0).map_or(f64::NAN, |(c1, c0)| c1 - c0));
         }
         Ok(())
     };
@@ -137,13 +137,6 @@ fn median(times: &mut [f64]) -> f64 {
     }
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
-}
-
-/// CPU time consumed by the calling thread, in seconds (Linux; `None` elsewhere).
-fn thread_cpu_seconds() -> Option<f64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
-    Some(ns * 1e-9)
 }
 
 /// Runs the Python references with one thread each and parses their JSON lines.

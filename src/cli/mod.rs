@@ -10,6 +10,7 @@ mod bench_decode;
 mod bench_pipeline;
 mod bench_spectrogram;
 mod bench_train;
+mod cpu_clock;
 mod data;
 mod embed;
 mod eval;

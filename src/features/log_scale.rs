@@ -90,6 +90,23 @@ impl LogScale {
         }
     }
 
+    /// [`LogScale::apply_into`] in place.
+    #[inline(always)]
+    pub fn apply_into_in_place(&self, values: &mut [f32]) {
+        match *self {
+            LogScale::None => {}
+            LogScale::Ln { eps } => {
+                let eps = eps as f32;
+                values.iter_mut().for_each(|v| *v = ln_f32(*v + eps));
+            }
+            LogScale::Db { amin, .. } => {
+                const DB_PER_NEPER: f32 = 10.0 / std::f32::consts::LN_10;
+                let amin = amin as f32;
+                values.iter_mut().for_each(|v| *v = DB_PER_NEPER * ln_f32(v.max(amin)));
+            }
+        }
+    }
+
     /// The per-example dynamic range, if any.
     pub fn top_db(&self) -> Option<f64> {
         match *self {
@@ -169,20 +186,24 @@ impl Affine {
 }
 
 /// Applies `top_db` (when given) and the affine map in place to one example's log values.
+///
+/// In f32 (the values are f32 already): the peak is exact, `max` is exact, and the affine map
+/// costs one rounding of the subtraction and one of the division.
+#[inline(always)]
 pub fn finish_example(values: &mut [f32], top_db: Option<f64>, affine: &Affine) {
-    let floor = top_db.map(|t| {
-        let peak = values.iter().fold(f64::NEG_INFINITY, |m, v| m.max(f64::from(*v)));
-        peak - t
-    });
-    if floor.is_none() && affine.is_identity() {
+    if top_db.is_none() && affine.is_identity() {
         return;
     }
-    for v in values.iter_mut() {
-        let mut y = f64::from(*v);
-        if let Some(f) = floor {
-            y = y.max(f);
+    let floor = match top_db {
+        Some(t) => {
+            let peak = values.iter().fold(f32::NEG_INFINITY, |m, v| m.max(*v));
+            (f64::from(peak) - t) as f32
         }
-        *v = affine.apply(y) as f32;
+        None => f32::NEG_INFINITY,
+    };
+    let (mean, std) = (affine.mean as f32, affine.std as f32);
+    for v in values.iter_mut() {
+        *v = (v.max(floor) - mean) / std;
     }
 }
 

@@ -250,6 +250,22 @@ impl MelFilterbank {
             quads_w.remainder().iter().zip(quads_s.remainder()).map(|(a, b)| a * b).sum();
         (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
     }
+
+    /// Band `m`'s energy for `L` frames at once: `spectra` is bins-major (`spectra[k * L + j]`
+    /// is bin `k` of frame `j`), so the sum runs along the filter with `L`-wide vector
+    /// accumulators and no horizontal reduction. Each frame's sum is in bin order.
+    #[inline(always)]
+    pub fn band_block<const L: usize>(&self, m: usize, spectra: &[f32]) -> [f32; L] {
+        let w = &self.weights[self.spans[m]..self.spans[m + 1]];
+        let s = &spectra[self.starts[m] * L..(self.starts[m] + w.len()) * L];
+        let mut acc = [0.0f32; L];
+        for (wk, col) in w.iter().zip(s.chunks_exact(L)) {
+            for (a, x) in acc.iter_mut().zip(col) {
+                *a += wk * x;
+            }
+        }
+        acc
+    }
 }
 
 /// `librosa.filters.mel` in f64, dense `[n_mels, n_bins]`.
@@ -379,6 +395,16 @@ mod tests {
             let want: f64 = row.iter().zip(&spectrum).map(|(a, b)| a * f64::from(*b)).sum();
             let got = f64::from(bank.band(m, &spectrum));
             assert!((got - want).abs() < 1e-6 * want.abs().max(1.0), "band {m}: {got} vs {want}");
+        }
+        // Four frames at once, bins-major: frame j is the spectrum scaled by j + 1.
+        let block: Vec<f32> =
+            spectrum.iter().flat_map(|v| (1..=4).map(move |j| v * j as f32)).collect();
+        for m in 0..40 {
+            let sums = bank.band_block::<4>(m, &block);
+            for (j, got) in sums.iter().enumerate() {
+                let want = bank.band(m, &spectrum) * (j + 1) as f32;
+                assert!((got - want).abs() <= 1e-5 * want.abs().max(1.0), "band {m} frame {j}");
+            }
         }
     }
 

@@ -54,11 +54,10 @@ pub struct Spectrogram {
     config: SpectrogramConfig,
     stft: Stft,
     mel: Option<MelFilterbank>,
-    /// One frame's filterbank output (`n_freq`).
-    bands: Vec<f32>,
-    /// Logs of the last [`BLOCK`] frames, frame-major (`[BLOCK, n_freq]`), written to the
-    /// `[freq, time]` output a block at a time so each row gets contiguous stores.
+    /// The spectra of up to [`BLOCK`] frames, bins-major (`[n_bins, BLOCK]`).
     block: Vec<f32>,
+    /// Their logs, `[n_freq, BLOCK]`: each row is copied contiguously into the output row.
+    logs: Vec<f32>,
 }
 
 /// Frames buffered before they are transposed into the output.
@@ -77,12 +76,13 @@ impl Spectrogram {
             }
         };
         let n_freq = mel.as_ref().map_or(stft.n_bins(), MelFilterbank::n_mels);
+        let n_bins = stft.n_bins();
         Ok(Spectrogram {
             config,
             stft,
             mel,
-            bands: vec![0.0; n_freq],
-            block: vec![0.0; n_freq * BLOCK],
+            block: vec![0.0; n_bins * BLOCK],
+            logs: vec![0.0; n_freq * BLOCK],
         })
     }
 
@@ -193,21 +193,33 @@ impl Spectrogram {
         if n_frames == 0 || wave.is_empty() {
             return Err(FeatureError::TooShort { got: wave.len(), needed: self.min_samples() });
         }
-        if !all_finite(wave) {
-            if let Some(index) = wave.iter().position(|v| !v.is_finite()) {
-                return Err(FeatureError::NonFinite { index, value: wave[index] });
-            }
-        }
         Ok((n_freq, n_frames))
     }
 
     fn fill(&mut self, wave: &[f32], out: &mut [f32], n_frames: usize) -> Result<(), FeatureError> {
-        super::simd::run_wide(|| self.fill_frames(wave, out, n_frames))?;
-        finish_example(out, self.config.log.top_db(), &self.config.normalize);
-        Ok(())
+        #[cfg(target_arch = "x86_64")]
+        if super::simd::avx2_fma() {
+            // SAFETY: the only precondition of a `#[target_feature]` function is that the CPU
+            // has those features, which `avx2_fma` just checked.
+            return unsafe { self.fill_frames_avx2(wave, out, n_frames) };
+        }
+        self.fill_frames(wave, out, n_frames)
     }
 
-    /// The per-frame work, inlined into [`super::simd::run_wide`]'s AVX2 copy.
+    /// [`Spectrogram::fill_frames`] compiled for AVX2 + FMA (see `simd.rs`).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn fill_frames_avx2(
+        &mut self,
+        wave: &[f32],
+        out: &mut [f32],
+        n_frames: usize,
+    ) -> Result<(), FeatureError> {
+        self.fill_frames(wave, out, n_frames)
+    }
+
+    /// Checks the samples are finite, then the per-frame work; inlined into both the baseline
+    /// and the AVX2 caller.
     #[inline(always)]
     fn fill_frames(
         &mut self,
@@ -215,38 +227,48 @@ impl Spectrogram {
         out: &mut [f32],
         n_frames: usize,
     ) -> Result<(), FeatureError> {
+        if !all_finite(wave) {
+            if let Some(index) = wave.iter().position(|v| !v.is_finite()) {
+                return Err(FeatureError::NonFinite { index, value: wave[index] });
+            }
+        }
         let log = self.config.log;
         let mel = self.mel.as_ref();
-        let (bands, block) = (&mut self.bands, &mut self.block);
-        let n_freq = bands.len();
-        self.stft.for_each_frame(wave, |t, spectrum| {
+        let (block, logs) = (&mut self.block, &mut self.logs);
+        for t in 0..n_frames {
+            let spectrum = self.stft.frame(wave, t)?;
             let b = t % BLOCK;
-            let logs = &mut block[b * n_freq..(b + 1) * n_freq];
+            // Column b of the bins-major block.
+            for (k, v) in spectrum.iter().enumerate() {
+                block[k * BLOCK + b] = *v;
+            }
+            if b + 1 < BLOCK && t + 1 < n_frames {
+                continue;
+            }
+            // Rows of `BLOCK` frames: filterbank sums vectorised across frames, logs, and
+            // contiguous stores into each output row.
+            let (t0, cols) = (t - b, b + 1);
             match mel {
                 Some(bank) => {
-                    for (m, v) in bands.iter_mut().enumerate() {
-                        *v = bank.band(m, spectrum);
+                    for (m, row) in logs.chunks_exact_mut(BLOCK).enumerate() {
+                        row.copy_from_slice(&bank.band_block::<BLOCK>(m, block));
                     }
-                    log.apply_into(bands, logs);
+                    log.apply_into_in_place(logs);
                 }
-                None => log.apply_into(spectrum, logs),
+                None => log.apply_into(block, logs),
             }
-            if b + 1 == BLOCK || t + 1 == n_frames {
-                // Transpose the block: each output row gets up to BLOCK contiguous values.
-                let t0 = t - b;
-                for (f, row) in out.chunks_exact_mut(n_frames).enumerate() {
-                    let column = block[f..].iter().step_by(n_freq);
-                    for (o, v) in row[t0..=t].iter_mut().zip(column) {
-                        *o = *v;
-                    }
-                }
+            for (row, src) in out.chunks_exact_mut(n_frames).zip(logs.chunks_exact(BLOCK)) {
+                row[t0..t0 + cols].copy_from_slice(&src[..cols]);
             }
-        })
+        }
+        finish_example(out, log.top_db(), &self.config.normalize);
+        Ok(())
     }
 }
 
 /// Whether every sample is finite: `x·0` is 0 for finite `x` and NaN otherwise; eight lanes of
 /// sums keep the loop vectorised.
+#[inline(always)]
 fn all_finite(wave: &[f32]) -> bool {
     let mut acc = [0.0f32; 8];
     let mut chunks = wave.chunks_exact(8);

@@ -3,7 +3,7 @@
 //!
 //! Design:
 //! - One [`Stft`] owns its plan (`Arc<dyn RealToComplex<T>>`), window, frame buffer, spectrum
-//!   and FFT scratch, so [`Stft::for_each_frame`] allocates nothing. Build one per thread.
+//!   and FFT scratch, so [`Stft::frame`] allocates nothing. Build one per thread.
 //! - Arithmetic is f64 from the first windowed sample to each bin's (scaled) power by default
 //!   ([`Precision::F64`]), then f32. An f32 FFT leaves an absolute error of about 1e-7 of the
 //!   frame's amplitude in *every* bin: on the goldens that misses L3's dB (`amin` 1e-10) by
@@ -339,15 +339,24 @@ impl Stft {
 
     /// Calls `f(t, values)` for every frame `t` of `wave`, where `values` holds the frame's
     /// `n_bins` magnitudes or (scaled) powers. Allocates nothing.
-    #[inline(always)]
     pub fn for_each_frame(
         &mut self,
         wave: &[f32],
         mut f: impl FnMut(usize, &[f32]),
     ) -> Result<(), FeatureError> {
-        let n_frames = self.n_frames(wave.len());
-        let pad = self.config.pad() as isize;
-        let win = self.config.win_length;
+        for t in 0..self.n_frames(wave.len()) {
+            f(t, self.frame(wave, t)?);
+        }
+        Ok(())
+    }
+
+    /// Frame `t` of `wave` (`t < n_frames(wave.len())`): its `n_bins` magnitudes or (scaled)
+    /// powers, in a buffer owned by `self` and overwritten by the next call. Allocates nothing.
+    ///
+    /// A plain call rather than a callback so that the caller's loop, and this body inlined
+    /// into it, can be compiled for wider vectors as one function (see `simd.rs`).
+    #[inline(always)]
+    pub fn frame(&mut self, wave: &[f32], t: usize) -> Result<&[f32], FeatureError> {
         let reflect = self.config.center == Some(PadMode::Reflect);
         if reflect && wave.is_empty() {
             return Err(FeatureError::InvalidParameter(
@@ -356,32 +365,26 @@ impl Stft {
         }
         let geometry = Geometry {
             lo: self.win_offset,
-            hi: self.win_offset + win,
+            hi: self.win_offset + self.config.win_length,
             detrend: self.config.detrend,
             reflect,
             scale: self.scale,
         };
-        for t in 0..n_frames {
-            // Index of the window's first sample in the unpadded signal.
-            let start = (t * self.config.hop + self.frame_offset) as isize - pad;
-            match &mut self.engine {
-                Engine::F64(k) => k.power(wave, start, &geometry, &mut self.values)?,
-                Engine::F32(k) => k.power(wave, start, &geometry, &mut self.values)?,
-            }
-            if self.config.scaling == Scaling::Density {
-                let last = if self.config.n_fft % 2 == 0 {
-                    self.values.len() - 1
-                } else {
-                    self.values.len()
-                };
-                self.values[1..last].iter_mut().for_each(|v| *v *= 2.0);
-            }
-            if self.config.amplitude == Amplitude::Magnitude {
-                self.values.iter_mut().for_each(|v| *v = v.sqrt());
-            }
-            f(t, &self.values);
+        // Index of the window's first sample in the unpadded signal.
+        let start = (t * self.config.hop + self.frame_offset) as isize - self.config.pad() as isize;
+        match &mut self.engine {
+            Engine::F64(k) => k.power(wave, start, &geometry, &mut self.values)?,
+            Engine::F32(k) => k.power(wave, start, &geometry, &mut self.values)?,
         }
-        Ok(())
+        if self.config.scaling == Scaling::Density {
+            let last =
+                if self.config.n_fft % 2 == 0 { self.values.len() - 1 } else { self.values.len() };
+            self.values[1..last].iter_mut().for_each(|v| *v *= 2.0);
+        }
+        if self.config.amplitude == Amplitude::Magnitude {
+            self.values.iter_mut().for_each(|v| *v = v.sqrt());
+        }
+        Ok(&self.values)
     }
 }
 
