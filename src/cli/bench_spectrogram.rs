@@ -87,7 +87,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             let (c0, w0) = (super::cpu_clock::thread_seconds(), Instant::now());
             spec.compute_batch_into(&waves, &mut out)?;
             wall.push(w0.elapsed().as_secs_f64());
-            cpu.push(super::cpu_clock::thread_seconds().zip(c0).map_or(f64::NAN, |(c1, c0)| c1 - c0));
+            cpu.push(
+                super::cpu_clock::thread_seconds().zip(c0).map_or(f64::NAN, |(c1, c0)| c1 - c0),
+            );
         }
         Ok(())
     };

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod allocator;
 mod audio;
 mod bench;
 mod bench_decode;
@@ -79,4 +80,9 @@ mod tests {
     fn cli_is_well_formed() {
         super::Cli::command().debug_assert();
     }
+}
+
+/// Tunes glibc malloc for streaming decode (see `allocator.rs`); call first thing in `main`.
+pub fn tune_allocator() {
+    allocator::tune();
 }

@@ -177,7 +177,7 @@ impl AudioDecoder {
             });
         }
         let deadline = Deadline::after(options.deadline);
-        let demuxer = container::open(path, &deadline)?;
+        let demuxer = container::open_audio(path, &deadline)?;
         let info = super::probe::audio_info(&demuxer.input)
             .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
         if info.sample_rate == 0 || info.sample_rate > 768_000 || info.channels == 0 {

@@ -22,6 +22,20 @@ pub(crate) const MAX_PIXELS: i64 = 16_384 * 8_640;
 
 /// Opens `path` with FFmpeg after our own checks; FFmpeg's I/O stops at `deadline`.
 pub(crate) fn open(path: &Path, deadline: &Deadline) -> Result<Demuxer, MediaError> {
+    open_with(path, deadline, ffi::StreamInfo::Full)
+}
+
+/// [`open`] for a reader of audio only: skips the stream-info probe (which decodes video
+/// frames) where the container header is enough; other streams' packets are discarded.
+pub(crate) fn open_audio(path: &Path, deadline: &Deadline) -> Result<Demuxer, MediaError> {
+    open_with(path, deadline, ffi::StreamInfo::AudioOnly)
+}
+
+fn open_with(
+    path: &Path,
+    deadline: &Deadline,
+    info: ffi::StreamInfo,
+) -> Result<Demuxer, MediaError> {
     super::ensure_init();
     let meta = std::fs::metadata(path)
         .map_err(|source| MediaError::Io { path: path.to_path_buf(), source })?;
@@ -44,7 +58,7 @@ pub(crate) fn open(path: &Path, deadline: &Deadline) -> Result<Demuxer, MediaErr
     if meta.len() == 0 {
         return Err(MediaError::Empty { path: path.to_path_buf() });
     }
-    let demuxer = ffi::open_input(path, deadline.instant()).map_err(|e| {
+    let demuxer = ffi::open_input(path, deadline.instant(), info).map_err(|e| {
         if deadline.expired() {
             return deadline.error(path);
         }

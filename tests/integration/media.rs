@@ -664,6 +664,38 @@ fn audio_matches_ffmpeg_cli_resampled_mono() {
     assert!(max < 1e-4, "backends differ by {max}");
 }
 
+/// Audio opens of MP4/Matroska skip FFmpeg's stream-info probe when the header suffices; the
+/// stream parameters and the clock must be exactly those of a full probe.
+#[test]
+fn audio_open_without_the_stream_probe_keeps_parameters_and_clock() {
+    let cases = [
+        clip(),
+        late_video(),
+        encoded("tone_pcm.mov", &["-c:a", "pcm_s16le"]),
+        encoded("tone.mka", &["-c:a", "ac3"]),
+        encoded("tone.webm", &["-c:a", "libopus"]),
+    ];
+    for file in cases {
+        let probed = media::probe(&file).unwrap().audio.unwrap();
+        let mut dec = AudioDecoder::open(&file, &AudioOptions::default()).unwrap();
+        let info = dec.info().clone();
+        let name = file.display();
+        assert_eq!(info.sample_rate, probed.sample_rate, "{name}");
+        assert_eq!(info.channels, probed.channels, "{name}");
+        assert_eq!(info.codec, probed.codec, "{name}");
+        assert!((info.start_time - probed.start_time).abs() < 1e-9, "{name}: start");
+        match (info.duration, probed.duration) {
+            (Some(a), Some(b)) => assert!((a - b).abs() < 1e-6, "{name}: duration {a} vs {b}"),
+            (a, b) => assert_eq!(a, b, "{name}: duration"),
+        }
+        // The first sample sits where the CLI (full probe) puts the first decoded frame.
+        let t0 = first_audio_frame_time(&file);
+        let clip = dec.read(t0, 0.25).unwrap();
+        assert_eq!(clip.samples.len(), 4000, "{name}");
+        assert!(clip.samples[400..].iter().any(|v| v.abs() > 0.01), "{name}: silent start");
+    }
+}
+
 #[test]
 fn consecutive_windows_equal_one_long_window() {
     for file in [clip(), stereo_wav()] {
