@@ -72,6 +72,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Tunes glibc malloc for streaming decode (see `allocator.rs`); call first thing in `main`.
+pub fn tune_allocator() {
+    allocator::tune();
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -80,9 +85,4 @@ mod tests {
     fn cli_is_well_formed() {
         super::Cli::command().debug_assert();
     }
-}
-
-/// Tunes glibc malloc for streaming decode (see `allocator.rs`); call first thing in `main`.
-pub fn tune_allocator() {
-    allocator::tune();
 }
