@@ -31,6 +31,11 @@ pub(crate) fn open_audio(path: &Path, deadline: &Deadline) -> Result<Demuxer, Me
     open_with(path, deadline, ffi::StreamInfo::AudioOnly)
 }
 
+/// [`open_audio`] for a reader of video only.
+pub(crate) fn open_video(path: &Path, deadline: &Deadline) -> Result<Demuxer, MediaError> {
+    open_with(path, deadline, ffi::StreamInfo::VideoOnly)
+}
+
 fn open_with(
     path: &Path,
     deadline: &Deadline,

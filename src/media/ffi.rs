@@ -2,8 +2,8 @@
 //!
 //! - [`open_input`]: `avformat_open_input` with an interrupt callback whose state is owned by the
 //!   returned [`Demuxer`] (ffmpeg-next's `input_with_interrupt` leaks its closure), so blocking
-//!   reads inside FFmpeg give up once the per-file deadline passes. For audio-only opens of MP4
-//!   and Matroska it can skip `avformat_find_stream_info` (see [`StreamInfo`]).
+//!   reads inside FFmpeg give up once the per-file deadline passes. Decoders' opens of MP4 and
+//!   Matroska can skip `avformat_find_stream_info` (see [`StreamInfo`]).
 //! - [`audio_plane`]: the bytes of one audio plane. ffmpeg-next's `Audio::data(i)` uses
 //!   `linesize[i]`, which FFmpeg only sets for plane 0, and `plane::<T>()` ignores the channel count
 //!   of packed formats; this reads `extended_data` with the real length.
@@ -62,22 +62,26 @@ extern "C" fn interrupt_callback(opaque: *mut c_void) -> c_int {
 /// How much stream information an open needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StreamInfo {
-    /// Always run `avformat_find_stream_info` (probe, video).
+    /// Always run `avformat_find_stream_info` (probe).
     Full,
-    /// Audio only: skip `avformat_find_stream_info` when the container is MP4/MOV or Matroska
-    /// and its header already gives every audio stream a codec, a sample rate, a channel count
-    /// and a start time. `find_stream_info` decodes the first frames of *every* stream, video
-    /// included (~4.7 ms for a 640×360 H.264 file), which an audio reader never uses; the
-    /// decoders set everything else themselves. Non-audio streams are marked discarded so the
-    /// demuxer does not hand out their packets.
+    /// A reader of audio only (`AudioOnly`) or video only (`VideoOnly`): skip
+    /// `avformat_find_stream_info` when the container is MP4/MOV or Matroska and its header
+    /// already gives every stream of that kind what the decoders need (audio: codec, sample
+    /// rate, channels, start time; video: codec, size, start time, frame rate).
+    /// `find_stream_info` decodes the first frames of *every* stream (~4.7 ms for a 640×360
+    /// H.264 file), which the readers never use: the decoders take pixel format, colour and
+    /// sample format from the frames they decode. Streams of the other kinds are then marked
+    /// discarded so the demuxer does not hand out their packets.
     AudioOnly,
+    /// See [`StreamInfo::AudioOnly`].
+    VideoOnly,
 }
 
-/// Whether an opened context can skip `avformat_find_stream_info` for an audio-only reader.
+/// Whether an opened context can skip `avformat_find_stream_info` for a reader of `kind`.
 ///
 /// # Safety
 /// `ctx` must be a live, opened format context used on this thread.
-unsafe fn audio_header_complete(ctx: *mut sys::AVFormatContext) -> bool {
+unsafe fn header_complete(ctx: *mut sys::AVFormatContext, kind: sys::AVMediaType) -> bool {
     let iformat = (*ctx).iformat;
     if iformat.is_null() || (*iformat).name.is_null() {
         return false;
@@ -87,26 +91,35 @@ unsafe fn audio_header_complete(ctx: *mut sys::AVFormatContext) -> bool {
     if !trusted || (*ctx).streams.is_null() {
         return false;
     }
-    let mut audio = 0;
+    let mut found = 0;
     for i in 0..(*ctx).nb_streams as usize {
         let st = *(*ctx).streams.add(i);
         if st.is_null() || (*st).codecpar.is_null() {
             return false;
         }
         let par = (*st).codecpar;
-        if (*par).codec_type != sys::AVMediaType::AVMEDIA_TYPE_AUDIO {
+        if (*par).codec_type != kind {
             continue;
         }
-        let complete = (*par).codec_id != sys::AVCodecID::AV_CODEC_ID_NONE
-            && (*par).sample_rate > 0
-            && (*par).ch_layout.nb_channels > 0
+        let common = (*par).codec_id != sys::AVCodecID::AV_CODEC_ID_NONE
             && (*st).start_time != sys::AV_NOPTS_VALUE;
-        if !complete {
+        let complete = match kind {
+            sys::AVMediaType::AVMEDIA_TYPE_AUDIO => {
+                (*par).sample_rate > 0 && (*par).ch_layout.nb_channels > 0
+            }
+            _ => {
+                (*par).width > 0
+                    && (*par).height > 0
+                    && (*st).avg_frame_rate.num > 0
+                    && (*st).avg_frame_rate.den > 0
+            }
+        };
+        if !(common && complete) {
             return false;
         }
-        audio += 1;
+        found += 1;
     }
-    audio > 0
+    found > 0
 }
 
 /// Opens `path` and reads stream info (as `info` says); FFmpeg's blocking I/O is interrupted
@@ -137,10 +150,15 @@ pub(crate) fn open_input(
         if r != 0 {
             return Err(ffmpeg::Error::from(r));
         }
-        if info == StreamInfo::AudioOnly && audio_header_complete(ps) {
+        let only = match info {
+            StreamInfo::Full => None,
+            StreamInfo::AudioOnly => Some(sys::AVMediaType::AVMEDIA_TYPE_AUDIO),
+            StreamInfo::VideoOnly => Some(sys::AVMediaType::AVMEDIA_TYPE_VIDEO),
+        };
+        if let Some(kind) = only.filter(|k| header_complete(ps, *k)) {
             for i in 0..(*ps).nb_streams as usize {
                 let st = *(*ps).streams.add(i);
-                if (*(*st).codecpar).codec_type != sys::AVMediaType::AVMEDIA_TYPE_AUDIO {
+                if (*(*st).codecpar).codec_type != kind {
                     (*st).discard = sys::AVDiscard::AVDISCARD_ALL;
                 }
             }

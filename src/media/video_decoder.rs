@@ -244,7 +244,7 @@ impl VideoDecoder {
             container::check_dimensions(path, i64::from(w), i64::from(h))?;
         }
         let deadline = Deadline::after(options.deadline);
-        let demuxer = container::open(path, &deadline)?;
+        let demuxer = container::open_video(path, &deadline)?;
         let info = super::probe::video_info(path, &demuxer.input)?
             .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "video" })?;
         let stream = demuxer

@@ -664,10 +664,21 @@ fn audio_matches_ffmpeg_cli_resampled_mono() {
     assert!(max < 1e-4, "backends differ by {max}");
 }
 
-/// Audio opens of MP4/Matroska skip FFmpeg's stream-info probe when the header suffices; the
+/// Decoder opens of MP4/Matroska skip FFmpeg's stream-info probe when the header suffices; the
 /// stream parameters and the clock must be exactly those of a full probe.
 #[test]
-fn audio_open_without_the_stream_probe_keeps_parameters_and_clock() {
+fn decoder_opens_without_the_stream_probe_keep_parameters_and_clock() {
+    for file in [clip(), rotated(), late_video()] {
+        let probed = media::probe(&file).unwrap().video.unwrap();
+        let dec = VideoDecoder::open(&file, &VideoOptions::default()).unwrap();
+        let info = dec.info();
+        let name = file.display();
+        assert_eq!((info.width, info.height), (probed.width, probed.height), "{name}");
+        assert_eq!((info.avg_fps, info.real_fps), (probed.avg_fps, probed.real_fps), "{name}");
+        assert_eq!(info.rotation, probed.rotation, "{name}");
+        assert_eq!(info.codec, probed.codec, "{name}");
+        assert!((info.start_time - probed.start_time).abs() < 1e-9, "{name}: start");
+    }
     let cases = [
         clip(),
         late_video(),
