@@ -54,7 +54,9 @@ pub struct Spectrogram {
     config: SpectrogramConfig,
     stft: Stft,
     mel: Option<MelFilterbank>,
-    /// The spectra of up to [`BLOCK`] frames, bins-major (`[n_bins, BLOCK]`).
+    /// The spectra of up to [`BLOCK`] frames as computed, frame-major (`[BLOCK, n_bins]`).
+    rows: Vec<f32>,
+    /// The same, bins-major (`[n_bins, BLOCK]`).
     block: Vec<f32>,
     /// Their logs, `[n_freq, BLOCK]`: each row is copied contiguously into the output row.
     logs: Vec<f32>,
@@ -81,6 +83,7 @@ impl Spectrogram {
             config,
             stft,
             mel,
+            rows: vec![0.0; n_bins * BLOCK],
             block: vec![0.0; n_bins * BLOCK],
             logs: vec![0.0; n_freq * BLOCK],
         })
@@ -203,7 +206,7 @@ impl Spectrogram {
             // has those features, which `avx2_fma` just checked.
             return unsafe { self.fill_frames_avx2(wave, out, n_frames) };
         }
-        self.fill_frames(wave, out, n_frames)
+        self.fill_frames::<false>(wave, out, n_frames)
     }
 
     /// [`Spectrogram::fill_frames`] compiled for AVX2 + FMA (see `simd.rs`).
@@ -215,13 +218,14 @@ impl Spectrogram {
         out: &mut [f32],
         n_frames: usize,
     ) -> Result<(), FeatureError> {
-        self.fill_frames(wave, out, n_frames)
+        self.fill_frames::<true>(wave, out, n_frames)
     }
 
     /// Checks the samples are finite, then the per-frame work; inlined into both the baseline
     /// and the AVX2 caller.
+    /// `WIDE`: called from the AVX2 copy (enables the AVX transpose tiles).
     #[inline(always)]
-    fn fill_frames(
+    fn fill_frames<const WIDE: bool>(
         &mut self,
         wave: &[f32],
         out: &mut [f32],
@@ -234,31 +238,43 @@ impl Spectrogram {
         }
         let log = self.config.log;
         let mel = self.mel.as_ref();
-        let (block, logs) = (&mut self.block, &mut self.logs);
+        let (rows, block, logs) = (&mut self.rows, &mut self.block, &mut self.logs);
+        let n_bins = self.stft.n_bins();
         for t in 0..n_frames {
-            let spectrum = self.stft.frame(wave, t)?;
             let b = t % BLOCK;
-            // Column b of the bins-major block.
-            for (k, v) in spectrum.iter().enumerate() {
-                block[k * BLOCK + b] = *v;
-            }
+            self.stft.frame_into(wave, t, &mut rows[b * n_bins..(b + 1) * n_bins])?;
             if b + 1 < BLOCK && t + 1 < n_frames {
                 continue;
             }
-            // Rows of `BLOCK` frames: filterbank sums vectorised across frames, logs, and
-            // contiguous stores into each output row.
             let (t0, cols) = (t - b, b + 1);
             match mel {
                 Some(bank) => {
+                    // Frame-major rows → the bins-major block, filterbank sums vectorised across
+                    // frames, logs, and contiguous stores into each output row.
+                    super::simd::transpose::<WIDE>(rows, n_bins, cols, n_bins, block, BLOCK);
                     for (m, row) in logs.chunks_exact_mut(BLOCK).enumerate() {
                         row.copy_from_slice(&bank.band_block::<BLOCK>(m, block));
                     }
                     log.apply_into_in_place(logs);
+                    for (row, src) in out.chunks_exact_mut(n_frames).zip(logs.chunks_exact(BLOCK)) {
+                        // An element loop: a `memcpy` call per 64-byte row costs more.
+                        for (d, v) in row[t0..t0 + cols].iter_mut().zip(src) {
+                            *d = *v;
+                        }
+                    }
                 }
-                None => log.apply_into(block, logs),
-            }
-            for (row, src) in out.chunks_exact_mut(n_frames).zip(logs.chunks_exact(BLOCK)) {
-                row[t0..t0 + cols].copy_from_slice(&src[..cols]);
+                None => {
+                    // Logs in place on the frame-major rows, transposed straight into the output.
+                    log.apply_into_in_place(&mut rows[..cols * n_bins]);
+                    super::simd::transpose::<WIDE>(
+                        rows,
+                        n_bins,
+                        cols,
+                        n_bins,
+                        &mut out[t0..],
+                        n_frames,
+                    );
+                }
             }
         }
         finish_example(out, log.top_db(), &self.config.normalize);

@@ -355,8 +355,24 @@ impl Stft {
     ///
     /// A plain call rather than a callback so that the caller's loop, and this body inlined
     /// into it, can be compiled for wider vectors as one function (see `simd.rs`).
-    #[inline(always)]
     pub fn frame(&mut self, wave: &[f32], t: usize) -> Result<&[f32], FeatureError> {
+        let mut values = std::mem::take(&mut self.values);
+        let result = self.frame_into(wave, t, &mut values);
+        self.values = values;
+        result.map(|()| self.values.as_slice())
+    }
+
+    /// [`Stft::frame`] written into `out` (`n_bins` values). Allocates nothing.
+    #[inline(always)]
+    pub fn frame_into(
+        &mut self,
+        wave: &[f32],
+        t: usize,
+        out: &mut [f32],
+    ) -> Result<(), FeatureError> {
+        if out.len() != self.n_bins() {
+            return Err(FeatureError::BufferSize { got: out.len(), expected: self.n_bins() });
+        }
         let reflect = self.config.center == Some(PadMode::Reflect);
         if reflect && wave.is_empty() {
             return Err(FeatureError::InvalidParameter(
@@ -373,18 +389,17 @@ impl Stft {
         // Index of the window's first sample in the unpadded signal.
         let start = (t * self.config.hop + self.frame_offset) as isize - self.config.pad() as isize;
         match &mut self.engine {
-            Engine::F64(k) => k.power(wave, start, &geometry, &mut self.values)?,
-            Engine::F32(k) => k.power(wave, start, &geometry, &mut self.values)?,
+            Engine::F64(k) => k.power(wave, start, &geometry, out)?,
+            Engine::F32(k) => k.power(wave, start, &geometry, out)?,
         }
         if self.config.scaling == Scaling::Density {
-            let last =
-                if self.config.n_fft % 2 == 0 { self.values.len() - 1 } else { self.values.len() };
-            self.values[1..last].iter_mut().for_each(|v| *v *= 2.0);
+            let last = if self.config.n_fft % 2 == 0 { out.len() - 1 } else { out.len() };
+            out[1..last].iter_mut().for_each(|v| *v *= 2.0);
         }
         if self.config.amplitude == Amplitude::Magnitude {
-            self.values.iter_mut().for_each(|v| *v = v.sqrt());
+            out.iter_mut().for_each(|v| *v = v.sqrt());
         }
-        Ok(&self.values)
+        Ok(())
     }
 }
 
