@@ -52,7 +52,7 @@ pub struct Args {
 
 enum Net {
     Avc(AvcNet),
-    Order(FrameOrderNet),
+    Order(Box<FrameOrderNet>),
 }
 
 fn npy_tensor(path: &Path, device: Device) -> anyhow::Result<Tensor> {
@@ -137,7 +137,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let vs = tch::nn::VarStore::new(device);
     let net = match meta.run.task {
         TaskKind::Avc => Net::Avc(AvcNet::new(&vs.root(), &meta.run.model)?),
-        TaskKind::FrameOrder => Net::Order(FrameOrderNet::new(&vs.root(), &meta.run.model)?),
+        TaskKind::FrameOrder => {
+            Net::Order(Box::new(FrameOrderNet::new(&vs.root(), &meta.run.model)?))
+        }
     };
     checkpoint::load_variables(&args.checkpoint, &vs, &tensors)?;
     drop(tensors);

@@ -128,6 +128,7 @@ impl PipelineArgs {
                     (Some(to), Some(over)) => Some(Curriculum { to, over }),
                     _ => None,
                 },
+                ..Default::default()
             }),
             TaskArg::FrameOrder => TaskConfig::FrameOrder(FrameOrderConfig {
                 positive_ratio: self.positive_ratio.unwrap_or(0.25),

@@ -70,7 +70,7 @@ pub struct Args {
     /// Run folder.
     #[arg(long)]
     pub out: PathBuf,
-    /// Model preset shipped in models/ (quick, l3).
+    /// Model preset shipped in models/ (quick, fast, l3).
     #[arg(long, conflicts_with = "config")]
     pub model: Option<String>,
     /// A preset file of your own (same schema as models/quick.toml).

@@ -13,6 +13,7 @@ use super::ModelError;
 pub const PRESETS: &[(&str, &str)] = &[
     ("quick", include_str!("../../models/quick.toml")),
     ("l3", include_str!("../../models/l3.toml")),
+    ("fast", include_str!("../../models/fast.toml")),
 ];
 
 /// Returns the TOML text of a shipped preset.
@@ -56,7 +57,8 @@ pub enum HeadKind {
 pub struct InputConfig {
     /// Frames are `frame_size × frame_size` RGB.
     pub frame_size: u32,
-    /// Frames per AVC example, stacked along channels (1 = a single centre frame).
+    /// Frames per AVC example, stacked along channels: 1 = the frame the audio window is centred
+    /// on; K > 1 = K frames spread evenly across the audio window (timing evidence).
     pub frames: u32,
     /// Spectrogram preset name, as the feature module spells it (`vggish`, `l3`, ...).
     pub spectrogram: String,
@@ -191,6 +193,8 @@ mod tests {
         let l3 = ModelConfig::preset("l3").unwrap();
         assert_eq!(l3.input.frame_size, 224);
         assert_eq!(l3.vision.convs_per_block, 2);
+        let fast = ModelConfig::preset("fast").unwrap();
+        assert_eq!((fast.input.frame_size, fast.input.frames), (64, 5));
         assert!(matches!(ModelConfig::preset("nope"), Err(ModelError::UnknownPreset { .. })));
     }
 

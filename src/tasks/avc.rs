@@ -46,6 +46,11 @@ pub struct AvcConfig {
     /// Curriculum: the hard share rises linearly from `hard_share` to `to` over the first
     /// `over` samples (by sequence number).
     pub curriculum: Option<Curriculum>,
+    /// Frames per example. 1: the frame the audio window is centred on. K > 1: K frames on the
+    /// video grid spread evenly across the audio window and centred on that frame (odd K
+    /// includes it), so a model can compare *when* things change in the picture with *when* the
+    /// sound has onsets: the evidence hard (shifted) negatives need.
+    pub frames: usize,
 }
 
 /// A linear ramp of the hard-negative share.
@@ -65,6 +70,7 @@ impl Default for AvcConfig {
             min_shift: 1.0,
             hard_share: 0.5,
             curriculum: None,
+            frames: 1,
         }
     }
 }
@@ -83,6 +89,9 @@ impl AvcConfig {
         }
         if !(0.0..=1.0).contains(&self.hard_share) {
             return Err(format!("hard_share {} must lie in [0, 1]", self.hard_share));
+        }
+        if !(1..=16).contains(&self.frames) {
+            return Err(format!("frames {} must lie in 1..=16", self.frames));
         }
         if let Some(c) = self.curriculum {
             if !(0.0..=1.0).contains(&c.to) || c.over == 0 {
@@ -149,7 +158,7 @@ impl Task for AvcTask {
     }
 
     fn frames_per_example(&self) -> usize {
-        1
+        self.config.frames
     }
 
     fn usable(&self, entry: &IndexEntry, audio_seconds: f64) -> bool {
@@ -172,7 +181,10 @@ impl Task for AvcTask {
         let mut spec = SampleSpec {
             seq,
             file,
-            video_times: vec![t],
+            video_times: window_frames(e, i, self.config.frames, a)
+                .into_iter()
+                .map(|j| e.frame_time(j))
+                .collect(),
             audio: Some(AudioRead { file, start: t - a / 2.0 }),
             label: 1,
             kind: "positive".into(),
@@ -196,6 +208,20 @@ impl Task for AvcTask {
         }
         spec
     }
+}
+
+/// `k` frame indices on the grid, evenly spread over an audio window of `a` seconds centred on
+/// frame `i` (spacing `a × fps / k` frames, at least 1), clamped to the file; `[i]` for `k = 1`.
+pub fn window_frames(e: &IndexEntry, i: u64, k: usize, a: f64) -> Vec<u64> {
+    let last = e.frame_count().saturating_sub(1) as f64;
+    let step = (a * e.fps / k as f64).round().max(1.0);
+    let mid = (k as f64 - 1.0) / 2.0;
+    (0..k)
+        .map(|j| {
+            let off = ((j as f64 - mid) * step).round();
+            (i as f64 + off).clamp(0.0, last) as u64
+        })
+        .collect()
 }
 
 /// A frame-grid audio centre of the same file at least `min_shift` s from frame `i`.
@@ -253,6 +279,30 @@ mod tests {
             fps: 10.0,
             audio: Some((0.0, seconds)),
         }
+    }
+
+    #[test]
+    fn several_frames_span_the_audio_window_around_the_centre() {
+        // 10 fps, 1 s windows: 5 frames 2 apart around frame 20.
+        let e = entry("a", 4.0);
+        assert_eq!(window_frames(&e, 20, 5, 1.0), vec![16, 18, 20, 22, 24]);
+        assert_eq!(window_frames(&e, 20, 1, 1.0), vec![20]);
+        // Clamped to the file's frames, never out of range.
+        assert_eq!(window_frames(&e, 1, 3, 1.0), vec![0, 1, 4]);
+        let task = AvcTask::new(AvcConfig { frames: 5, ..Default::default() });
+        let index = vec![e.clone(), entry("b", 4.0)];
+        let ctx = PlanContext { index: &index, audio_seconds: 1.0 };
+        for seq in 0..50 {
+            let mut rng = ChaCha8Rng::seed_from_u64(seq);
+            let s = task.plan(&ctx, 0, seq, &mut rng);
+            assert_eq!(s.video_times.len(), 5);
+            assert!(s.video_times.windows(2).all(|w| w[1] > w[0]));
+            if s.label == 1 {
+                let a = s.audio.as_ref().map(|r| r.start + 0.5).unwrap_or(f64::NAN);
+                assert!((s.video_times[2] - a).abs() < 1e-9, "centre frame = audio centre");
+            }
+        }
+        assert!(AvcConfig { frames: 0, ..Default::default() }.validate().is_err());
     }
 
     #[test]

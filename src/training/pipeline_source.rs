@@ -42,6 +42,8 @@ pub struct PipelineSourceConfig {
     pub train_positive_ratio: Option<f64>,
     /// Examples each file yields per epoch.
     pub clips_per_file: usize,
+    /// Frame order: frames between consecutive members of the window a..e.
+    pub frame_order_gap: usize,
     /// Probe-cache and quarantine folder (the run folder), if any.
     pub state_dir: Option<PathBuf>,
 }
@@ -69,12 +71,6 @@ impl PipelineSource {
         model: &ModelConfig,
         cfg: PipelineSourceConfig,
     ) -> Result<Self, TrainingError> {
-        if cfg.task == TaskKind::Avc && model.input.frames != 1 {
-            return Err(TrainingError::Config(format!(
-                "input.frames = {}: the pipeline's AVC sampler gives one frame per example",
-                model.input.frames
-            )));
-        }
         if split.get(&cfg.eval_split).is_none() {
             return Err(TrainingError::Config(format!("unknown split '{}'", cfg.eval_split)));
         }
@@ -95,8 +91,15 @@ impl PipelineSource {
                     ))
                 })?;
         let task = match self.cfg.task {
-            TaskKind::Avc => TaskConfig::Avc(AvcConfig { negatives, ..Default::default() }),
-            TaskKind::FrameOrder => TaskConfig::FrameOrder(FrameOrderConfig::default()),
+            TaskKind::Avc => TaskConfig::Avc(AvcConfig {
+                negatives,
+                frames: self.model.input.frames as usize,
+                ..Default::default()
+            }),
+            TaskKind::FrameOrder => TaskConfig::FrameOrder(FrameOrderConfig {
+                gap: self.cfg.frame_order_gap,
+                ..Default::default()
+            }),
         };
         let fs = self.model.input.frame_size;
         Ok(PipelineConfig {
@@ -195,8 +198,9 @@ impl DataSource for PipelineSource {
                 },
             ),
             TaskKind::FrameOrder => format!(
-                "frame order on {} files: (b,c,d)/(d,c,b) vs (b,a,d)/(b,e,d), 25% positives",
-                self.cfg.eval_split
+                "frame order on {} files: (b,c,d)/(d,c,b) vs (b,a,d)/(b,e,d), {} frames apart, \
+                 25% positives",
+                self.cfg.eval_split, self.cfg.frame_order_gap
             ),
         }
     }

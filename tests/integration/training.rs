@@ -413,3 +413,105 @@ fn trainer_overfits_fixed_pipeline_batches_with_consistent_labels() {
     assert!(acc >= 0.95, "training accuracy on 16 fixed examples stayed at {acc}");
     assert!(loss < 0.5 * first, "loss {first} -> {loss}");
 }
+
+/// The frame-order overfit check: tuples cut by the pipeline from a small synthetic world carry
+/// labels that agree with their frame times (ordered or reversed = 1), and the trainer drives 16
+/// fixed tuples to 100% training accuracy (the loop and the model can fit them at all).
+#[test]
+fn trainer_overfits_fixed_frame_order_tuples_with_consistent_labels() {
+    use pretext::models::{HeadConfig, InputConfig, ModelConfig, TowerConfig};
+    use pretext::pipeline::{AugmentConfig, BatchStream, PipelineConfig};
+    use pretext::tasks::{FrameOrderConfig, TaskConfig};
+    use pretext::training::{DeviceSpec, RunConfig, TaskKind, TensorBatch, TrainConfig, Trainer};
+
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("world");
+    let out = run_pretext(&[
+        "synth",
+        "--out",
+        world.to_str().unwrap(),
+        "--clips",
+        "2",
+        "--seconds",
+        "2",
+        "--size",
+        "64x64",
+        "--objects",
+        "1-1",
+        "--threads",
+        "1",
+        "--seed",
+        "5",
+    ]);
+    assert!(out.status.success(), "synth: {}", stderr(&out));
+    let files: Vec<_> = (0..2).map(|i| world.join(format!("clip_{i:04}.mp4"))).collect();
+    let pipe = PipelineConfig {
+        files,
+        task: TaskConfig::FrameOrder(FrameOrderConfig {
+            positive_ratio: 0.5,
+            gap: 4,
+            ..Default::default()
+        }),
+        seed: 3,
+        epochs: None,
+        max_samples: Some(16),
+        batch_size: 8,
+        decode_size: 36,
+        frame_size: 32,
+        clips_per_file: 8,
+        augment: AugmentConfig::none(),
+        decode_workers: 1,
+        feature_workers: 1,
+        ..Default::default()
+    };
+    let batches: Vec<_> = BatchStream::start(pipe).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+    assert_eq!(batches.len(), 2);
+    let mut pos = 0;
+    for b in &batches {
+        assert_eq!(b.frame_shape, vec![8, 3, 3, 32, 32]);
+        for (label, m) in b.labels.iter().zip(&b.meta) {
+            assert_eq!(*label, m.label, "batch label and sample metadata disagree");
+            let t = &m.video_times;
+            assert_eq!(t.len(), 3);
+            let ordered = (t[0] < t[1] && t[1] < t[2]) || (t[0] > t[1] && t[1] > t[2]);
+            assert_eq!(ordered, *label == 1, "{t:?} labelled {label} ({})", m.kind);
+            assert!((t[0] - t[2]).abs() > 0.3, "b and d are 2 gaps (8 frames) apart: {t:?}");
+            pos += label;
+        }
+    }
+    assert!((3..=13).contains(&pos), "{pos} positives of 16");
+
+    let tower = TowerConfig { channels: vec![8, 16, 16], ..Default::default() };
+    let model = ModelConfig {
+        name: "overfit".into(),
+        input: InputConfig { frame_size: 32, ..Default::default() },
+        vision: tower.clone(),
+        audio: tower,
+        head: HeadConfig { embedding: 16, hidden: 16, ..Default::default() },
+    };
+    let steps = 120;
+    let train = TrainConfig {
+        steps,
+        batch: 8,
+        lr: 3e-3,
+        warmup_steps: 5,
+        val_every: 0,
+        checkpoint_every: 0,
+        device: DeviceSpec::Cpu,
+        ..Default::default()
+    };
+    let run = RunConfig { task: TaskKind::FrameOrder, model, train, data: serde_json::Value::Null };
+    let mut trainer = Trainer::new(&dir.path().join("run"), run).unwrap();
+    let tensors: Vec<_> =
+        batches.iter().map(|b| TensorBatch::from_batch(b, tch::Device::Cpu).unwrap()).collect();
+    let mut history = Vec::new();
+    for step in 0..steps as usize {
+        history.push(trainer.train_step(&tensors[step % tensors.len()]).unwrap());
+    }
+    let tail = &history[history.len() - 10..];
+    let acc = tail.iter().map(|h| h.1).sum::<f64>() / tail.len() as f64;
+    let loss = tail.iter().map(|h| h.0).sum::<f64>() / tail.len() as f64;
+    let first = history[..4].iter().map(|h| h.0).sum::<f64>() / 4.0;
+    assert!(acc >= 0.95, "training accuracy on 16 fixed tuples stayed at {acc}");
+    assert!(loss < 0.5 * first, "loss {first} -> {loss}");
+}
