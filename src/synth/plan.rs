@@ -104,6 +104,14 @@ pub struct ClipPlan {
     pub extent: f32,
 }
 
+/// How far (x, y) an object's centre keeps from the frame edges: its worst-case extent plus the
+/// camera sway, so it never leaves the frame; capped just below half the side, so an object too
+/// big for that still has a (narrow) range around the centre and may touch the border.
+fn margins(radius: f32, extent: f32, pan_amp: [f32; 2], w: f32, h: f32) -> [f32; 2] {
+    let m = radius * extent + pan_amp[0].max(pan_amp[1]) + 1.0;
+    [m.min(w / 2.0 - 0.5), m.min(h / 2.0 - 0.5)]
+}
+
 fn onsets(rng: &mut ChaCha8Rng, spec: &ClassSpec, tempo: f32, duration: f64) -> Vec<f64> {
     let mut t = rng.gen_range(0.1..0.6f64);
     let mut out = Vec::new();
@@ -151,9 +159,9 @@ impl ClipPlan {
         for (k, &class) in chosen.iter().enumerate() {
             let spec = &CLASSES[class];
             let sounding = k < n_sounding;
-            let radius = rng.gen_range(0.08..0.13f32) * min_side;
-            let margin = radius * extent + pan_amp[0].max(pan_amp[1]) + 1.0;
-            let start = [rng.gen_range(margin..w - margin), rng.gen_range(margin..h - margin)];
+            let radius = rng.gen_range(0.08..0.13f32) * min_side * config.object_scale as f32;
+            let [mx, my] = margins(radius, extent, pan_amp, w, h);
+            let start = [rng.gen_range(mx..w - mx), rng.gen_range(my..h - my)];
             let speed = rng.gen_range(0.08..0.3f32) * min_side;
             let dir = rng.gen_range(0.0..std::f32::consts::TAU);
             let tempo = rng.gen_range(0.8..1.25f32);
@@ -242,8 +250,8 @@ impl ClipPlan {
         let o = &self.objects[k];
         let tf = t as f32;
         let (w, h) = (self.width as f32, self.height as f32);
-        let margin = o.radius * self.extent + self.pan_amp[0].max(self.pan_amp[1]) + 1.0;
-        let bounce = |p0: f32, v: f32, size: f32| {
+        let [mx, my] = margins(o.radius, self.extent, self.pan_amp, w, h);
+        let bounce = |p0: f32, v: f32, size: f32, margin: f32| {
             let (lo, hi) = (margin, size - margin);
             let span = (hi - lo).max(1e-3);
             let x = (p0 - lo + v * tf).rem_euclid(2.0 * span);
@@ -253,8 +261,8 @@ impl ClipPlan {
         let (env, dt) = self.pulse(k, t);
         let shake = SHAKE * o.radius * env;
         let phase = std::f32::consts::TAU * 11.0 * dt;
-        let cx = bounce(o.start[0], o.velocity[0], w) - cam[0] + shake * phase.sin();
-        let cy = bounce(o.start[1], o.velocity[1], h) - cam[1] + shake * phase.cos();
+        let cx = bounce(o.start[0], o.velocity[0], w, mx) - cam[0] + shake * phase.sin();
+        let cy = bounce(o.start[1], o.velocity[1], h, my) - cam[1] + shake * phase.cos();
         ([cx, cy], o.radius * (1.0 + PULSE_GAIN * env))
     }
 }
@@ -307,5 +315,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn object_scale_multiplies_radii_and_big_objects_stay_mostly_inside() {
+        let base = SynthConfig { min_objects: 2, max_objects: 3, ..SynthConfig::default() };
+        let big = SynthConfig { object_scale: 2.5, ..base.clone() };
+        let mut inside = (0usize, 0usize);
+        for i in 0..10 {
+            let (p, q) = (ClipPlan::draw(&base, i), ClipPlan::draw(&big, i));
+            assert_eq!(p.objects.len(), q.objects.len());
+            for (a, b) in p.objects.iter().zip(&q.objects) {
+                assert!((b.radius - 2.5 * a.radius).abs() < 1e-3, "{} vs {}", b.radius, a.radius);
+                assert!((0.2 * 160.0..0.325 * 160.0).contains(&b.radius), "{}", b.radius);
+            }
+            for k in 0..q.objects.len() {
+                for f in 0..q.frames {
+                    let ([x, y], r) = q.placement(k, f as f64 / 25.0);
+                    // The centre is always in frame; the disc at rest nearly always.
+                    assert!((0.0..=160.0).contains(&x) && (0.0..=160.0).contains(&y));
+                    let fits = x - r >= 0.0 && x + r <= 160.0 && y - r >= 0.0 && y + r <= 160.0;
+                    inside = (inside.0 + usize::from(fits), inside.1 + 1);
+                }
+            }
+        }
+        assert!(inside.0 as f64 > 0.8 * inside.1 as f64, "{inside:?} frames fully inside");
+        assert!(SynthConfig { object_scale: 0.0, ..base.clone() }.validate().is_err());
+        assert!(SynthConfig { object_scale: 5.0, ..base }.validate().is_err());
     }
 }
