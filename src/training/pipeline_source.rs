@@ -69,7 +69,7 @@ impl PipelineSource {
         model: &ModelConfig,
         cfg: PipelineSourceConfig,
     ) -> Result<Self, TrainingError> {
-        if cfg.task == TaskKind::Avc && model.input.frames != 1 {
+        if cfg.task != TaskKind::FrameOrder && model.input.frames != 1 {
             return Err(TrainingError::Config(format!(
                 "input.frames = {}: the pipeline's AVC sampler gives one frame per example",
                 model.input.frames
@@ -97,6 +97,16 @@ impl PipelineSource {
         let task = match self.cfg.task {
             TaskKind::Avc => TaskConfig::Avc(AvcConfig { negatives, ..Default::default() }),
             TaskKind::FrameOrder => TaskConfig::FrameOrder(FrameOrderConfig::default()),
+            // Matching pairs only: the batch's other audio windows are the negatives.
+            TaskKind::LocalizeContrastive => {
+                TaskConfig::Avc(AvcConfig { positive_ratio: 1.0, ..Default::default() })
+            }
+        };
+        // A file gives consecutive examples; for in-batch negatives they must come from
+        // distinct files (two windows of one clip are not a negative pair), so one per file.
+        let clips_per_file = match self.cfg.task {
+            TaskKind::LocalizeContrastive => 1,
+            _ => self.cfg.clips_per_file,
         };
         let fs = self.model.input.frame_size;
         Ok(PipelineConfig {
@@ -109,7 +119,7 @@ impl PipelineSource {
             decode_size: fs + fs / 8,
             preset,
             audio_seconds: self.model.input.clip_seconds,
-            clips_per_file: self.cfg.clips_per_file,
+            clips_per_file,
             manifest: self.cfg.state_dir.as_ref().map(|d| d.join("manifest.json")),
             quarantine: self.cfg.state_dir.as_ref().map(|d| d.join("quarantine.jsonl")),
             ..Default::default()
@@ -128,7 +138,9 @@ impl DataSource for PipelineSource {
             return Err(TrainingError::NoData("training"));
         }
         let mut cfg = self.base(self.split.train.clone(), self.cfg.train_negatives)?;
-        if let Some(r) = self.cfg.train_positive_ratio {
+        if let Some(r) =
+            self.cfg.train_positive_ratio.filter(|_| self.cfg.task != TaskKind::LocalizeContrastive)
+        {
             match &mut cfg.task {
                 TaskConfig::Avc(c) => c.positive_ratio = r,
                 TaskConfig::FrameOrder(c) => c.positive_ratio = r,
@@ -196,6 +208,10 @@ impl DataSource for PipelineSource {
             ),
             TaskKind::FrameOrder => format!(
                 "frame order on {} files: (b,c,d)/(d,c,b) vs (b,a,d)/(b,e,d), 25% positives",
+                self.cfg.eval_split
+            ),
+            TaskKind::LocalizeContrastive => format!(
+                "in-batch: each {} frame against the batch's audio windows (one per file)",
                 self.cfg.eval_split
             ),
         }
