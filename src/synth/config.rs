@@ -121,8 +121,8 @@ pub struct SynthConfig {
     pub duplicate_prob: f64,
     /// Multiplier of every object's radius (1 = radii of 8–13 % of the shorter side). Larger
     /// objects make the localisation boxes big enough for the published cIoU protocol (its
-    /// median threshold caps cIoU at 2|G|/N); objects too big to bounce freely stay near the
-    /// centre and may touch the border at a pulse peak (their boxes are clipped to the frame).
+    /// median threshold caps cIoU at 2|G|/N). Objects keep the movement range of their unscaled
+    /// size, so a big one may be partly cut by the border (its box covers the drawn pixels).
     pub object_scale: f64,
 }
 
