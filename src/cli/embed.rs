@@ -136,7 +136,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (meta, tensors) = checkpoint::read_checkpoint(&args.checkpoint)?;
     let vs = tch::nn::VarStore::new(device);
     let net = match meta.run.task {
-        TaskKind::Avc => Net::Avc(AvcNet::new(&vs.root(), &meta.run.model)?),
+        TaskKind::Avc | TaskKind::LocalizeContrastive => {
+            Net::Avc(AvcNet::new(&vs.root(), &meta.run.model)?)
+        }
         TaskKind::FrameOrder => {
             Net::Order(Box::new(FrameOrderNet::new(&vs.root(), &meta.run.model)?))
         }

@@ -75,6 +75,10 @@ pub struct Args {
     /// Probability of two objects of the same class, only one of them sounding.
     #[arg(long, default_value_t = 0.1)]
     duplicate: f64,
+    /// Multiplier of object radii (1 = 8–13 % of the shorter side; e.g. 2.5 for boxes big
+    /// enough for the cIoU protocol). At most 4.
+    #[arg(long, default_value_t = 1.0)]
+    object_scale: f64,
     /// Instead of generating, write a PNG contact sheet of every class (look + spectrogram).
     #[arg(long, value_name = "PNG")]
     contact_sheet: Option<PathBuf>,
@@ -133,6 +137,7 @@ impl Args {
             noise_snr_db: self.noise_snr.0,
             pan_px: self.pan,
             duplicate_prob: self.duplicate,
+            object_scale: self.object_scale,
         }
     }
 }
@@ -211,6 +216,7 @@ mod tests {
             noise_snr_db: None,
             container: Container::Webm,
             split: SplitRatios { train: 0.5, val: 0.25, test: 0.25 },
+            object_scale: 2.5,
             ..SynthConfig::default()
         };
         let mut argv = vec!["synth".to_string(), "--out".into(), "w".into()];

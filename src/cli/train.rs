@@ -27,7 +27,9 @@ pub enum Task {
     FrameOrder,
     /// Sound-source localisation (issue #7): `--objective mil` is AVOL-Net's multiple-instance
     /// objective, i.e. the AVC task with the per-location `avol` head (σ of the max-location
-    /// logit against the correspondence label is exactly its 2-way softmax).
+    /// logit against the correspondence label is exactly its 2-way softmax); `--objective
+    /// contrastive` is EZ-VSL's in-batch objective on the cosine map (validation metric:
+    /// in-batch retrieval accuracy).
     Localize,
 }
 
@@ -36,9 +38,17 @@ pub enum Task {
 pub enum Objective {
     /// AVOL-Net: per-location similarity, max over locations, binary correspondence.
     Mil,
-    /// EZ-VSL: max over locations, symmetric cross-entropy over the batch (not wired into the
-    /// trainer yet; the loss is `pretext::tasks::localize::contrastive_loss`).
+    /// EZ-VSL: batches of matching pairs from distinct files, per-location cosine, max over
+    /// locations, symmetric cross-entropy over the batch at `--temperature` (the cosine head).
     Contrastive,
+}
+
+/// The trainer's task for a `--task`/`--objective` pair.
+fn task_kind(task: Task, objective: Objective) -> TaskKind {
+    match (task, objective) {
+        (Task::Localize, Objective::Contrastive) => TaskKind::LocalizeContrastive,
+        (t, _) => t.into(),
+    }
 }
 
 impl From<Task> for TaskKind {
@@ -65,6 +75,10 @@ pub struct Args {
     /// Localisation objective (only with --task localize).
     #[arg(long, value_enum, default_value = "mil")]
     pub objective: Objective,
+    /// Temperature of the contrastive objective (default: the preset's head.temperature, 0.03
+    /// as in EZ-VSL).
+    #[arg(long)]
+    pub temperature: Option<f64>,
     #[command(flatten)]
     pub data: DataArgs,
     /// Run folder.
@@ -152,7 +166,7 @@ fn cancel_flag() -> Arc<AtomicBool> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let task: TaskKind = args.task.into();
+    let task = task_kind(args.task, args.objective);
     let ckdir = args.out.join("checkpoints");
     let latest = checkpoint::latest_checkpoint(&ckdir);
     let mut cfg = if args.resume {
@@ -178,15 +192,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.out.display()
         );
         let (mut model, mut train) = load_preset(args.model.as_deref(), args.config.as_deref())?;
-        if args.task == Task::Localize {
-            anyhow::ensure!(
-                args.objective == Objective::Mil,
-                "--objective contrastive is not wired into the trainer yet (its loss is \
-                 pretext::tasks::localize::contrastive_loss); use --objective mil"
-            );
+        match task {
             // AVOL MIL needs the per-location head whatever the preset says.
-            model.head.kind = pretext::models::HeadKind::Avol;
+            TaskKind::Avc if args.task == Task::Localize => {
+                model.head.kind = pretext::models::HeadKind::Avol
+            }
+            // The contrastive objective trains the parameter-free cosine map, which is then what
+            // `pretext localize` shows.
+            TaskKind::LocalizeContrastive => {
+                model.head.kind = pretext::models::HeadKind::Cosine;
+                if let Some(t) = args.temperature {
+                    model.head.temperature = t;
+                }
+                model.validate().map_err(anyhow::Error::msg)?;
+            }
+            _ => {}
         }
+        anyhow::ensure!(
+            args.temperature.is_none() || task == TaskKind::LocalizeContrastive,
+            "--temperature only applies to --task localize --objective contrastive"
+        );
         if let Some(b) = args.batch {
             train.batch = b;
         }
@@ -312,9 +337,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let auc = r.roc_auc.map(|a| format!("{a:.4}")).unwrap_or_else(|| "n/a".into());
         println!(
             "validation: {metric} {:.4}{acc}, ROC AUC {auc}, {} examples; negatives: {}",
-            v.metric,
-            r.positives + r.negatives,
-            r.negative_policy
+            v.metric, v.examples, r.negative_policy
         );
     }
     println!("checkpoint: {}", outcome.checkpoint.display());

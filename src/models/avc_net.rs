@@ -16,6 +16,7 @@ enum Head {
     L3(L3Head),
     Ave(AveHead),
     Avol(AvolHead),
+    Cosine,
 }
 
 /// Vision tower + audio tower + AVC head.
@@ -25,6 +26,7 @@ pub struct AvcNet {
     audio: Tower,
     head: Head,
     frames: i64,
+    temperature: f64,
 }
 
 /// Checks a frame tensor and folds `[B, K, C, H, W]` onto channels.
@@ -64,8 +66,9 @@ impl AvcNet {
             HeadKind::L3 => Head::L3(L3Head::new(&hp, emb, cfg.head.hidden)),
             HeadKind::Ave => Head::Ave(AveHead::new(&hp)),
             HeadKind::Avol => Head::Avol(AvolHead::new(&hp)),
+            HeadKind::Cosine => Head::Cosine,
         };
-        Ok(AvcNet { vision, audio, head, frames: k })
+        Ok(AvcNet { vision, audio, head, frames: k, temperature: cfg.head.temperature })
     }
 
     /// `[B, 2]` logits.
@@ -85,7 +88,33 @@ impl AvcNet {
                 let vmap = self.vision.embedding_map(&self.vision.feature_map(&x, train));
                 h.forward(&vmap, &a)
             }
+            Head::Cosine => {
+                let vmap = self.vision.embedding_map(&self.vision.feature_map(&x, train));
+                let cos = (l2_normalize(&vmap) * l2_normalize(&a).unsqueeze(-1).unsqueeze(-1))
+                    .sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+                let z = cos.amax([1, 2], false).unsqueeze(1) / self.temperature;
+                Tensor::cat(&[z.zeros_like(), z], 1)
+            }
         })
+    }
+
+    /// The per-location vision embedding map `[B, E, h, w]` and the audio embedding `[B, E]`
+    /// (what the localisation objectives compare), in train or eval mode.
+    pub fn maps_t(
+        &self,
+        frames: &Tensor,
+        specs: &Tensor,
+        train: bool,
+    ) -> Result<(Tensor, Tensor), ModelError> {
+        let x = fold_frames(frames, self.frames)?;
+        check_specs(specs)?;
+        let vmap = self.vision.embedding_map(&self.vision.feature_map(&x, train));
+        Ok((vmap, self.audio.forward_t(specs, train)))
+    }
+
+    /// The temperature of the cosine head / contrastive objective.
+    pub fn temperature(&self) -> f64 {
+        self.temperature
     }
 
     /// Per-clip embeddings `([B, E] visual, [B, E] audio)` in eval mode.

@@ -49,6 +49,10 @@ pub enum HeadKind {
     /// AVOL-Net: per-location similarity of the vision map with the audio embedding, then a
     /// scalar calibration and a max over locations for the clip-level decision.
     Avol,
+    /// EZ-VSL: no parameters; the per-location cosine of the vision map with the audio
+    /// embedding, max over locations, divided by `temperature` (the contrastive localisation
+    /// objective trains it; as an AVC head its logits are `[0, max cos / τ]`).
+    Cosine,
 }
 
 /// What the towers read.
@@ -100,11 +104,19 @@ pub struct HeadConfig {
     pub embedding: i64,
     /// Hidden width of the fusion MLPs (L3 head, frame-order head).
     pub hidden: i64,
+    /// Temperature τ of the cosine head and the contrastive objective (EZ-VSL uses 0.03);
+    /// other heads ignore it.
+    pub temperature: f64,
 }
 
 impl Default for HeadConfig {
     fn default() -> Self {
-        HeadConfig { kind: HeadKind::L3, embedding: 128, hidden: 128 }
+        HeadConfig {
+            kind: HeadKind::L3,
+            embedding: 128,
+            hidden: 128,
+            temperature: crate::tasks::localize::DEFAULT_TEMPERATURE,
+        }
     }
 }
 
@@ -177,6 +189,9 @@ impl ModelConfig {
         }
         if self.head.embedding <= 0 || self.head.hidden <= 0 {
             return Err("head.embedding and head.hidden must be positive".into());
+        }
+        if !(self.head.temperature > 0.0 && self.head.temperature.is_finite()) {
+            return Err(format!("head.temperature {} must be positive", self.head.temperature));
         }
         Ok(())
     }

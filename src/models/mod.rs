@@ -40,7 +40,7 @@ mod tests {
         ModelConfig {
             vision: tower.clone(),
             audio: tower,
-            head: HeadConfig { kind: head, embedding: 16, hidden: 8 },
+            head: HeadConfig { kind: head, embedding: 16, hidden: 8, ..Default::default() },
             ..Default::default()
         }
     }
@@ -48,7 +48,7 @@ mod tests {
     #[test]
     fn every_head_and_tower_gives_two_logits_and_maps() {
         for arch in [Arch::Vgg, Arch::Resnet18] {
-            for head in [HeadKind::L3, HeadKind::Ave, HeadKind::Avol] {
+            for head in [HeadKind::L3, HeadKind::Ave, HeadKind::Avol, HeadKind::Cosine] {
                 let vs = nn::VarStore::new(Device::Cpu);
                 let net = AvcNet::new(&vs.root(), &tiny(arch, head)).unwrap();
                 let frames = Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu));

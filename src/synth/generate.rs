@@ -80,7 +80,7 @@ pub fn clip_audio(plan: &ClipPlan) -> Vec<f32> {
 /// The world-level part of `params` (everything but the output folder and thread count, which
 /// do not change the data).
 fn world_params(config: &SynthConfig) -> serde_json::Value {
-    json!({
+    let mut v = json!({
         "seed": config.seed,
         "clips": config.clips,
         "seconds": config.seconds,
@@ -99,7 +99,14 @@ fn world_params(config: &SynthConfig) -> serde_json::Value {
         "noise_snr_db": config.noise_snr_db,
         "pan_px": config.pan_px,
         "duplicate_prob": config.duplicate_prob,
-    })
+    });
+    // Recorded only when set, so default worlds keep their exact bytes.
+    if config.object_scale != 1.0 {
+        if let Some(o) = v.as_object_mut() {
+            o.insert("object_scale".into(), config.object_scale.into());
+        }
+    }
+    v
 }
 
 /// `x` rounded to 4 decimals, so the JSON text is short and parses back to the same value.

@@ -102,6 +102,20 @@ pub struct ClipPlan {
     pub noise_seed: u64,
     /// Worst-case extent of an object relative to its radius (pulse and shake included).
     pub extent: f32,
+    /// The world's object scale, at least 1 here: objects keep the margins of their unscaled
+    /// radius, so big objects move as freely as default ones and may be cut by the border.
+    pub margin_divisor: f32,
+}
+
+/// How far (x, y) an object's centre keeps from the frame edges: the worst-case extent of its
+/// radius divided by `divisor` (the object scale, when above 1) plus the camera sway. At scale 1
+/// an object never leaves the frame; a scaled-up one moves over the same range as its unscaled
+/// self, so big objects are not all piled in the middle, and at most the outer part of its disc
+/// (at scale 2.5, under 40% of the radius at rest) is cut by the border. Capped below half the
+/// side.
+fn margins(radius: f32, divisor: f32, extent: f32, pan_amp: [f32; 2], w: f32, h: f32) -> [f32; 2] {
+    let m = radius / divisor * extent + pan_amp[0].max(pan_amp[1]) + 1.0;
+    [m.min(w / 2.0 - 0.5), m.min(h / 2.0 - 0.5)]
 }
 
 fn onsets(rng: &mut ChaCha8Rng, spec: &ClassSpec, tempo: f32, duration: f64) -> Vec<f64> {
@@ -146,14 +160,15 @@ impl ClipPlan {
         let pan_phase =
             [rng.gen_range(0.0..std::f32::consts::TAU), rng.gen_range(0.0..std::f32::consts::TAU)];
         let extent = 1.0 + PULSE_GAIN + SHAKE + 0.05;
+        let margin_divisor = (config.object_scale as f32).max(1.0);
         let min_side = w.min(h);
         let mut objects = Vec::with_capacity(n);
         for (k, &class) in chosen.iter().enumerate() {
             let spec = &CLASSES[class];
             let sounding = k < n_sounding;
-            let radius = rng.gen_range(0.08..0.13f32) * min_side;
-            let margin = radius * extent + pan_amp[0].max(pan_amp[1]) + 1.0;
-            let start = [rng.gen_range(margin..w - margin), rng.gen_range(margin..h - margin)];
+            let radius = rng.gen_range(0.08..0.13f32) * min_side * config.object_scale as f32;
+            let [mx, my] = margins(radius, margin_divisor, extent, pan_amp, w, h);
+            let start = [rng.gen_range(mx..w - mx), rng.gen_range(my..h - my)];
             let speed = rng.gen_range(0.08..0.3f32) * min_side;
             let dir = rng.gen_range(0.0..std::f32::consts::TAU);
             let tempo = rng.gen_range(0.8..1.25f32);
@@ -212,6 +227,7 @@ impl ClipPlan {
             background_seed: rng.gen(),
             noise_seed: rng.gen(),
             extent,
+            margin_divisor,
         }
     }
 
@@ -242,8 +258,8 @@ impl ClipPlan {
         let o = &self.objects[k];
         let tf = t as f32;
         let (w, h) = (self.width as f32, self.height as f32);
-        let margin = o.radius * self.extent + self.pan_amp[0].max(self.pan_amp[1]) + 1.0;
-        let bounce = |p0: f32, v: f32, size: f32| {
+        let [mx, my] = margins(o.radius, self.margin_divisor, self.extent, self.pan_amp, w, h);
+        let bounce = |p0: f32, v: f32, size: f32, margin: f32| {
             let (lo, hi) = (margin, size - margin);
             let span = (hi - lo).max(1e-3);
             let x = (p0 - lo + v * tf).rem_euclid(2.0 * span);
@@ -253,8 +269,8 @@ impl ClipPlan {
         let (env, dt) = self.pulse(k, t);
         let shake = SHAKE * o.radius * env;
         let phase = std::f32::consts::TAU * 11.0 * dt;
-        let cx = bounce(o.start[0], o.velocity[0], w) - cam[0] + shake * phase.sin();
-        let cy = bounce(o.start[1], o.velocity[1], h) - cam[1] + shake * phase.cos();
+        let cx = bounce(o.start[0], o.velocity[0], w, mx) - cam[0] + shake * phase.sin();
+        let cy = bounce(o.start[1], o.velocity[1], h, my) - cam[1] + shake * phase.cos();
         ([cx, cy], o.radius * (1.0 + PULSE_GAIN * env))
     }
 }
@@ -307,5 +323,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn object_scale_multiplies_radii_and_big_objects_move_over_the_frame() {
+        let base = SynthConfig { min_objects: 2, max_objects: 3, ..SynthConfig::default() };
+        let big = SynthConfig { object_scale: 2.5, ..base.clone() };
+        let (mut inside, mut centres) = ((0usize, 0usize), Vec::new());
+        for i in 0..10 {
+            let (p, q) = (ClipPlan::draw(&base, i), ClipPlan::draw(&big, i));
+            assert_eq!(p.objects.len(), q.objects.len());
+            for (a, b) in p.objects.iter().zip(&q.objects) {
+                assert!((b.radius - 2.5 * a.radius).abs() < 1e-3, "{} vs {}", b.radius, a.radius);
+                assert!((0.2 * 160.0..0.325 * 160.0).contains(&b.radius), "{}", b.radius);
+            }
+            for k in 0..q.objects.len() {
+                for f in 0..q.frames {
+                    let ([x, y], r) = q.placement(k, f as f64 / 25.0);
+                    // The centre stays well inside: most of the object is in frame.
+                    let edge = x.min(160.0 - x).min(y).min(160.0 - y);
+                    assert!(edge >= 0.3 * r, "centre ({x}, {y}) radius {r}");
+                    let fits = x - r >= 0.0 && x + r <= 160.0 && y - r >= 0.0 && y + r <= 160.0;
+                    inside = (inside.0 + usize::from(fits), inside.1 + 1);
+                    centres.push([x, y]);
+                }
+            }
+        }
+        // Big objects are not piled in the middle: some touch the border, and their centres
+        // spread as widely as default objects' do.
+        assert!(inside.0 < inside.1, "{inside:?}: no object ever touches the border");
+        let spread = centres.iter().map(|c| (c[0] - 80.0).abs().max((c[1] - 80.0).abs()));
+        assert!(spread.fold(0.0f32, f32::max) > 40.0);
+        assert!(SynthConfig { object_scale: 0.0, ..base.clone() }.validate().is_err());
+        assert!(SynthConfig { object_scale: 5.0, ..base }.validate().is_err());
     }
 }

@@ -47,10 +47,20 @@ pub fn world_readme(config: &SynthConfig, annotations: &[ClipAnnotation]) -> Str
             c.name, c.shape, c.texture, c.hue, c.sound, c.pitch_hz, c.interval_s
         );
     }
+    let pct = |x: f64| {
+        let v = (x * config.object_scale * 10.0).round() / 10.0;
+        if v.fract() == 0.0 {
+            format!("{v:.0}")
+        } else {
+            format!("{v:.1}")
+        }
+    };
     let _ = writeln!(
         s,
-        "\nPer instance: pitch ±3 semitones, tempo ×0.8–1.25, loudness 0.4–1, radius 8–13 % of \
-         the frame, hue ±10°.\n"
+        "\nPer instance: pitch ±3 semitones, tempo ×0.8–1.25, loudness 0.4–1, radius {}–{} % of \
+         the frame, hue ±10°.\n",
+        pct(8.0),
+        pct(13.0)
     );
     let _ = writeln!(s, "## Hard cases\n");
     let _ = writeln!(s, "| option | value | clips |\n|---|---|---|");

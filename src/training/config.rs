@@ -16,6 +16,10 @@ pub enum TaskKind {
     Avc,
     /// Shuffle & Learn: are these three frames in temporal order?
     FrameOrder,
+    /// Sound-source localisation with EZ-VSL's contrastive objective: batches of matching
+    /// (frame, audio) pairs from distinct files, max-location cosine logits, symmetric
+    /// cross-entropy (the MIL objective is [`TaskKind::Avc`] with the AVOL head).
+    LocalizeContrastive,
 }
 
 impl TaskKind {
@@ -24,6 +28,7 @@ impl TaskKind {
         match self {
             TaskKind::Avc => "avc",
             TaskKind::FrameOrder => "frame-order",
+            TaskKind::LocalizeContrastive => "localize-contrastive",
         }
     }
 }

@@ -100,6 +100,18 @@ impl PipelineSource {
                 gap: self.cfg.frame_order_gap,
                 ..Default::default()
             }),
+            // Matching pairs only: the batch's other audio windows are the negatives.
+            TaskKind::LocalizeContrastive => TaskConfig::Avc(AvcConfig {
+                positive_ratio: 1.0,
+                frames: self.model.input.frames as usize,
+                ..Default::default()
+            }),
+        };
+        // A file gives consecutive examples; for in-batch negatives they must come from
+        // distinct files (two windows of one clip are not a negative pair), so one per file.
+        let clips_per_file = match self.cfg.task {
+            TaskKind::LocalizeContrastive => 1,
+            _ => self.cfg.clips_per_file,
         };
         let fs = self.model.input.frame_size;
         Ok(PipelineConfig {
@@ -112,7 +124,7 @@ impl PipelineSource {
             decode_size: fs + fs / 8,
             preset,
             audio_seconds: self.model.input.clip_seconds,
-            clips_per_file: self.cfg.clips_per_file,
+            clips_per_file,
             manifest: self.cfg.state_dir.as_ref().map(|d| d.join("manifest.json")),
             quarantine: self.cfg.state_dir.as_ref().map(|d| d.join("quarantine.jsonl")),
             ..Default::default()
@@ -131,7 +143,9 @@ impl DataSource for PipelineSource {
             return Err(TrainingError::NoData("training"));
         }
         let mut cfg = self.base(self.split.train.clone(), self.cfg.train_negatives)?;
-        if let Some(r) = self.cfg.train_positive_ratio {
+        if let Some(r) =
+            self.cfg.train_positive_ratio.filter(|_| self.cfg.task != TaskKind::LocalizeContrastive)
+        {
             match &mut cfg.task {
                 TaskConfig::Avc(c) => c.positive_ratio = r,
                 TaskConfig::FrameOrder(c) => c.positive_ratio = r,
@@ -201,6 +215,10 @@ impl DataSource for PipelineSource {
                 "frame order on {} files: (b,c,d)/(d,c,b) vs (b,a,d)/(b,e,d), {} frames apart, \
                  25% positives",
                 self.cfg.eval_split, self.cfg.frame_order_gap
+            ),
+            TaskKind::LocalizeContrastive => format!(
+                "in-batch: each {} frame against the batch's audio windows (one per file)",
+                self.cfg.eval_split
             ),
         }
     }

@@ -1,12 +1,15 @@
 //! The task plug-in point of the one training loop: a task is a model that turns a batch into
-//! `[B, 2]` logits ([`TaskModel`]) plus the metric that ranks checkpoints. Adding a pretext task
-//! means adding a head (in `models`) and a sampler (in the pipeline), not a new loop.
+//! logits ([`TaskModel`]), the [`Objective`] that reads them (a 2-way classification against the
+//! batch labels, or an in-batch contrastive loss whose targets are the diagonal) and the metric
+//! that ranks checkpoints. Adding a pretext task means adding a head (in `models`), a sampler (in
+//! the pipeline) and at most an objective here, not a new loop.
 
 use tch::{nn, Device, Kind, Tensor};
 
 use super::{TaskKind, TrainingError};
 use crate::models::{AvcNet, FrameOrderNet, ModelConfig};
 use crate::pipeline::Batch;
+use crate::tasks::localize;
 
 /// A batch moved to the training device.
 #[derive(Debug)]
@@ -57,10 +60,76 @@ impl TensorBatch {
     }
 }
 
+/// How the loop turns a model's logits into a loss, an accuracy and validation scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Objective {
+    /// `[B, 2]` logits, cross-entropy against the batch labels.
+    Classification,
+    /// `[B, B]` logits of every frame with every audio window of the batch (all matching pairs),
+    /// symmetric cross-entropy against the diagonal; accuracy is in-batch retrieval.
+    InBatchContrastive,
+}
+
+impl Objective {
+    /// The mean loss of a batch.
+    pub fn loss(self, logits: &Tensor, labels: &Tensor) -> Result<Tensor, TrainingError> {
+        match self {
+            Objective::Classification => loss_of(logits, labels),
+            Objective::InBatchContrastive => Ok(localize::symmetric_cross_entropy(logits)?),
+        }
+    }
+
+    /// Per-example hits `[B]` (f32): argmax = label, or in-batch retrieval hits (frame → audio
+    /// and audio → frame, averaged).
+    pub fn hits(self, logits: &Tensor, labels: &Tensor) -> Result<Tensor, TrainingError> {
+        Ok(match self {
+            Objective::Classification => {
+                logits.f_argmax(-1, false)?.f_eq_tensor(labels)?.f_to_kind(Kind::Float)?
+            }
+            Objective::InBatchContrastive => localize::retrieval_hits(logits)?,
+        })
+    }
+}
+
 /// A network trained by the loop.
 pub trait TaskModel {
-    /// `[B, 2]` logits for the batch.
+    /// Logits for the batch, shaped as [`TaskModel::objective`] reads them.
     fn logits(&self, batch: &TensorBatch, train: bool) -> Result<Tensor, TrainingError>;
+
+    /// How the logits are trained and scored.
+    fn objective(&self) -> Objective {
+        Objective::Classification
+    }
+}
+
+/// The contrastive localisation model: the AVC network (any head; the CLI picks the
+/// parameter-free cosine head so `pretext localize` reads the same cosine map) trained with
+/// EZ-VSL's in-batch objective on its per-location vision map and audio embedding.
+#[derive(Debug)]
+pub struct ContrastiveLocalizer {
+    net: AvcNet,
+}
+
+impl ContrastiveLocalizer {
+    /// Builds the network under `p` (same variables as [`AvcNet`], so the localisation tools
+    /// load its checkpoints as an AVC model).
+    pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Result<Self, TrainingError> {
+        Ok(ContrastiveLocalizer { net: AvcNet::new(p, cfg)? })
+    }
+}
+
+impl TaskModel for ContrastiveLocalizer {
+    fn logits(&self, batch: &TensorBatch, train: bool) -> Result<Tensor, TrainingError> {
+        let specs = batch.specs.as_ref().ok_or_else(|| {
+            TrainingError::Batch("the localisation task needs spectrograms".into())
+        })?;
+        let (vmap, a) = self.net.maps_t(&batch.frames, specs, train)?;
+        Ok(localize::contrastive_logits(&vmap, &a, self.net.temperature())?)
+    }
+
+    fn objective(&self) -> Objective {
+        Objective::InBatchContrastive
+    }
 }
 
 impl TaskModel for AvcNet {
@@ -88,6 +157,7 @@ pub fn build_model(
     Ok(match task {
         TaskKind::Avc => Box::new(AvcNet::new(p, cfg)?),
         TaskKind::FrameOrder => Box::new(FrameOrderNet::new(p, cfg)?),
+        TaskKind::LocalizeContrastive => Box::new(ContrastiveLocalizer::new(p, cfg)?),
     })
 }
 
@@ -98,6 +168,8 @@ impl TaskKind {
             TaskKind::Avc => "accuracy",
             // 25% positives: plain accuracy of "always shuffled" would be 0.75.
             TaskKind::FrameOrder => "balanced_accuracy",
+            // Top-1 in-batch retrieval, frame → audio and audio → frame averaged.
+            TaskKind::LocalizeContrastive => "retrieval_accuracy",
         }
     }
 }

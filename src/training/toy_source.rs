@@ -4,7 +4,7 @@
 //! AVC: each example has a visual class (a colour/stripe pattern) and an audio class (a band of
 //! energy at a class-specific frequency); positives share the class. Frame order: a bright square
 //! moves across five frames a..e; positives are (b,c,d) or (d,c,b), negatives (b,a,d) or (b,e,d),
-//! 25% positives as in Shuffle & Learn. Every example is drawn from a ChaCha stream seeded by
+//! 25% positives as in Shuffle & Learn. Contrastive localisation: AVC positives only. Every example is drawn from a ChaCha stream seeded by
 //! (seed, index), so any example can be regenerated on its own: skipping is exact.
 
 use rand::{Rng, SeedableRng};
@@ -65,7 +65,8 @@ impl ToySource {
     ) -> (i64, &'static str) {
         let (s, k) = (self.frame_size, self.classes);
         let cv = rng.gen_range(0..k);
-        let positive = rng.gen_bool(0.5);
+        // The contrastive task takes positives only (its negatives are the batch's other audio).
+        let positive = rng.gen_bool(0.5) || self.task == TaskKind::LocalizeContrastive;
         let ca = if positive { cv } else { (cv + rng.gen_range(1..k)) % k };
         for c in 0..3 {
             let level = if (cv >> c) & 1 == 1 { 1.0 } else { -1.0 };
@@ -126,7 +127,9 @@ impl ToySource {
         for i in 0..n as u64 {
             let mut rng = self.rng(stream, start + i);
             let (label, kind) = match self.task {
-                TaskKind::Avc => self.avc_example(&mut rng, &mut b.frames, &mut b.specs),
+                TaskKind::Avc | TaskKind::LocalizeContrastive => {
+                    self.avc_example(&mut rng, &mut b.frames, &mut b.specs)
+                }
                 TaskKind::FrameOrder => self.order_example(&mut rng, &mut b.frames),
             };
             b.labels.push(label);
@@ -143,7 +146,7 @@ impl ToySource {
             });
         }
         match self.task {
-            TaskKind::Avc => {
+            TaskKind::Avc | TaskKind::LocalizeContrastive => {
                 b.frame_shape = vec![n, 3, s, s];
                 b.spec_shape = vec![n, 1, self.spec_bins, self.spec_frames];
             }
@@ -195,6 +198,9 @@ impl DataSource for ToySource {
         match self.task {
             TaskKind::Avc => "toy: easy negatives (audio of another class), 50% positives".into(),
             TaskKind::FrameOrder => "toy: (b,a,d)/(b,e,d) negatives, 25% positives".into(),
+            TaskKind::LocalizeContrastive => {
+                "toy: matching pairs; negatives are the batch's other audio".into()
+            }
         }
     }
 }

@@ -21,7 +21,7 @@ use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use super::checkpoint::{self, CheckpointMeta};
 use super::{
-    build_model, loss_of, AdamW, AdamWConfig, BatchIter, DataSource, MetricsLog, RunConfig,
+    build_model, AdamW, AdamWConfig, BatchIter, DataSource, MetricsLog, Objective, RunConfig,
     Schedule, TaskModel, TensorBatch, TrainingError,
 };
 use crate::evaluation::{avc_report, AvcReport};
@@ -56,6 +56,9 @@ pub struct ValReport {
     pub metric_name: String,
     /// Its value.
     pub metric: f64,
+    /// Examples scored (the report counts pairs for the in-batch objective).
+    #[serde(default)]
+    pub examples: usize,
     /// Accuracy, AUC, counts, negative policy.
     pub report: AvcReport,
 }
@@ -94,13 +97,17 @@ pub struct TrainOutcome {
 /// Scores of a model over a stream.
 #[derive(Debug, Clone, Default)]
 pub struct Predictions {
-    /// p(class 1) per example.
+    /// p(class 1) per example; for the in-batch contrastive objective, one score per (frame,
+    /// audio) pair of each batch: the softmax over the frame's row, so own-audio pairs (label 1)
+    /// against the batch's other audio (label 0, kind "in-batch") give a pair ROC AUC.
     pub scores: Vec<f64>,
-    /// Labels.
+    /// Labels, one per score.
     pub labels: Vec<i64>,
-    /// Example kinds from the batch metadata.
+    /// Kinds, one per score (example kinds from the batch metadata).
     pub kinds: Vec<String>,
-    /// Sum of per-example cross-entropy.
+    /// Per-example hits of the objective (argmax = label, or in-batch retrieval).
+    pub hits: Vec<f64>,
+    /// Sum of per-example loss.
     pub loss_sum: f64,
 }
 
@@ -122,13 +129,31 @@ pub fn predict(
             continue;
         }
         let tb = TensorBatch::from_batch(&batch, device)?;
+        let objective = model.objective();
         let logits = model.logits(&tb, false)?.f_to_kind(Kind::Float)?;
-        let loss = loss_of(&logits, &tb.labels)?.f_double_value(&[])?;
+        let loss = objective.loss(&logits, &tb.labels)?.f_double_value(&[])?;
         out.loss_sum += loss * batch.len() as f64;
-        let p = logits.f_softmax(-1, Kind::Float)?.f_select(1, 1)?.f_to(Device::Cpu)?;
-        out.scores.extend(Vec::<f32>::try_from(&p)?.into_iter().map(f64::from));
-        out.labels.extend_from_slice(&batch.labels);
-        out.kinds.extend(batch.meta.iter().map(|m| m.kind.clone()));
+        let hits = objective.hits(&logits, &tb.labels)?.f_to(Device::Cpu)?;
+        out.hits.extend(Vec::<f32>::try_from(&hits)?.into_iter().map(f64::from));
+        match objective {
+            Objective::Classification => {
+                let p = logits.f_softmax(-1, Kind::Float)?.f_select(1, 1)?.f_to(Device::Cpu)?;
+                out.scores.extend(Vec::<f32>::try_from(&p)?.into_iter().map(f64::from));
+                out.labels.extend_from_slice(&batch.labels);
+                out.kinds.extend(batch.meta.iter().map(|m| m.kind.clone()));
+            }
+            Objective::InBatchContrastive => {
+                let p = logits.f_softmax(1, Kind::Float)?.f_to(Device::Cpu)?.f_flatten(0, -1)?;
+                let n = batch.len();
+                out.scores.extend(Vec::<f32>::try_from(&p)?.into_iter().map(f64::from));
+                for i in 0..n {
+                    for j in 0..n {
+                        out.labels.push(i64::from(i == j));
+                        out.kinds.push(if i == j { "positive" } else { "in-batch" }.to_string());
+                    }
+                }
+            }
+        }
     }
     Ok(out)
 }
@@ -136,12 +161,19 @@ pub fn predict(
 /// Turns predictions into a [`ValReport`] for the task's metric.
 pub fn report_of(p: &Predictions, metric_name: &str, policy: &str) -> ValReport {
     let report = avc_report(&p.scores, &p.labels, &p.kinds, policy);
+    let n = p.hits.len().max(1) as f64;
     let metric = match metric_name {
         "balanced_accuracy" => report.balanced_accuracy,
+        "retrieval_accuracy" => p.hits.iter().sum::<f64>() / n,
         _ => report.accuracy,
     };
-    let n = p.scores.len().max(1) as f64;
-    ValReport { loss: p.loss_sum / n, metric_name: metric_name.to_string(), metric, report }
+    ValReport {
+        loss: p.loss_sum / n,
+        metric_name: metric_name.to_string(),
+        metric,
+        examples: p.hits.len(),
+        report,
+    }
 }
 
 /// The trainer: model, optimizer and run state.
@@ -270,15 +302,14 @@ impl Trainer {
         } else {
             self.model.logits(batch, true)?
         };
-        let loss = loss_of(&logits, &batch.labels)?;
+        let objective = self.model.objective();
+        let loss = objective.loss(&logits, &batch.labels)?;
         let loss_v = loss.f_double_value(&[])?;
         if !loss_v.is_finite() {
             return Err(TrainingError::Diverged { step: self.step, loss: loss_v });
         }
-        let acc = logits
-            .f_argmax(-1, false)?
-            .f_eq_tensor(&batch.labels)?
-            .f_to_kind(Kind::Float)?
+        let acc = objective
+            .hits(&logits.f_detach()?, &batch.labels)?
             .f_mean(Kind::Float)?
             .f_double_value(&[])?;
         let mut apply = true;
@@ -359,11 +390,13 @@ impl Trainer {
             "accuracy": val.report.accuracy,
             "balanced_accuracy": val.report.balanced_accuracy,
             "roc_auc": val.report.roc_auc,
-            "examples": val.report.positives + val.report.negatives,
+            "examples": val.examples,
             "negative_policy": val.report.negative_policy,
             "elapsed_s": elapsed,
         });
         if let Some(obj) = rec.as_object_mut() {
+            // The ranking metric under its own name (for tasks where it is not one of the above).
+            obj.insert(val.metric_name.clone(), val.metric.into());
             obj.insert(
                 "by_kind".into(),
                 serde_json::to_value(&val.report.by_kind).unwrap_or_default(),
@@ -543,20 +576,23 @@ mod tests {
 
     #[test]
     fn one_step_lowers_the_loss_on_a_fixed_batch() {
-        for task in [TaskKind::Avc, TaskKind::FrameOrder] {
+        for task in [TaskKind::Avc, TaskKind::FrameOrder, TaskKind::LocalizeContrastive] {
             let dir = tempfile::tempdir().unwrap();
             let (mut run, toy) = tiny_run(task, 10);
             run.train.lr = 1e-2;
             run.train.warmup_steps = 0;
             let mut t = Trainer::new(dir.path(), run).unwrap();
             let batch = TensorBatch::from_batch(&toy.batch(0, 0, 8), Device::Cpu).unwrap();
-            let before = loss_of(&eval_logits(t.model(), &batch).unwrap(), &batch.labels)
+            let objective = t.model().objective();
+            let before = objective
+                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels)
                 .unwrap()
                 .double_value(&[]);
             for _ in 0..3 {
                 t.train_step(&batch).unwrap();
             }
-            let after = loss_of(&eval_logits(t.model(), &batch).unwrap(), &batch.labels)
+            let after = objective
+                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels)
                 .unwrap()
                 .double_value(&[]);
             // Eval mode uses running BN statistics; training steps on the batch must still help.
@@ -564,6 +600,36 @@ mod tests {
             assert!(train_loss.is_finite());
             assert!(after < before, "{task:?}: loss {before} -> {after}");
         }
+    }
+
+    #[test]
+    fn contrastive_localisation_runs_end_to_end_and_loads_as_an_avc_model() {
+        let never = AtomicBool::new(false);
+        let (mut run, toy) = tiny_run(TaskKind::LocalizeContrastive, 4);
+        run.model.head.kind = crate::models::HeadKind::Cosine;
+        run.model.head.temperature = 0.1;
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Trainer::new(dir.path(), run.clone()).unwrap();
+        assert_eq!(t.model().objective(), Objective::InBatchContrastive);
+        let out = t.run(&toy, &never, &mut |r| assert!(r.loss.is_finite())).unwrap();
+        assert_eq!(out.step, 4);
+        let val = out.last_val.unwrap();
+        assert_eq!(val.metric_name, "retrieval_accuracy");
+        assert!((0.0..=1.0).contains(&val.metric), "{}", val.metric);
+        // 16 validation examples in batches of 8: 2 × 8 own-audio pairs, 2 × 56 in-batch ones.
+        assert_eq!((val.report.positives, val.report.negatives), (16, 112));
+        let log = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+        assert!(log.contains("\"retrieval_accuracy\""), "{log}");
+        // The checkpoint is an AVC network's variables: the localisation tools build it so.
+        let vs = VarStore::new(Device::Cpu);
+        let net = crate::models::AvcNet::new(&vs.root(), &run.model).unwrap();
+        let (_, tensors) = checkpoint::read_checkpoint(&out.checkpoint).unwrap();
+        checkpoint::load_variables(&out.checkpoint, &vs, &tensors).unwrap();
+        let batch = toy.batch(1, 0, 2);
+        let tb = TensorBatch::from_batch(&batch, Device::Cpu).unwrap();
+        let specs = tb.specs.as_ref().unwrap();
+        let map = net.localization_map(&tb.frames, specs).unwrap();
+        assert_eq!(map.size()[0], 2);
     }
 
     #[test]

@@ -124,6 +124,91 @@ fn fixture() -> &'static Fixture {
     })
 }
 
+/// `--task localize --objective contrastive` trains through the one loop (in-batch retrieval as
+/// the validation metric) and its checkpoint is one `pretext eval localize` reads.
+#[test]
+fn contrastive_objective_trains_and_its_checkpoint_evaluates() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("tiny.toml");
+    std::fs::write(&cfg, TINY_AVOL).unwrap();
+    let run = dir.path().join("run");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            "toy",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--task",
+            "localize",
+            "--objective",
+            "contrastive",
+            "--steps",
+            "3",
+            "--out",
+            run.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+        ];
+        args.extend_from_slice(extra);
+        run_pretext(&args)
+    };
+    let out = train(&["--temperature", "0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("temperature"));
+    let out = train(&["--temperature", "0.1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "train: {err}");
+    assert!(err.contains("localize-contrastive") && err.contains("cosine head"), "{err}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("retrieval_accuracy"), "{stdout}");
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["task"], "localize-contrastive");
+    assert_eq!(config["model"]["head"]["kind"], "cosine");
+    assert_eq!(config["model"]["head"]["temperature"], 0.1);
+    let ck = run.join("checkpoints/best.safetensors");
+    let ann = f.world.join("annotations.jsonl");
+    let out = run_pretext(&[
+        "eval",
+        "localize",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--data",
+        f.world.to_str().unwrap(),
+        "--annotations",
+        ann.to_str().unwrap(),
+        "--split",
+        "all",
+        "--frames-per-clip",
+        "1",
+        "--json",
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["trained"]["samples"], 3, "{v}");
+    // --temperature belongs to the contrastive objective only.
+    let out = run_pretext(&[
+        "train",
+        "--data",
+        "toy",
+        "--task",
+        "avc",
+        "--temperature",
+        "0.1",
+        "--out",
+        dir.path().join("other").to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(!out.status.success());
+}
+
 #[test]
 fn eval_localize_reports_centre_untrained_and_trained() {
     let f = fixture();

@@ -129,11 +129,47 @@ fn boxes_contain_the_objects_in_the_decoded_video() {
         duplicate_prob: 0.5,
         ..SynthConfig::default()
     };
-    let anns = generate(&config);
+    check_boxes_against_pixels(&config, 50);
+}
+
+/// Big objects (`--object-scale 2.5`, some pushed against the border) keep tight boxes.
+#[test]
+fn boxes_of_big_objects_are_tight_in_the_decoded_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = SynthConfig {
+        out: dir.path().to_path_buf(),
+        clips: 3,
+        seconds: 1.2,
+        width: 96,
+        height: 80,
+        seed: 12,
+        min_objects: 1,
+        max_objects: 2,
+        pan_px: 6.0,
+        duplicate_prob: 0.0,
+        object_scale: 2.5,
+        ..SynthConfig::default()
+    };
+    check_boxes_against_pixels(&config, 20);
+    // The boxes really are big: more than 15% of the frame on average.
+    let anns = synth::read_annotations(&config.out.join("annotations.jsonl")).unwrap();
+    let areas: Vec<f32> = anns
+        .iter()
+        .flat_map(|a| a.objects.iter().flat_map(|o| o.boxes.iter()))
+        .map(|b| (b[2] - b[0]) * (b[3] - b[1]) / (96.0 * 80.0))
+        .collect();
+    let mean = areas.iter().sum::<f32>() / areas.len() as f32;
+    assert!(mean > 0.15, "mean box area {mean} of the frame");
+}
+
+/// Renders every frame of `config`'s world again and checks the annotated boxes against the
+/// decoded pixels; at least `min_checked` unoccluded objects must be checked.
+fn check_boxes_against_pixels(config: &SynthConfig, min_checked: usize) {
+    let anns = generate(config);
     let (w, h) = (config.width as usize, config.height as usize);
     let mut checked_objects = 0;
     for (index, ann) in anns.iter().enumerate() {
-        let plan = ClipPlan::draw(&config, index);
+        let plan = ClipPlan::draw(config, index);
         let bg = Background::new(&plan);
         let frames = ffmpeg_frames(&config.out.join(&ann.file), w, h);
         assert_eq!(frames.len(), config.frames(), "{}: decoded frame count", ann.file);
@@ -202,7 +238,7 @@ fn boxes_contain_the_objects_in_the_decoded_video() {
             }
         }
     }
-    assert!(checked_objects > 50, "too few unoccluded objects checked: {checked_objects}");
+    assert!(checked_objects > min_checked, "too few unoccluded objects checked: {checked_objects}");
 }
 
 /// Visual pulse onsets (frames whose object area jumps) and audio onsets (sharp energy rises)

@@ -385,7 +385,7 @@ fn trainer_overfits_fixed_pipeline_batches_with_consistent_labels() {
         input: InputConfig { frame_size: 32, ..Default::default() },
         vision: tower.clone(),
         audio: tower,
-        head: HeadConfig { kind: HeadKind::L3, embedding: 16, hidden: 16 },
+        head: HeadConfig { kind: HeadKind::L3, embedding: 16, hidden: 16, ..Default::default() },
     };
     let steps = 120;
     let train = TrainConfig {
