@@ -318,7 +318,7 @@ fn trainer_overfits_fixed_pipeline_batches_with_consistent_labels() {
     use pretext::models::{HeadConfig, HeadKind, InputConfig, ModelConfig, TowerConfig};
     use pretext::pipeline::{AugmentConfig, BatchStream, PipelineConfig};
     use pretext::tasks::{AvcConfig, TaskConfig};
-    use pretext::training::{DeviceSpec, RunConfig, TaskKind, TensorBatch, TrainConfig, Trainer};
+    use pretext::training::TaskKind;
 
     let dir = tempfile::tempdir().unwrap();
     let files: Vec<_> = [300, 700, 1500]
@@ -387,31 +387,7 @@ fn trainer_overfits_fixed_pipeline_batches_with_consistent_labels() {
         audio: tower,
         head: HeadConfig { kind: HeadKind::L3, embedding: 16, hidden: 16, ..Default::default() },
     };
-    let steps = 120;
-    let train = TrainConfig {
-        steps,
-        batch: 8,
-        lr: 3e-3,
-        warmup_steps: 5,
-        val_every: 0,
-        checkpoint_every: 0,
-        device: DeviceSpec::Cpu,
-        ..Default::default()
-    };
-    let run = RunConfig { task: TaskKind::Avc, model, train, data: serde_json::Value::Null };
-    let mut trainer = Trainer::new(&dir.path().join("run"), run).unwrap();
-    let tensors: Vec<_> =
-        batches.iter().map(|b| TensorBatch::from_batch(b, tch::Device::Cpu).unwrap()).collect();
-    let mut history = Vec::new();
-    for step in 0..steps as usize {
-        history.push(trainer.train_step(&tensors[step % tensors.len()]).unwrap());
-    }
-    let tail = &history[history.len() - 10..];
-    let acc = tail.iter().map(|h| h.1).sum::<f64>() / tail.len() as f64;
-    let loss = tail.iter().map(|h| h.0).sum::<f64>() / tail.len() as f64;
-    let first = history[..4].iter().map(|h| h.0).sum::<f64>() / 4.0;
-    assert!(acc >= 0.95, "training accuracy on 16 fixed examples stayed at {acc}");
-    assert!(loss < 0.5 * first, "loss {first} -> {loss}");
+    overfit_fixed_batches(TaskKind::Avc, model, &batches, dir.path(), "examples");
 }
 
 /// The frame-order overfit check: tuples cut by the pipeline from a small synthetic world carry
@@ -422,7 +398,7 @@ fn trainer_overfits_fixed_frame_order_tuples_with_consistent_labels() {
     use pretext::models::{HeadConfig, InputConfig, ModelConfig, TowerConfig};
     use pretext::pipeline::{AugmentConfig, BatchStream, PipelineConfig};
     use pretext::tasks::{FrameOrderConfig, TaskConfig};
-    use pretext::training::{DeviceSpec, RunConfig, TaskKind, TensorBatch, TrainConfig, Trainer};
+    use pretext::training::TaskKind;
 
     let dir = tempfile::tempdir().unwrap();
     let world = dir.path().join("world");
@@ -489,6 +465,19 @@ fn trainer_overfits_fixed_frame_order_tuples_with_consistent_labels() {
         audio: tower,
         head: HeadConfig { embedding: 16, hidden: 16, ..Default::default() },
     };
+    overfit_fixed_batches(TaskKind::FrameOrder, model, &batches, dir.path(), "tuples");
+}
+
+/// Trains 120 steps cycling over `batches` (16 fixed examples) and asserts the trainer
+/// memorises them: training accuracy >= 0.95 over the last 10 steps, loss halved.
+fn overfit_fixed_batches(
+    task: pretext::training::TaskKind,
+    model: pretext::models::ModelConfig,
+    batches: &[pretext::pipeline::Batch],
+    dir: &Path,
+    what: &str,
+) {
+    use pretext::training::{DeviceSpec, RunConfig, TensorBatch, TrainConfig, Trainer};
     let steps = 120;
     let train = TrainConfig {
         steps,
@@ -500,8 +489,8 @@ fn trainer_overfits_fixed_frame_order_tuples_with_consistent_labels() {
         device: DeviceSpec::Cpu,
         ..Default::default()
     };
-    let run = RunConfig { task: TaskKind::FrameOrder, model, train, data: serde_json::Value::Null };
-    let mut trainer = Trainer::new(&dir.path().join("run"), run).unwrap();
+    let run = RunConfig { task, model, train, data: serde_json::Value::Null };
+    let mut trainer = Trainer::new(&dir.join("run"), run).unwrap();
     let tensors: Vec<_> =
         batches.iter().map(|b| TensorBatch::from_batch(b, tch::Device::Cpu).unwrap()).collect();
     let mut history = Vec::new();
@@ -512,6 +501,6 @@ fn trainer_overfits_fixed_frame_order_tuples_with_consistent_labels() {
     let acc = tail.iter().map(|h| h.1).sum::<f64>() / tail.len() as f64;
     let loss = tail.iter().map(|h| h.0).sum::<f64>() / tail.len() as f64;
     let first = history[..4].iter().map(|h| h.0).sum::<f64>() / 4.0;
-    assert!(acc >= 0.95, "training accuracy on 16 fixed tuples stayed at {acc}");
+    assert!(acc >= 0.95, "training accuracy on 16 fixed {what} stayed at {acc}");
     assert!(loss < 0.5 * first, "loss {first} -> {loss}");
 }
