@@ -255,7 +255,7 @@ impl Spectrogram {
                     for (m, row) in logs.chunks_exact_mut(BLOCK).enumerate() {
                         row.copy_from_slice(&bank.band_block::<BLOCK>(m, block));
                     }
-                    log.apply_into_in_place(logs);
+                    log.apply_in_place(logs);
                     for (row, src) in out.chunks_exact_mut(n_frames).zip(logs.chunks_exact(BLOCK)) {
                         // An element loop: a `memcpy` call per 64-byte row costs more.
                         for (d, v) in row[t0..t0 + cols].iter_mut().zip(src) {
@@ -265,7 +265,7 @@ impl Spectrogram {
                 }
                 None => {
                     // Logs in place on the frame-major rows, transposed straight into the output.
-                    log.apply_into_in_place(&mut rows[..cols * n_bins]);
+                    log.apply_in_place(&mut rows[..cols * n_bins]);
                     super::simd::transpose::<WIDE>(
                         rows,
                         n_bins,
