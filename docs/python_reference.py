@@ -5,34 +5,38 @@ all three heads), loading a pretext `.safetensors` checkpoint unchanged.
       random input -> pretext embed --frames-npy/--specs-npy -> logits.npy; same input through
       this model; prints the max |difference| and exits 1 above 1e-4.
   python docs/python_reference.py bench [--steps N --batch B --threads T --device cpu|cuda]
-      trains the quick model on in-memory batches and prints `samples_per_s X`
-      (the reference side of `pretext bench train --python`).
+                                      [--data DIR... --workers W]
+      trains the quick model on in-memory batches, or with --data on batches made the
+      benches/python/pairs_ref.py way in W DataLoader workers, and prints `samples_per_s X` and
+      `data_wait_share Y` (the reference side of `pretext bench train --python`).
 """
 import argparse, json, subprocess, sys, tempfile, time, os
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from safetensors.torch import load_file
 
 class Tower(nn.Module):  # VarStore paths: block{i}.conv{j}, block{i}.bn{j}, proj
-    def __init__(s, cin, chans, convs, emb):
-        super().__init__(); s.n = len(chans); s.convs = convs
+    def __init__(s, cin, chans, convs, emb, steps=0):
+        super().__init__(); s.n = len(chans); s.convs = convs; s.steps = steps
         for i, c in enumerate(chans):
             b = nn.Module(); setattr(s, f"block{i}", b)
             for j in range(convs):
                 setattr(b, f"conv{j}", nn.Conv2d(cin, c, 3, padding=1, bias=False)); setattr(b, f"bn{j}", nn.BatchNorm2d(c)); cin = c
-        s.proj = nn.Linear(cin, emb)
+        s.proj = nn.Linear(cin * max(steps, 1), emb)
     def fmap(s, x):
         for i in range(s.n):
             b = getattr(s, f"block{i}")
             for j in range(s.convs): x = F.relu(getattr(b, f"bn{j}")(getattr(b, f"conv{j}")(x)))
             if i < s.n - 1: x = F.max_pool2d(x, 2)
         return x
-    def forward(s, x): return s.proj(s.fmap(x).amax((2, 3)))
+    def pool(s, m):  # global max, or time kept: max over frequency, adaptive max to `steps`
+        return F.adaptive_max_pool2d(m.amax(2, keepdim=True), (1, s.steps)).flatten(1) if s.steps else m.amax((2, 3))
+    def forward(s, x): return s.proj(s.pool(s.fmap(x)))
 
 class AvcNet(nn.Module):  # paths: vision.*, audio.*, head.*
     def __init__(s, m):
         super().__init__(); e, h, s.kind = m["head"]["embedding"], m["head"]["hidden"], m["head"]["kind"]
         s.vision = Tower(3 * m["input"]["frames"], m["vision"]["channels"], m["vision"]["convs_per_block"], e)
-        s.audio = Tower(1, m["audio"]["channels"], m["audio"]["convs_per_block"], e)
+        s.audio = Tower(1, m["audio"]["channels"], m["audio"]["convs_per_block"], e, m["audio"].get("time_steps", 0))
         s.head = nn.Module()
         if s.kind == "l3": s.head.fc1, s.head.fc2 = nn.Linear(2 * e, h), nn.Linear(h, 2)
         elif s.kind == "ave": s.head.fc = nn.Linear(1, 2)
@@ -85,6 +89,26 @@ def check(args):
     sys.exit(0 if diff <= 1e-4 else 1)
 
 
+class PairStream(torch.utils.data.IterableDataset):
+    """AVC batches the usual Python way (`benches/python/pairs_ref.py` per sample: PyAV seek +
+    decode + reformat, PyAV resample, librosa VGGish log-mel; half the audio from another file)."""
+    def __init__(s, files, size, seconds, batch, seed):
+        super().__init__(); s.files, s.size, s.seconds, s.batch, s.seed = files, size, seconds, batch, seed
+    def __iter__(s):
+        import random; from pairs_ref import frame_at, audio_window, vggish_logmel, duration
+        info = torch.utils.data.get_worker_info()
+        rng = random.Random(s.seed + (info.id if info else 0)); durs = {f: duration(f) for f in s.files}
+        while True:
+            frames, specs, labels = [], [], []
+            for _ in range(s.batch):
+                f = rng.choice(s.files); half = s.seconds / 2; t = rng.uniform(half, durs[f] - half)
+                frames.append(frame_at(f, t, s.size).astype(np.float32).transpose(2, 0, 1) / 255.0)
+                if rng.random() < 0.5: af, at, y = f, t - half, 1
+                else: af = rng.choice([g for g in s.files if g != f]); at, y = rng.uniform(0, durs[af] - s.seconds), 0
+                specs.append(vggish_logmel(audio_window(af, at, s.seconds))[None]); labels.append(y)
+            yield torch.from_numpy(np.stack(frames)), torch.from_numpy(np.stack(specs)), torch.tensor(labels)
+
+
 def bench(args):
     torch.manual_seed(0); torch.set_num_threads(args.threads)
     m = {"input": {"frames": 1}, "head": {"kind": "l3", "embedding": 128, "hidden": 128},
@@ -93,17 +117,28 @@ def bench(args):
     dev = torch.device(args.device)
     model = AvcNet(m).to(dev).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    frames = torch.randn(args.batch, 3, 96, 96, device=dev); specs = torch.randn(args.batch, 1, 64, 96, device=dev)
-    labels = torch.randint(0, 2, (args.batch,), device=dev)
+    if args.data:  # fed by the pairs_ref.py way, in DataLoader workers
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benches", "python"))
+        from pairs_ref import discover
+        ds = PairStream(discover(args.data), args.frame_size, args.audio_seconds, args.batch, 0)
+        it = iter(torch.utils.data.DataLoader(ds, batch_size=None, num_workers=args.workers, prefetch_factor=2 if args.workers else None))
+    else:
+        batch = (torch.randn(args.batch, 3, args.frame_size, args.frame_size), torch.randn(args.batch, 1, 64, 96),
+                 torch.randint(0, 2, (args.batch,)))
+        it = iter(lambda: batch, None)
+    wait = [0.0]
     def step():
+        t = time.perf_counter(); frames, specs, labels = (x.to(dev) for x in next(it)); wait[0] += time.perf_counter() - t
         opt.zero_grad(); loss = F.cross_entropy(model(frames, specs), labels); loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0); opt.step()
     for _ in range(5): step()
     if dev.type == "cuda": torch.cuda.synchronize()
-    t0 = time.perf_counter()
+    wait[0] = 0.0; t0 = time.perf_counter()
     for _ in range(args.steps): step()
     if dev.type == "cuda": torch.cuda.synchronize()
-    print(f"samples_per_s {args.steps * args.batch / (time.perf_counter() - t0):.2f}")
+    wall = time.perf_counter() - t0
+    print(f"samples_per_s {args.steps * args.batch / wall:.2f}")
+    print(f"data_wait_share {wait[0] / wall:.4f}")
 
 
 if __name__ == "__main__":
@@ -113,5 +148,8 @@ if __name__ == "__main__":
     b = sub.add_parser("bench")
     for k, v in [("--steps", 50), ("--batch", 32), ("--threads", 2)]: b.add_argument(k, type=int, default=v)
     b.add_argument("--device", default="cpu")
+    b.add_argument("--data", nargs="*", help="video folders: batches made the pairs_ref.py way (default: in-memory batches)")
+    b.add_argument("--workers", type=int, default=1, help="DataLoader worker processes with --data")
+    b.add_argument("--frame-size", type=int, default=96); b.add_argument("--audio-seconds", type=float, default=0.96)
     a = p.parse_args()
     check(a) if a.cmd == "check" else bench(a)

@@ -1,7 +1,10 @@
 //! `pretext bench train`: training throughput (samples/s) and the share of step time spent
 //! waiting for data, measured by the real trainer for a fixed number of steps in a scratch run
 //! folder. With `--python PY` the same model and batch size run in PyTorch
-//! (`docs/python_reference.py bench`) in the same invocation, and the ratio is printed.
+//! (`docs/python_reference.py bench`) in the same invocation, and the ratio is printed: on
+//! in-memory batches with `--data toy`, and with a video folder on batches made the
+//! `benches/python/pairs_ref.py` way (PyAV + librosa) in as many DataLoader workers as pretext
+//! has decode workers.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,11 +105,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     if let Some(py) = &args.python {
         anyhow::ensure!(task == TaskKind::Avc, "the Python reference times the AVC model only");
+        anyhow::ensure!(
+            model.name == "quick",
+            "the Python reference implements the quick preset's model; use --model quick with --python"
+        );
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/python_reference.py");
-        let out = std::process::Command::new(py)
-            .arg(&script)
+        let mut cmd = std::process::Command::new(py);
+        if !args.data.is_toy() {
+            // Batches made the benches/python/pairs_ref.py way, in as many DataLoader workers
+            // as pretext has decode workers.
+            cmd.arg(&script).arg("bench").arg("--data").args(&args.data.data).args([
+                "--workers",
+                &args.data.decode_workers().to_string(),
+                "--frame-size",
+                &model.input.frame_size.to_string(),
+                "--audio-seconds",
+                &model.input.clip_seconds.to_string(),
+            ]);
+        } else {
+            cmd.arg(&script).arg("bench");
+        }
+        let out = cmd
             .args([
-                "bench",
                 "--steps",
                 &args.steps.to_string(),
                 "--batch",
@@ -131,7 +151,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .find_map(|l| l.strip_prefix("samples_per_s "))
             .and_then(|v| v.trim().parse().ok())
             .context("the python reference printed no 'samples_per_s' line")?;
-        println!("pytorch (same model, in-memory batches): {theirs:.1} samples/s");
+        let wait: Option<f64> = text
+            .lines()
+            .find_map(|l| l.strip_prefix("data_wait_share "))
+            .and_then(|v| v.trim().parse().ok());
+        let fed = if args.data.is_toy() {
+            "in-memory batches"
+        } else {
+            "batches made the pairs_ref.py way (PyAV + librosa) in DataLoader workers"
+        };
+        let wait = wait.map(|w| format!(", data wait {:.1}% of step time", 100.0 * w)).unwrap_or_default();
+        println!("pytorch (same model, {fed}): {theirs:.1} samples/s{wait}");
         println!("ratio pretext / pytorch: {:.2}", ours / theirs.max(1e-9));
     }
     Ok(ExitCode::SUCCESS)

@@ -86,11 +86,21 @@ pub struct TowerConfig {
     pub channels: Vec<i64>,
     /// Convolutions per VGG block (ignored by ResNet-18).
     pub convs_per_block: usize,
+    /// Audio tower only. 0 (default): global pooling, the embedding ignores *when* things happen
+    /// in the window. N > 0: time kept at N steps (max over frequency, adaptive max over time,
+    /// flattened into the projection), so shifted windows of the same sound differ: what hard
+    /// (temporally shifted) negatives need.
+    pub time_steps: u32,
 }
 
 impl Default for TowerConfig {
     fn default() -> Self {
-        TowerConfig { arch: Arch::Vgg, channels: vec![16, 32, 64, 128], convs_per_block: 1 }
+        TowerConfig {
+            arch: Arch::Vgg,
+            channels: vec![16, 32, 64, 128],
+            convs_per_block: 1,
+            time_steps: 0,
+        }
     }
 }
 
@@ -186,6 +196,16 @@ impl ModelConfig {
             if t.arch == Arch::Vgg && !(1..=4).contains(&t.convs_per_block) {
                 return Err(format!("{name}.convs_per_block must be 1..=4"));
             }
+        }
+        if self.vision.time_steps != 0 {
+            return Err(
+                "vision.time_steps must be 0: only the audio tower keeps time (localisation \
+                        needs the vision map's per-location embedding)"
+                    .into(),
+            );
+        }
+        if self.audio.time_steps > 64 {
+            return Err(format!("audio.time_steps {} is outside 0..=64", self.audio.time_steps));
         }
         if self.head.embedding <= 0 || self.head.hidden <= 0 {
             return Err("head.embedding and head.hidden must be positive".into());

@@ -33,10 +33,10 @@ pub use vgg_tower::VggTower;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::{nn, Device, Kind, Tensor};
+    use tch::{nn, nn::ModuleT, Device, Kind, Tensor};
 
     fn tiny(arch: Arch, head: HeadKind) -> ModelConfig {
-        let tower = TowerConfig { arch, channels: vec![4, 8, 8, 8], convs_per_block: 1 };
+        let tower = TowerConfig { arch, channels: vec![4, 8, 8, 8], ..Default::default() };
         ModelConfig {
             vision: tower.clone(),
             audio: tower,
@@ -90,5 +90,40 @@ mod tests {
         for name in names.keys().filter(|n| n.starts_with("vision.")) {
             assert!(vs2.variables().contains_key(name), "{name}");
         }
+    }
+
+    #[test]
+    fn time_pooled_audio_tower_keeps_when() {
+        for arch in [Arch::Vgg, Arch::Resnet18] {
+            let cfg = TowerConfig {
+                arch,
+                channels: vec![4, 8, 8, 8],
+                time_steps: 4,
+                ..Default::default()
+            };
+            let vs = nn::VarStore::new(Device::Cpu);
+            let tower = Tower::new(&vs.root(), &cfg, 1, 16);
+            assert_eq!(vs.variables()["proj.weight"].size(), vec![16, 8 * 4]);
+            // One click early in the window, the same click late: the time-kept pooled features
+            // (and so the embeddings) must differ.
+            let mut spec = vec![0f32; 2 * 32 * 64];
+            for f in 8..24 {
+                spec[f * 64 + 8] = 1.0;
+                spec[32 * 64 + f * 64 + 56] = 1.0;
+            }
+            let x = Tensor::from_slice(&spec).reshape([2, 1, 32, 64]);
+            let pooled = tower.pool(&tower.feature_map(&x, false));
+            assert_eq!(pooled.size(), vec![2, 8 * 4], "{arch:?}");
+            let diff = |t: &Tensor| f64::try_from((t.get(0) - t.get(1)).abs().max()).unwrap();
+            assert!(diff(&pooled) > 1e-3, "{arch:?}: pooled features of shifted clicks are equal");
+            let e = tower.forward_t(&x, false);
+            assert_eq!(e.size(), vec![2, 16]);
+            assert!(diff(&e) > 1e-3, "{arch:?}: time-kept embeddings of shifted clicks are equal");
+        }
+        let bad = ModelConfig {
+            vision: TowerConfig { time_steps: 2, ..Default::default() },
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("vision.time_steps"));
     }
 }

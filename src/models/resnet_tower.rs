@@ -1,10 +1,10 @@
 //! ResNet-18-style tower: a 3×3 stride-2 stem (small inputs keep their detail; no stem pool),
 //! then 4 stages of 2 basic residual blocks with strides 1, 2, 2, 2 and the configured widths.
-//! The last stage's output is the feature map; global average pooling and a linear layer give
-//! the embedding. VarStore paths follow torchvision: `conv1`, `bn1`, `layer{1..4}.{0,1}.*`,
-//! `downsample.{0,1}`, plus `proj`.
+//! The last stage's output is the feature map; [`super::Tower`] pools it (global average by
+//! default) and projects it to the embedding. VarStore paths follow torchvision: `conv1`, `bn1`,
+//! `layer{1..4}.{0,1}.*`, `downsample.{0,1}` (the tower adds `proj`).
 
-use tch::{nn, nn::ModuleT, Tensor};
+use tch::{nn, Tensor};
 
 #[derive(Debug)]
 struct BasicBlock {
@@ -49,19 +49,18 @@ impl BasicBlock {
     }
 }
 
-/// The ResNet-18 trunk plus its embedding projection.
+/// The ResNet-18 trunk.
 #[derive(Debug)]
 pub struct ResNetTower {
     conv1: nn::Conv2D,
     bn1: nn::BatchNorm,
     layers: Vec<BasicBlock>,
-    proj: nn::Linear,
     out_channels: i64,
 }
 
 impl ResNetTower {
     /// Builds the tower under `p`; `widths` are the 4 stage widths (64..512 in the original).
-    pub fn new(p: &nn::Path, in_channels: i64, widths: &[i64], emb: i64) -> Self {
+    pub fn new(p: &nn::Path, in_channels: i64, widths: &[i64]) -> Self {
         let stem = widths.first().copied().unwrap_or(64);
         let conv1 = conv(p.sub("conv1"), in_channels, stem, 3, 2);
         let bn1 = nn::batch_norm2d(p.sub("bn1"), stem, Default::default());
@@ -74,8 +73,7 @@ impl ResNetTower {
             layers.push(BasicBlock::new(&lp.sub("1"), w, w, 1));
             c_in = w;
         }
-        let proj = nn::linear(p.sub("proj"), c_in, emb, Default::default());
-        ResNetTower { conv1, bn1, layers, proj, out_channels: c_in }
+        ResNetTower { conv1, bn1, layers, out_channels: c_in }
     }
 
     /// Channels of the feature map.
@@ -90,17 +88,5 @@ impl ResNetTower {
             x = block.forward_t(&x, train);
         }
         x
-    }
-
-    /// The embedding projection.
-    pub fn proj(&self) -> &nn::Linear {
-        &self.proj
-    }
-}
-
-impl ModuleT for ResNetTower {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let map = self.feature_map(xs, train);
-        map.mean_dim([2i64, 3].as_slice(), false, tch::Kind::Float).apply(&self.proj)
     }
 }

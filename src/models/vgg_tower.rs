@@ -1,21 +1,21 @@
 //! L3-style VGG tower: blocks of (3×3 conv without bias + batch norm + ReLU) × `convs_per_block`,
 //! each block but the last followed by 2×2 max-pooling. The last block's output is the feature
-//! map (kept by the AVOL head and for localisation); global max-pooling and a linear layer give
-//! the embedding. VarStore paths: `block{i}.conv{j}`, `block{i}.bn{j}`, `proj`.
+//! map (kept by the AVOL head and for localisation); [`super::Tower`] pools it (global max by
+//! default) and projects it to the embedding. VarStore paths: `block{i}.conv{j}`,
+//! `block{i}.bn{j}` (the tower adds `proj`).
 
-use tch::{nn, nn::ModuleT, Tensor};
+use tch::{nn, Tensor};
 
-/// The VGG-style trunk plus its embedding projection.
+/// The VGG-style trunk.
 #[derive(Debug)]
 pub struct VggTower {
     blocks: Vec<Vec<(nn::Conv2D, nn::BatchNorm)>>,
-    proj: nn::Linear,
     out_channels: i64,
 }
 
 impl VggTower {
     /// Builds the tower under `p` for `in_channels` inputs.
-    pub fn new(p: &nn::Path, in_channels: i64, channels: &[i64], convs: usize, emb: i64) -> Self {
+    pub fn new(p: &nn::Path, in_channels: i64, channels: &[i64], convs: usize) -> Self {
         let conv_cfg = nn::ConvConfig { padding: 1, bias: false, ..Default::default() };
         let mut blocks = Vec::with_capacity(channels.len());
         let mut c_in = in_channels;
@@ -30,8 +30,7 @@ impl VggTower {
             }
             blocks.push(layers);
         }
-        let proj = nn::linear(p.sub("proj"), c_in, emb, Default::default());
-        VggTower { blocks, proj, out_channels: c_in }
+        VggTower { blocks, out_channels: c_in }
     }
 
     /// Channels of the feature map.
@@ -52,17 +51,5 @@ impl VggTower {
             }
         }
         x
-    }
-
-    /// The embedding projection (applied to pooled features or, per location, to a map).
-    pub fn proj(&self) -> &nn::Linear {
-        &self.proj
-    }
-}
-
-impl ModuleT for VggTower {
-    fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        let map = self.feature_map(xs, train);
-        map.amax([2, 3], false).apply(&self.proj)
     }
 }

@@ -18,7 +18,7 @@ pub mod avc;
 pub mod frame_order;
 pub mod localize;
 
-pub use avc::{AvcConfig, AvcTask, NegativeKinds};
+pub use avc::{AvcConfig, AvcTask, Curriculum, NegativeKinds};
 pub use frame_order::{FrameOrderConfig, FrameOrderTask};
 
 /// Where an example's audio window comes from.

@@ -16,7 +16,7 @@ use super::{BatchIter, DataSource, FileSplit, TaskKind, TrainingError};
 use crate::features::Preset;
 use crate::models::ModelConfig;
 use crate::pipeline::{AugmentConfig, Batch, BatchStream, PipelineConfig};
-use crate::tasks::{AvcConfig, FrameOrderConfig, NegativeKinds, TaskConfig};
+use crate::tasks::{AvcConfig, Curriculum, FrameOrderConfig, NegativeKinds, TaskConfig};
 
 /// How to build the pipelines.
 #[derive(Debug, Clone, Serialize)]
@@ -35,6 +35,12 @@ pub struct PipelineSourceConfig {
     pub train_negatives: NegativeKinds,
     /// Negative kinds for validation (AVC).
     pub eval_negatives: NegativeKinds,
+    /// Minimum shift of a hard negative's audio, in seconds (training and validation).
+    pub min_shift: f64,
+    /// Share of hard negatives among training negatives when both kinds are on.
+    pub hard_share: f64,
+    /// Training only: raise the hard share linearly to `to` over the first `over` samples.
+    pub curriculum: Option<Curriculum>,
     /// Examples per validation.
     pub val_examples: u64,
     /// Share of positives in the training stream (None: the task's default; validation always
@@ -94,6 +100,7 @@ impl PipelineSource {
             TaskKind::Avc => TaskConfig::Avc(AvcConfig {
                 negatives,
                 frames: self.model.input.frames as usize,
+                min_shift: self.cfg.min_shift,
                 ..Default::default()
             }),
             TaskKind::FrameOrder => TaskConfig::FrameOrder(FrameOrderConfig {
@@ -151,6 +158,10 @@ impl DataSource for PipelineSource {
                 TaskConfig::FrameOrder(c) => c.positive_ratio = r,
             }
         }
+        if let (TaskKind::Avc, TaskConfig::Avc(c)) = (self.cfg.task, &mut cfg.task) {
+            c.hard_share = self.cfg.hard_share;
+            c.curriculum = self.cfg.curriculum;
+        }
         cfg.start_seq = skip;
         cfg.batch_size = batch;
         cfg.epochs = None;
@@ -206,9 +217,9 @@ impl DataSource for PipelineSource {
                 kinds_name(self.cfg.eval_negatives),
                 self.cfg.eval_split,
                 if self.cfg.eval_negatives.hard {
-                    "hard = same file's audio shifted by >= 1 s"
+                    format!("hard = same file's audio shifted by >= {} s", self.cfg.min_shift)
                 } else {
-                    "easy = audio of another held-out file"
+                    "easy = audio of another held-out file".to_string()
                 },
             ),
             TaskKind::FrameOrder => format!(

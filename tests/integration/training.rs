@@ -248,6 +248,14 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
         "1",
         "--threads",
         "1",
+        "--min-shift",
+        "0.8",
+        "--hard-share",
+        "0.25",
+        "--curriculum-to",
+        "0.75",
+        "--curriculum-over",
+        "64",
     ];
     let o = run_pretext(&args);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -260,6 +268,12 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["data"]["source"], "pipeline");
     assert!(config["data"]["negative_policy"].as_str().unwrap().contains("frame grid"));
+    // The hard-negative policy the run used is recorded with it.
+    let pipeline = &config["data"]["pipeline"];
+    assert_eq!(pipeline["min_shift"], 0.8);
+    assert_eq!(pipeline["hard_share"], 0.25);
+    assert_eq!(pipeline["curriculum"]["to"], 0.75);
+    assert_eq!(pipeline["curriculum"]["over"], 64);
 
     let ck = run.join("checkpoints/best.safetensors");
     let o = run_pretext(&[
