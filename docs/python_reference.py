@@ -37,15 +37,25 @@ class AvcNet(nn.Module):  # paths: vision.*, audio.*, head.*
         super().__init__(); e, h, s.kind = m["head"]["embedding"], m["head"]["hidden"], m["head"]["kind"]
         s.vision = Tower(3 * m["input"]["frames"], m["vision"]["channels"], m["vision"]["convs_per_block"], e)
         s.audio = Tower(1, m["audio"]["channels"], m["audio"]["convs_per_block"], e, m["audio"].get("time_steps", 0))
-        s.head = nn.Module()
+        s.head = nn.Module(); d = m["head"].get("sync", 0)
+        if d:  # synchrony term: head.sync.{vis,aud}
+            s.k, s.d = m["audio"]["time_steps"], d; s.head.sync = nn.Module()
+            s.head.sync.vis, s.head.sync.aud = nn.Linear(m["vision"]["channels"][-1], s.k * d), nn.Linear(m["audio"]["channels"][-1], d)
         if s.kind == "l3": s.head.fc1, s.head.fc2 = nn.Linear(2 * e, h), nn.Linear(h, 2)
         elif s.kind == "ave": s.head.fc = nn.Linear(1, 2)
         else: s.head.calib_w, s.head.calib_b = nn.Parameter(torch.ones(1)), nn.Parameter(torch.zeros(1))
     def forward(s, frames, specs):
-        a = s.audio(specs)
-        if s.kind == "l3": return s.head.fc2(F.relu(s.head.fc1(torch.cat([s.vision(frames), a], 1))))
+        vp, ap = s.vision.pool(s.vision.fmap(frames)), s.audio.pool(s.audio.fmap(specs))
+        logits = s.fused(s.vision.proj(vp), s.audio.proj(ap), frames)
+        if not hasattr(s.head, "sync"): return logits
+        b = vp.shape[0]; c = lambda x: x - x.mean(1, keepdim=True)
+        v = s.head.sync.vis(vp).reshape(b, s.k, s.d); a = s.head.sync.aud(ap.reshape(b, -1, s.k).permute(0, 2, 1))
+        z = (c(v) * c(a)).sum((1, 2)) / (s.k * s.d) ** 0.5
+        return logits + torch.stack([torch.zeros_like(z), z], 1)
+    def fused(s, v, a, frames):
+        if s.kind == "l3": return s.head.fc2(F.relu(s.head.fc1(torch.cat([v, a], 1))))
         if s.kind == "ave":
-            v, a = F.normalize(s.vision(frames), dim=1, eps=1e-8), F.normalize(a, dim=1, eps=1e-8)
+            v, a = F.normalize(v, dim=1, eps=1e-8), F.normalize(a, dim=1, eps=1e-8)
             return s.head.fc((v - a).pow(2).sum(1, keepdim=True).clamp_min(1e-12).sqrt())
         vmap = s.vision.proj(s.vision.fmap(frames).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         z = ((vmap * a[:, :, None, None]).sum(1) / vmap.shape[1] ** 0.5 * s.head.calib_w + s.head.calib_b).amax((1, 2))[:, None]

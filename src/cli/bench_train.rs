@@ -126,12 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             cmd.arg(&script).arg("bench");
         }
         let out = cmd
-            .args([
-                "--steps",
-                &args.steps.to_string(),
-                "--batch",
-                &train.batch.to_string(),
-            ])
+            .args(["--steps", &args.steps.to_string(), "--batch", &train.batch.to_string()])
             .args([
                 "--threads",
                 &threads.to_string(),
@@ -160,7 +155,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             "batches made the pairs_ref.py way (PyAV + librosa) in DataLoader workers"
         };
-        let wait = wait.map(|w| format!(", data wait {:.1}% of step time", 100.0 * w)).unwrap_or_default();
+        let wait =
+            wait.map(|w| format!(", data wait {:.1}% of step time", 100.0 * w)).unwrap_or_default();
         println!("pytorch (same model, {fed}): {theirs:.1} samples/s{wait}");
         println!("ratio pretext / pytorch: {:.2}", ours / theirs.max(1e-9));
     }

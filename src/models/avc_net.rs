@@ -8,7 +8,8 @@
 use tch::{nn, nn::ModuleT, Kind, Tensor};
 
 use super::{
-    ave_head::l2_normalize, AveHead, AvolHead, HeadKind, L3Head, ModelConfig, ModelError, Tower,
+    ave_head::l2_normalize, AveHead, AvolHead, HeadKind, L3Head, ModelConfig, ModelError, SyncHead,
+    Tower,
 };
 
 #[derive(Debug)]
@@ -25,6 +26,7 @@ pub struct AvcNet {
     vision: Tower,
     audio: Tower,
     head: Head,
+    sync: Option<SyncHead>,
     frames: i64,
     temperature: f64,
 }
@@ -68,7 +70,17 @@ impl AvcNet {
             HeadKind::Avol => Head::Avol(AvolHead::new(&hp)),
             HeadKind::Cosine => Head::Cosine,
         };
-        Ok(AvcNet { vision, audio, head, frames: k, temperature: cfg.head.temperature })
+        let sync = (cfg.head.sync > 0).then(|| {
+            let steps = i64::from(cfg.audio.time_steps);
+            SyncHead::new(
+                &hp.sub("sync"),
+                vision.out_channels(),
+                audio.out_channels(),
+                steps,
+                cfg.head.sync,
+            )
+        });
+        Ok(AvcNet { vision, audio, head, sync, frames: k, temperature: cfg.head.temperature })
     }
 
     /// `[B, 2]` logits.
@@ -80,6 +92,18 @@ impl AvcNet {
     ) -> Result<Tensor, ModelError> {
         let x = fold_frames(frames, self.frames)?;
         check_specs(specs)?;
+        if let (Some(sync), Head::L3(_) | Head::Ave(_)) = (&self.sync, &self.head) {
+            let vp = self.vision.pool(&self.vision.feature_map(&x, train));
+            let ap = self.audio.pool(&self.audio.feature_map(specs, train));
+            let (v, a) = (self.vision.project(&vp), self.audio.project(&ap));
+            let logits = match &self.head {
+                Head::L3(h) => h.forward(&v, &a),
+                Head::Ave(h) => h.forward(&v, &a),
+                _ => unreachable!("matched above"),
+            };
+            let z = sync.forward(&vp, &ap).unsqueeze(1);
+            return Ok(logits + Tensor::cat(&[z.zeros_like(), z], 1));
+        }
         let a = self.audio.forward_t(specs, train);
         Ok(match &self.head {
             Head::L3(h) => h.forward(&self.vision.forward_t(&x, train), &a),

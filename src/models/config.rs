@@ -114,6 +114,9 @@ pub struct HeadConfig {
     pub embedding: i64,
     /// Hidden width of the fusion MLPs (L3 head, frame-order head).
     pub hidden: i64,
+    /// Synchrony term ([`super::SyncHead`]): 0 = off; D > 0 adds a K-slot timing score of width
+    /// D to the L3 or AVE logits. Needs `input.frames = K ≥ 2` and `audio.time_steps = K`.
+    pub sync: i64,
     /// Temperature τ of the cosine head and the contrastive objective (EZ-VSL uses 0.03);
     /// other heads ignore it.
     pub temperature: f64,
@@ -125,6 +128,7 @@ impl Default for HeadConfig {
             kind: HeadKind::L3,
             embedding: 128,
             hidden: 128,
+            sync: 0,
             temperature: crate::tasks::localize::DEFAULT_TEMPERATURE,
         }
     }
@@ -206,6 +210,22 @@ impl ModelConfig {
         }
         if self.audio.time_steps > 64 {
             return Err(format!("audio.time_steps {} is outside 0..=64", self.audio.time_steps));
+        }
+        if self.head.sync < 0 || self.head.sync > 1024 {
+            return Err(format!("head.sync {} is outside 0..=1024", self.head.sync));
+        }
+        if self.head.sync > 0 {
+            let k = self.input.frames;
+            if k < 2 || self.audio.time_steps != k {
+                return Err(format!(
+                    "head.sync needs input.frames >= 2 and audio.time_steps equal to it (one \
+                     audio step per frame); got frames {k}, time_steps {}",
+                    self.audio.time_steps
+                ));
+            }
+            if !matches!(self.head.kind, HeadKind::L3 | HeadKind::Ave) {
+                return Err("head.sync adds to the L3 or AVE head's logits only".into());
+            }
         }
         if self.head.embedding <= 0 || self.head.hidden <= 0 {
             return Err("head.embedding and head.hidden must be positive".into());

@@ -14,6 +14,7 @@ mod error;
 mod frame_order_net;
 mod l3_head;
 mod resnet_tower;
+mod sync_head;
 mod tower;
 mod vgg_tower;
 
@@ -27,6 +28,7 @@ pub use error::ModelError;
 pub use frame_order_net::FrameOrderNet;
 pub use l3_head::L3Head;
 pub use resnet_tower::ResNetTower;
+pub use sync_head::SyncHead;
 pub use tower::Tower;
 pub use vgg_tower::VggTower;
 
@@ -125,5 +127,35 @@ mod tests {
             ..Default::default()
         };
         assert!(bad.validate().unwrap_err().contains("vision.time_steps"));
+    }
+
+    #[test]
+    fn sync_term_reads_only_changes_over_time() {
+        let cfg = ModelConfig {
+            input: InputConfig { frames: 3, frame_size: 32, ..Default::default() },
+            vision: TowerConfig { channels: vec![4, 8, 8], ..Default::default() },
+            audio: TowerConfig { channels: vec![4, 8, 8], time_steps: 3, ..Default::default() },
+            head: HeadConfig { embedding: 16, hidden: 8, sync: 4, ..Default::default() },
+            ..Default::default()
+        };
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = AvcNet::new(&vs.root(), &cfg).unwrap();
+        assert_eq!(vs.variables()["head.sync.vis.weight"].size(), vec![3 * 4, 8]);
+        let frames = Tensor::randn([2, 3, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let specs = Tensor::randn([2, 1, 64, 48], (Kind::Float, Device::Cpu));
+        assert_eq!(net.forward_t(&frames, &specs, true).unwrap().size(), vec![2, 2]);
+        // Audio features equal at every time step carry no timing: the score is exactly 0;
+        // features that change over time give a non-zero score.
+        let head = SyncHead::new(&vs.root().sub("t"), 8, 8, 3, 4);
+        let v = Tensor::randn([2, 8], (Kind::Float, Device::Cpu));
+        let flat =
+            Tensor::randn([2, 8, 1], (Kind::Float, Device::Cpu)).repeat([1, 1, 3]).flatten(1, -1);
+        let max_abs = |t: Tensor| f64::try_from(t.abs().max()).unwrap();
+        assert!(max_abs(head.forward(&v, &flat)) < 1e-6);
+        let moving = Tensor::randn([2, 8 * 3], (Kind::Float, Device::Cpu));
+        assert!(max_abs(head.forward(&v, &moving)) > 1e-4);
+        // The configuration must line one audio step up with each frame.
+        let bad = ModelConfig { audio: TowerConfig { time_steps: 4, ..cfg.audio.clone() }, ..cfg };
+        assert!(bad.validate().unwrap_err().contains("time_steps"));
     }
 }

@@ -79,6 +79,11 @@ impl Tower {
         }
     }
 
+    /// The embedding of pooled features (what [`ModuleT::forward_t`] ends with).
+    pub fn project(&self, pooled: &Tensor) -> Tensor {
+        pooled.apply(&self.proj)
+    }
+
     /// The embedding projection applied at each location: `[B, C, h, w]` → `[B, E, h, w]`.
     /// Only for globally pooled towers (the vision tower; config validation keeps it so).
     pub fn embedding_map(&self, map: &Tensor) -> Tensor {
@@ -90,6 +95,6 @@ impl Tower {
 
 impl ModuleT for Tower {
     fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
-        self.pool(&self.feature_map(xs, train)).apply(&self.proj)
+        self.project(&self.pool(&self.feature_map(xs, train)))
     }
 }
