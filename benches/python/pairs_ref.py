@@ -47,15 +47,18 @@ def duration(path):
 def frame_at(path, t, size):
     with av.open(path) as c:
         s = c.streams.video[0]
-        c.seek(int(t / s.time_base), stream=s, backward=True)
-        last = None
-        for f in c.decode(s):
-            if f.time is not None and f.time > t + 1e-6:
-                break
-            last = f
-        if last is None:
-            raise RuntimeError(f"{path}: no frame at {t}")
-        return last.to_ndarray(format="rgb24", width=size, height=size)
+        # A seek can land on a keyframe past t (PyAV/FFmpeg seek to the nearest index entry on
+        # some files); then decode again from the start, as a careful Dataset would.
+        for target in (t, 0.0):
+            c.seek(int(target / s.time_base), stream=s, backward=True)
+            last = None
+            for f in c.decode(s):
+                if f.time is not None and f.time > t + 1e-6:
+                    break
+                last = f
+            if last is not None:
+                return last.to_ndarray(format="rgb24", width=size, height=size)
+        raise RuntimeError(f"{path}: no frame at {t}")
 
 
 def audio_window(path, start, seconds, rate=16000):

@@ -24,7 +24,7 @@ pub struct Args {
     pub task: Task,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Model preset (quick, fast, l3).
+    /// Model preset (quick, fast, sync, l3).
     #[arg(long, default_value = "quick")]
     pub model: String,
     /// Steps to time (after 5 warm-up steps).

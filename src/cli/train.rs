@@ -84,7 +84,7 @@ pub struct Args {
     /// Run folder.
     #[arg(long)]
     pub out: PathBuf,
-    /// Model preset shipped in models/ (quick, fast, l3).
+    /// Model preset shipped in models/ (quick, fast, sync, l3).
     #[arg(long, conflicts_with = "config")]
     pub model: Option<String>,
     /// A preset file of your own (same schema as models/quick.toml).

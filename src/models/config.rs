@@ -14,6 +14,7 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("quick", include_str!("../../models/quick.toml")),
     ("l3", include_str!("../../models/l3.toml")),
     ("fast", include_str!("../../models/fast.toml")),
+    ("sync", include_str!("../../models/sync.toml")),
 ];
 
 /// Returns the TOML text of a shipped preset.
@@ -250,6 +251,8 @@ mod tests {
         assert_eq!(l3.vision.convs_per_block, 2);
         let fast = ModelConfig::preset("fast").unwrap();
         assert_eq!((fast.input.frame_size, fast.input.frames), (64, 5));
+        let sync = ModelConfig::preset("sync").unwrap();
+        assert_eq!((sync.audio.time_steps, sync.head.sync), (5, 32));
         assert!(matches!(ModelConfig::preset("nope"), Err(ModelError::UnknownPreset { .. })));
     }
 
