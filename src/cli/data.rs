@@ -39,19 +39,37 @@ pub struct DataArgs {
     /// the frame between b, c and d; 3 frames (0.12 s) left the order invisible.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub gap: u16,
+    #[command(flatten)]
+    pub hard: HardNegativeArgs,
+}
+
+/// The AVC hard-negative policy flags, shared by `pairs`, `bench pipeline`, `train`, `eval avc`
+/// and `bench train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct HardNegativeArgs {
     /// AVC: minimum shift in seconds of a hard negative's audio from its frame.
     #[arg(long, default_value_t = 1.0)]
     pub min_shift: f64,
-    /// AVC training: share of hard negatives among negatives when both kinds are on.
+    /// AVC: share of hard negatives among negatives when both kinds are on (training stream).
     #[arg(long, default_value_t = 0.5)]
     pub hard_share: f64,
-    /// AVC training curriculum: the hard share rises linearly from --hard-share to this value
-    /// over the first --curriculum-over training examples.
+    /// AVC curriculum: the hard share rises linearly from --hard-share to this value over the
+    /// first --curriculum-over examples (training stream).
     #[arg(long, requires = "curriculum_over")]
     pub curriculum_to: Option<f64>,
-    /// AVC training curriculum: examples over which the hard share rises.
+    /// AVC curriculum: examples over which the hard share rises.
     #[arg(long, requires = "curriculum_to")]
     pub curriculum_over: Option<u64>,
+}
+
+impl HardNegativeArgs {
+    /// The curriculum, when both of its flags are given.
+    pub fn curriculum(&self) -> Option<pretext::tasks::Curriculum> {
+        match (self.curriculum_to, self.curriculum_over) {
+            (Some(to), Some(over)) => Some(pretext::tasks::Curriculum { to, over }),
+            _ => None,
+        }
+    }
 }
 
 impl DataArgs {
@@ -131,12 +149,9 @@ pub fn open_source(
         eval_split: split.to_string(),
         train_negatives,
         eval_negatives: eval,
-        min_shift: args.min_shift,
-        hard_share: args.hard_share,
-        curriculum: match (args.curriculum_to, args.curriculum_over) {
-            (Some(to), Some(over)) => Some(pretext::tasks::Curriculum { to, over }),
-            _ => None,
-        },
+        min_shift: args.hard.min_shift,
+        hard_share: args.hard.hard_share,
+        curriculum: args.hard.curriculum(),
         val_examples: args.val_examples,
         train_positive_ratio: args.train_positive_ratio,
         clips_per_file: args.clips_per_file,

@@ -51,7 +51,7 @@ pub struct Args {
 }
 
 enum Net {
-    Avc(AvcNet),
+    Avc(Box<AvcNet>),
     Order(Box<FrameOrderNet>),
 }
 
@@ -137,7 +137,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let vs = tch::nn::VarStore::new(device);
     let net = match meta.run.task {
         TaskKind::Avc | TaskKind::LocalizeContrastive => {
-            Net::Avc(AvcNet::new(&vs.root(), &meta.run.model)?)
+            Net::Avc(Box::new(AvcNet::new(&vs.root(), &meta.run.model)?))
         }
         TaskKind::FrameOrder => {
             Net::Order(Box::new(FrameOrderNet::new(&vs.root(), &meta.run.model)?))

@@ -16,7 +16,6 @@ use pretext::pipeline::{
     AugmentConfig, BatchStream, PipelineConfig, PipelineError, PipelineStats, ShardWriter,
     ShardWriterConfig,
 };
-use pretext::tasks::avc::Curriculum;
 use pretext::tasks::{AvcConfig, FrameOrderConfig, NegativeKinds, TaskConfig};
 
 /// Which pretext task.
@@ -67,18 +66,8 @@ pub struct PipelineArgs {
     /// Share of positive examples (default: 0.5 for avc, 0.25 for frame-order).
     #[arg(long)]
     pub positive_ratio: Option<f64>,
-    /// Minimum shift of a hard negative's audio, in seconds.
-    #[arg(long, default_value_t = 1.0)]
-    pub min_shift: f64,
-    /// Share of hard negatives among negatives when both kinds are on.
-    #[arg(long, default_value_t = 0.5)]
-    pub hard_share: f64,
-    /// Curriculum: raise the hard share linearly to this value ...
-    #[arg(long, requires = "curriculum_over")]
-    pub curriculum_to: Option<f64>,
-    /// ... over this many examples.
-    #[arg(long, requires = "curriculum_to")]
-    pub curriculum_over: Option<u64>,
+    #[command(flatten)]
+    pub hard: super::data::HardNegativeArgs,
     /// Frame-order: frames between the members of the window a..e.
     #[arg(long, default_value_t = 3)]
     pub gap: usize,
@@ -122,12 +111,9 @@ impl PipelineArgs {
                     easy: self.negatives.contains(&NegativeArg::Easy),
                     hard: self.negatives.contains(&NegativeArg::Hard),
                 },
-                min_shift: self.min_shift,
-                hard_share: self.hard_share,
-                curriculum: match (self.curriculum_to, self.curriculum_over) {
-                    (Some(to), Some(over)) => Some(Curriculum { to, over }),
-                    _ => None,
-                },
+                min_shift: self.hard.min_shift,
+                hard_share: self.hard.hard_share,
+                curriculum: self.hard.curriculum(),
                 ..Default::default()
             }),
             TaskArg::FrameOrder => TaskConfig::FrameOrder(FrameOrderConfig {
