@@ -92,22 +92,18 @@ impl AvcNet {
     ) -> Result<Tensor, ModelError> {
         let x = fold_frames(frames, self.frames)?;
         check_specs(specs)?;
-        if let (Some(sync), Head::L3(_) | Head::Ave(_)) = (&self.sync, &self.head) {
-            let vp = self.vision.pool(&self.vision.feature_map(&x, train));
-            let ap = self.audio.pool(&self.audio.feature_map(specs, train));
-            let (v, a) = (self.vision.project(&vp), self.audio.project(&ap));
-            let logits = match &self.head {
-                Head::L3(h) => h.forward(&v, &a),
-                Head::Ave(h) => h.forward(&v, &a),
-                _ => unreachable!("matched above"),
-            };
-            let z = sync.forward(&vp, &ap).unsqueeze(1);
-            return Ok(logits + Tensor::cat(&[z.zeros_like(), z], 1));
-        }
-        let a = self.audio.forward_t(specs, train);
+        let ap = self.audio.pool(&self.audio.feature_map(specs, train));
+        let a = self.audio.project(&ap);
+        let vision_pooled = || self.vision.pool(&self.vision.feature_map(&x, train));
         Ok(match &self.head {
-            Head::L3(h) => h.forward(&self.vision.forward_t(&x, train), &a),
-            Head::Ave(h) => h.forward(&self.vision.forward_t(&x, train), &a),
+            Head::L3(h) => {
+                let vp = vision_pooled();
+                self.with_sync(h.forward(&self.vision.project(&vp), &a), &vp, &ap)
+            }
+            Head::Ave(h) => {
+                let vp = vision_pooled();
+                self.with_sync(h.forward(&self.vision.project(&vp), &a), &vp, &ap)
+            }
             Head::Avol(h) => {
                 let vmap = self.vision.embedding_map(&self.vision.feature_map(&x, train));
                 h.forward(&vmap, &a)
@@ -120,6 +116,17 @@ impl AvcNet {
                 Tensor::cat(&[z.zeros_like(), z], 1)
             }
         })
+    }
+
+    /// Adds the synchrony term (if configured) to the "correspond" logit.
+    fn with_sync(&self, logits: Tensor, vision_pooled: &Tensor, audio_pooled: &Tensor) -> Tensor {
+        match &self.sync {
+            None => logits,
+            Some(sync) => {
+                let z = sync.forward(vision_pooled, audio_pooled).unsqueeze(1);
+                logits + Tensor::cat(&[z.zeros_like(), z], 1)
+            }
+        }
     }
 
     /// The per-location vision embedding map `[B, E, h, w]` and the audio embedding `[B, E]`
