@@ -136,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (meta, tensors) = checkpoint::read_checkpoint(&args.checkpoint)?;
     let vs = tch::nn::VarStore::new(device);
     let net = match meta.run.task {
-        TaskKind::Avc | TaskKind::LocalizeContrastive => {
+        TaskKind::Avc | TaskKind::AvcInBatch | TaskKind::LocalizeContrastive => {
             Net::Avc(Box::new(AvcNet::new(&vs.root(), &meta.run.model)?))
         }
         TaskKind::FrameOrder => {

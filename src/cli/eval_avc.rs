@@ -54,6 +54,10 @@ pub struct Args {
     /// Device (auto, cpu, cuda:N).
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Also write every scored example as JSON Lines (file, frame and audio times, audio
+    /// file, label, kind, p(correspond)), to see which examples a model gets wrong.
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -63,7 +67,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let (meta, tensors) = checkpoint::read_checkpoint(&args.checkpoint)?;
     anyhow::ensure!(
-        meta.run.task == TaskKind::Avc,
+        matches!(meta.run.task, TaskKind::Avc | TaskKind::AvcInBatch),
         "{} is a {} checkpoint, not AVC",
         args.checkpoint.display(),
         meta.run.task.name()
@@ -97,6 +101,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         predict(model.as_ref(), source.val(meta.run.train.batch)?, args.max_batches, device)?;
     anyhow::ensure!(!preds.scores.is_empty(), "the {split} split produced no example");
     let report = report_of(&preds, "accuracy", &source.negative_policy());
+    if let Some(path) = &args.predictions {
+        write_predictions(path, &preds)?;
+    }
     let json = serde_json::json!({
         "checkpoint": args.checkpoint,
         "step": meta.step,
@@ -150,4 +157,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("report: {}", out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One JSON line per scored example: its sample metadata and p(correspond).
+fn write_predictions(path: &std::path::Path, preds: &pretext::training::Predictions) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for (m, p) in preds.meta.iter().zip(&preds.scores) {
+        let line = serde_json::json!({
+            "file": m.file,
+            "video_times": m.video_times,
+            "audio_file": m.audio_file,
+            "audio_time": m.audio_time,
+            "label": m.label,
+            "kind": m.kind,
+            "p_correspond": p,
+            "correct": (*p >= 0.5) == (m.label == 1),
+        });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    pretext::io::write_atomic(path, text.as_bytes())?;
+    Ok(())
 }

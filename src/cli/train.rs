@@ -33,22 +33,50 @@ pub enum Task {
     Localize,
 }
 
-/// The localisation objective (with `--task localize`).
+/// The training objective: which pairs the loss sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Objective {
-    /// AVOL-Net: per-location similarity, max over locations, binary correspondence.
+    /// AVC: the stream's labelled pairs (positives and the --negatives kinds), 2-way
+    /// cross-entropy. The default for --task avc.
+    Pairs,
+    /// AVC: every frame of a batch scored with every audio window of the batch: the other
+    /// files' audio are easy negatives (about B - 1 per frame for the tower compute of B
+    /// examples; two windows of one file are left out of the loss). With --negatives easy the batch holds matching pairs only; with
+    /// easy,hard it also holds hard negatives (--train-positive-ratio of matching pairs,
+    /// default half). Positives weigh half the loss, negatives half (split evenly between hard
+    /// and easy when both are on). Validated on labelled pairs like --objective pairs.
+    InBatch,
+    /// Localisation, AVOL-Net: per-location similarity, max over locations, binary
+    /// correspondence. The default for --task localize.
     Mil,
-    /// EZ-VSL: batches of matching pairs from distinct files, per-location cosine, max over
-    /// locations, symmetric cross-entropy over the batch at `--temperature` (the cosine head).
+    /// Localisation, EZ-VSL: batches of matching pairs from distinct files, per-location cosine,
+    /// max over locations, symmetric cross-entropy over the batch at `--temperature` (the cosine
+    /// head).
     Contrastive,
 }
 
 /// The trainer's task for a `--task`/`--objective` pair.
-fn task_kind(task: Task, objective: Objective) -> TaskKind {
-    match (task, objective) {
-        (Task::Localize, Objective::Contrastive) => TaskKind::LocalizeContrastive,
-        (t, _) => t.into(),
-    }
+fn task_kind(task: Task, objective: Option<Objective>) -> anyhow::Result<TaskKind> {
+    use clap::ValueEnum;
+    Ok(match (task, objective) {
+        (Task::Avc, None | Some(Objective::Pairs)) => TaskKind::Avc,
+        (Task::Avc, Some(Objective::InBatch)) => TaskKind::AvcInBatch,
+        (Task::Localize, None | Some(Objective::Mil)) => TaskKind::Avc,
+        (Task::Localize, Some(Objective::Contrastive)) => TaskKind::LocalizeContrastive,
+        (Task::FrameOrder, None) => TaskKind::FrameOrder,
+        (t, Some(o)) => {
+            let allowed = match t {
+                Task::Avc => "pairs or in-batch",
+                Task::Localize => "mil or contrastive",
+                Task::FrameOrder => "none (frame order has one objective)",
+            };
+            anyhow::bail!(
+                "--objective {} does not apply to --task {}: its objectives are {allowed}",
+                o.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
+                t.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
+            )
+        }
+    })
 }
 
 impl From<Task> for TaskKind {
@@ -72,9 +100,10 @@ pub struct Args {
     /// The pretext task.
     #[arg(long, value_enum, default_value = "avc")]
     pub task: Task,
-    /// Localisation objective (only with --task localize).
-    #[arg(long, value_enum, default_value = "mil")]
-    pub objective: Objective,
+    /// Training objective: pairs (default) or in-batch for --task avc; mil (default) or
+    /// contrastive for --task localize.
+    #[arg(long, value_enum)]
+    pub objective: Option<Objective>,
     /// Temperature of the contrastive objective (default: the preset's head.temperature, 0.03
     /// as in EZ-VSL).
     #[arg(long)]
@@ -166,7 +195,7 @@ fn cancel_flag() -> Arc<AtomicBool> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let task = task_kind(args.task, args.objective);
+    let task = task_kind(args.task, args.objective)?;
     let ckdir = args.out.join("checkpoints");
     let latest = checkpoint::latest_checkpoint(&ckdir);
     let mut cfg = if args.resume {
@@ -208,6 +237,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             _ => {}
         }
+        anyhow::ensure!(
+            task != TaskKind::AvcInBatch || args.negatives.easy,
+            "--objective in-batch always scores every frame against the batch's other audio \
+             (easy negatives): use --negatives easy, or easy,hard to add the same clip's shifted \
+             audio (hard negatives)"
+        );
         anyhow::ensure!(
             args.temperature.is_none() || task == TaskKind::LocalizeContrastive,
             "--temperature only applies to --task localize --objective contrastive"

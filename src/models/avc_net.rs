@@ -31,6 +31,31 @@ pub struct AvcNet {
     temperature: f64,
 }
 
+/// The towers' outputs for a batch, per input (row), before the head.
+#[derive(Debug)]
+struct Encoded {
+    /// L3/AVE: the vision embedding `[N, E]`; AVOL/cosine: the embedding map `[N, E, h, w]`.
+    vision: Tensor,
+    /// Pooled vision features, the synchrony term's input (only when it is configured).
+    vision_pooled: Option<Tensor>,
+    /// The audio embedding `[N, E]`.
+    audio: Tensor,
+    /// Pooled audio features (time-kept when the audio tower keeps time).
+    audio_pooled: Tensor,
+}
+
+impl Encoded {
+    /// Rows `fi` of the vision side paired with rows `aj` of the audio side.
+    fn rows(&self, fi: &Tensor, aj: &Tensor) -> Encoded {
+        Encoded {
+            vision: self.vision.index_select(0, fi),
+            vision_pooled: self.vision_pooled.as_ref().map(|v| v.index_select(0, fi)),
+            audio: self.audio.index_select(0, aj),
+            audio_pooled: self.audio_pooled.index_select(0, aj),
+        }
+    }
+}
+
 /// Checks a frame tensor and folds `[B, K, C, H, W]` onto channels.
 pub(crate) fn fold_frames(frames: &Tensor, k: i64) -> Result<Tensor, ModelError> {
     let s = frames.size();
@@ -90,42 +115,80 @@ impl AvcNet {
         specs: &Tensor,
         train: bool,
     ) -> Result<Tensor, ModelError> {
+        Ok(self.score(&self.encode(frames, specs, train)?))
+    }
+
+    /// `[B·B, 2]` logits of every frame of the batch with every audio window of the batch, row
+    /// `i·B + j` pairing frame `i` with audio `j` (the in-batch AVC objective: the diagonal are
+    /// the batch's own pairs). The towers run once per input; only the head runs per pair.
+    pub fn all_pairs_t(
+        &self,
+        frames: &Tensor,
+        specs: &Tensor,
+        train: bool,
+    ) -> Result<Tensor, ModelError> {
+        let enc = self.encode(frames, specs, train)?;
+        let b = enc.audio.size()[0];
+        if enc.vision.size()[0] != b {
+            return Err(ModelError::Shape {
+                what: "spectrograms",
+                expected: format!("as many as the frames ({})", enc.vision.size()[0]),
+                got: enc.audio.size(),
+            });
+        }
+        let dev = enc.audio.device();
+        let ar = Tensor::arange(b, (Kind::Int64, dev));
+        // Frame index i repeated B times, audio index j cycling: row i·B + j.
+        let fi = ar.repeat_interleave_self_int(b, Some(0), None);
+        let aj = ar.repeat([b]);
+        Ok(self.score(&enc.rows(&fi, &aj)))
+    }
+
+    /// Runs both towers once: what the head compares, per input.
+    fn encode(&self, frames: &Tensor, specs: &Tensor, train: bool) -> Result<Encoded, ModelError> {
         let x = fold_frames(frames, self.frames)?;
         check_specs(specs)?;
-        let ap = self.audio.pool(&self.audio.feature_map(specs, train));
-        let a = self.audio.project(&ap);
-        let vision_pooled = || self.vision.pool(&self.vision.feature_map(&x, train));
+        let audio_pooled = self.audio.pool(&self.audio.feature_map(specs, train));
+        let audio = self.audio.project(&audio_pooled);
+        let vmap = self.vision.feature_map(&x, train);
         Ok(match &self.head {
-            Head::L3(h) => {
-                let vp = vision_pooled();
-                self.with_sync(h.forward(&self.vision.project(&vp), &a), &vp, &ap)
+            Head::L3(_) | Head::Ave(_) => {
+                let vp = self.vision.pool(&vmap);
+                Encoded {
+                    vision: self.vision.project(&vp),
+                    vision_pooled: self.sync.is_some().then_some(vp),
+                    audio,
+                    audio_pooled,
+                }
             }
-            Head::Ave(h) => {
-                let vp = vision_pooled();
-                self.with_sync(h.forward(&self.vision.project(&vp), &a), &vp, &ap)
-            }
-            Head::Avol(h) => {
-                let vmap = self.vision.embedding_map(&self.vision.feature_map(&x, train));
-                h.forward(&vmap, &a)
-            }
+            Head::Avol(_) | Head::Cosine => Encoded {
+                vision: self.vision.embedding_map(&vmap),
+                vision_pooled: None,
+                audio,
+                audio_pooled,
+            },
+        })
+    }
+
+    /// The head (plus the synchrony term, if configured) on encoded rows: `[N, 2]` logits.
+    fn score(&self, e: &Encoded) -> Tensor {
+        let logits = match &self.head {
+            Head::L3(h) => h.forward(&e.vision, &e.audio),
+            Head::Ave(h) => h.forward(&e.vision, &e.audio),
+            Head::Avol(h) => h.forward(&e.vision, &e.audio),
             Head::Cosine => {
-                let vmap = self.vision.embedding_map(&self.vision.feature_map(&x, train));
-                let cos = (l2_normalize(&vmap) * l2_normalize(&a).unsqueeze(-1).unsqueeze(-1))
+                let cos = (l2_normalize(&e.vision) * l2_normalize(&e.audio).unsqueeze(-1).unsqueeze(-1))
                     .sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
                 let z = cos.amax([1, 2], false).unsqueeze(1) / self.temperature;
                 Tensor::cat(&[z.zeros_like(), z], 1)
             }
-        })
-    }
-
-    /// Adds the synchrony term (if configured) to the "correspond" logit.
-    fn with_sync(&self, logits: Tensor, vision_pooled: &Tensor, audio_pooled: &Tensor) -> Tensor {
-        match &self.sync {
-            None => logits,
-            Some(sync) => {
-                let z = sync.forward(vision_pooled, audio_pooled).unsqueeze(1);
+        };
+        match (&self.sync, &e.vision_pooled) {
+            (Some(sync), Some(vp)) => {
+                let z = sync.forward(vp, &e.audio_pooled).unsqueeze(1);
                 logits + Tensor::cat(&[z.zeros_like(), z], 1)
             }
+            _ => logits,
         }
     }
 

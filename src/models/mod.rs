@@ -158,4 +158,46 @@ mod tests {
         let bad = ModelConfig { audio: TowerConfig { time_steps: 4, ..cfg.audio.clone() }, ..cfg };
         assert!(bad.validate().unwrap_err().contains("time_steps"));
     }
+    #[test]
+    fn all_pairs_score_every_frame_with_every_audio_like_forward() {
+        // Every head, and the synchrony term: row i·B + j of all_pairs_t is forward_t of
+        // (frame i, audio j), so the in-batch objective trains exactly what evaluation scores.
+        let mut cfgs: Vec<ModelConfig> =
+            [HeadKind::L3, HeadKind::Ave, HeadKind::Avol, HeadKind::Cosine]
+                .into_iter()
+                .map(|h| tiny(Arch::Vgg, h))
+                .collect();
+        cfgs.push(ModelConfig {
+            input: InputConfig { frames: 3, frame_size: 32, ..Default::default() },
+            vision: TowerConfig { channels: vec![4, 8, 8], ..Default::default() },
+            audio: TowerConfig { channels: vec![4, 8, 8], time_steps: 3, ..Default::default() },
+            head: HeadConfig { embedding: 16, hidden: 8, sync: 4, ..Default::default() },
+            ..Default::default()
+        });
+        for cfg in cfgs {
+            let vs = nn::VarStore::new(Device::Cpu);
+            let net = AvcNet::new(&vs.root(), &cfg).unwrap();
+            let k = i64::from(cfg.input.frames);
+            let b = 3;
+            let frames = Tensor::randn([b, 3 * k, 32, 32], (Kind::Float, Device::Cpu));
+            let specs = Tensor::randn([b, 1, 64, 48], (Kind::Float, Device::Cpu));
+            let all = net.all_pairs_t(&frames, &specs, false).unwrap();
+            assert_eq!(all.size(), vec![b * b, 2], "{:?}", cfg.head.kind);
+            for i in 0..b {
+                for j in 0..b {
+                    let one = net
+                        .forward_t(&frames.narrow(0, i, 1), &specs.narrow(0, j, 1), false)
+                        .unwrap();
+                    let d = f64::try_from((all.narrow(0, i * b + j, 1) - one).abs().max()).unwrap();
+                    assert!(d < 1e-4, "{:?} sync {}: pair ({i}, {j}) differs by {d}", cfg.head.kind, cfg.head.sync);
+                }
+            }
+        }
+        // Frames and spectrograms of different batch sizes cannot be paired.
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = AvcNet::new(&vs.root(), &tiny(Arch::Vgg, HeadKind::L3)).unwrap();
+        let frames = Tensor::randn([2, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let specs = Tensor::randn([3, 1, 64, 48], (Kind::Float, Device::Cpu));
+        assert!(matches!(net.all_pairs_t(&frames, &specs, false), Err(ModelError::Shape { .. })));
+    }
 }

@@ -20,6 +20,9 @@ pub enum TaskKind {
     /// (frame, audio) pairs from distinct files, max-location cosine logits, symmetric
     /// cross-entropy (the MIL objective is [`TaskKind::Avc`] with the AVOL head).
     LocalizeContrastive,
+    /// Audio-visual correspondence trained on every (frame, audio) pair of batches of matching
+    /// pairs from distinct files (in-batch negatives); validated like [`TaskKind::Avc`].
+    AvcInBatch,
 }
 
 impl TaskKind {
@@ -29,6 +32,7 @@ impl TaskKind {
             TaskKind::Avc => "avc",
             TaskKind::FrameOrder => "frame-order",
             TaskKind::LocalizeContrastive => "localize-contrastive",
+            TaskKind::AvcInBatch => "avc-in-batch",
         }
     }
 }

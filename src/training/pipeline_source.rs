@@ -83,10 +83,22 @@ impl PipelineSource {
         Ok(PipelineSource { split, cfg, model: model.clone(), val_cache: RefCell::new(None) })
     }
 
+    /// Whether this stream feeds an in-batch objective, whose easy negatives are the batch's
+    /// other audio windows: no easy negatives in the stream. The localiser validates in-batch too; in-batch AVC validates on
+    /// labelled pairs like any AVC model.
+    fn in_batch_stream(&self, training: bool) -> bool {
+        match self.cfg.task {
+            TaskKind::LocalizeContrastive => true,
+            TaskKind::AvcInBatch => training,
+            TaskKind::Avc | TaskKind::FrameOrder => false,
+        }
+    }
+
     fn base(
         &self,
         files: Vec<PathBuf>,
         negatives: NegativeKinds,
+        training: bool,
     ) -> Result<PipelineConfig, TrainingError> {
         let preset: Preset =
             serde_json::from_value(serde_json::Value::String(self.model.input.spectrogram.clone()))
@@ -96,29 +108,40 @@ impl PipelineSource {
                         self.model.input.spectrogram
                     ))
                 })?;
+        let frames = self.model.input.frames as usize;
+        let in_batch = self.in_batch_stream(training);
         let task = match self.cfg.task {
-            TaskKind::Avc => TaskConfig::Avc(AvcConfig {
-                negatives,
-                frames: self.model.input.frames as usize,
+            // Matching pairs, plus (in-batch AVC with hard negatives) the same file's audio
+            // shifted; the batch's other audio windows are the easy negatives.
+            TaskKind::AvcInBatch if in_batch && negatives.hard => TaskConfig::Avc(AvcConfig {
+                negatives: NegativeKinds { easy: false, hard: true },
+                frames,
                 min_shift: self.cfg.min_shift,
                 ..Default::default()
             }),
+            _ if in_batch => {
+                TaskConfig::Avc(AvcConfig { positive_ratio: 1.0, frames, ..Default::default() })
+            }
+            TaskKind::Avc | TaskKind::AvcInBatch | TaskKind::LocalizeContrastive => {
+                TaskConfig::Avc(AvcConfig {
+                    negatives,
+                    frames,
+                    min_shift: self.cfg.min_shift,
+                    ..Default::default()
+                })
+            }
             TaskKind::FrameOrder => TaskConfig::FrameOrder(FrameOrderConfig {
                 gap: self.cfg.frame_order_gap,
                 ..Default::default()
             }),
-            // Matching pairs only: the batch's other audio windows are the negatives.
-            TaskKind::LocalizeContrastive => TaskConfig::Avc(AvcConfig {
-                positive_ratio: 1.0,
-                frames: self.model.input.frames as usize,
-                ..Default::default()
-            }),
         };
-        // A file gives consecutive examples; for in-batch negatives they must come from
-        // distinct files (two windows of one clip are not a negative pair), so one per file.
-        let clips_per_file = match self.cfg.task {
-            TaskKind::LocalizeContrastive => 1,
-            _ => self.cfg.clips_per_file,
+        // A file gives consecutive examples, and two windows of one clip are not a negative
+        // pair: the localiser's batches take one example per file; in-batch AVC keeps the
+        // file visits (cheaper decoding) and its objective gives same-file pairs no weight.
+        let clips_per_file = if self.cfg.task == TaskKind::LocalizeContrastive {
+            1
+        } else {
+            self.cfg.clips_per_file
         };
         let fs = self.model.input.frame_size;
         Ok(PipelineConfig {
@@ -149,10 +172,15 @@ impl DataSource for PipelineSource {
         if self.split.train.is_empty() {
             return Err(TrainingError::NoData("training"));
         }
-        let mut cfg = self.base(self.split.train.clone(), self.cfg.train_negatives)?;
-        if let Some(r) =
-            self.cfg.train_positive_ratio.filter(|_| self.cfg.task != TaskKind::LocalizeContrastive)
-        {
+        let mut cfg = self.base(self.split.train.clone(), self.cfg.train_negatives, true)?;
+        // Positives only for the localiser and for in-batch AVC without hard negatives; the
+        // share of positives against hard negatives (in-batch) or all negatives follows the flag.
+        let flag_applies = match self.cfg.task {
+            TaskKind::LocalizeContrastive => false,
+            TaskKind::AvcInBatch => self.cfg.train_negatives.hard,
+            TaskKind::Avc | TaskKind::FrameOrder => true,
+        };
+        if let Some(r) = self.cfg.train_positive_ratio.filter(|_| flag_applies) {
             match &mut cfg.task {
                 TaskConfig::Avc(c) => c.positive_ratio = r,
                 TaskConfig::FrameOrder(c) => c.positive_ratio = r,
@@ -179,7 +207,7 @@ impl DataSource for PipelineSource {
         if files.is_empty() {
             return Err(TrainingError::NoData("validation"));
         }
-        let mut cfg = self.base(files, self.cfg.eval_negatives)?;
+        let mut cfg = self.base(files, self.cfg.eval_negatives, false)?;
         cfg.seed = self.cfg.seed ^ 0x5EED_F7A1;
         cfg.augment = AugmentConfig::none();
         cfg.shuffle_files = false;
@@ -212,7 +240,7 @@ impl DataSource for PipelineSource {
 
     fn negative_policy(&self) -> String {
         match self.cfg.task {
-            TaskKind::Avc => format!(
+            TaskKind::Avc | TaskKind::AvcInBatch => format!(
                 "{} negatives on the video frame grid ({} files; {}), 50% positives",
                 kinds_name(self.cfg.eval_negatives),
                 self.cfg.eval_split,

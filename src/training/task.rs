@@ -20,6 +20,9 @@ pub struct TensorBatch {
     pub specs: Option<Tensor>,
     /// Labels `[B]` (int64).
     pub labels: Tensor,
+    /// Source group per example: equal for examples cut from the same file (in-batch
+    /// objectives must not call two windows of one clip a negative pair).
+    pub groups: Vec<i64>,
 }
 
 fn tensor_of(
@@ -56,7 +59,19 @@ impl TensorBatch {
             Some(tensor_of(&b.specs, &b.spec_shape, "spectrograms", device)?)
         };
         let labels = Tensor::from_slice(&b.labels).f_to(device)?;
-        Ok(TensorBatch { frames, specs, labels })
+        let mut files: Vec<&str> = Vec::new();
+        let groups = b
+            .meta
+            .iter()
+            .map(|m| match files.iter().position(|f| *f == m.file) {
+                Some(g) => g as i64,
+                None => {
+                    files.push(&m.file);
+                    files.len() as i64 - 1
+                }
+            })
+            .collect();
+        Ok(TensorBatch { frames, specs, labels, groups })
     }
 }
 
@@ -68,27 +83,140 @@ pub enum Objective {
     /// `[B, B]` logits of every frame with every audio window of the batch (all matching pairs),
     /// symmetric cross-entropy against the diagonal; accuracy is in-batch retrieval.
     InBatchContrastive,
+    /// `[B·B, 2]` logits of every frame with every audio window of the batch (row `i·B + j`),
+    /// the batch coming from distinct files: the diagonal pairs carry the batch labels
+    /// (matching pairs, or hard negatives: the same file's audio shifted), every other pair is
+    /// an easy negative. Positives weigh half the loss; negatives the other half, split evenly
+    /// between hard and easy ones when the batch has both. `B − 1` easy negatives per frame for
+    /// the tower compute of `B` examples.
+    AllPairs,
 }
 
 impl Objective {
-    /// The mean loss of a batch.
-    pub fn loss(self, logits: &Tensor, labels: &Tensor) -> Result<Tensor, TrainingError> {
+    /// The mean loss of a batch (`groups`: the examples' source groups, see
+    /// [`TensorBatch::groups`]; empty = all distinct).
+    pub fn loss(
+        self,
+        logits: &Tensor,
+        labels: &Tensor,
+        groups: &[i64],
+    ) -> Result<Tensor, TrainingError> {
         match self {
             Objective::Classification => loss_of(logits, labels),
             Objective::InBatchContrastive => Ok(localize::symmetric_cross_entropy(logits)?),
+            Objective::AllPairs => {
+                let (_, targets, weights) = all_pairs_targets(logits, labels, groups)?;
+                let nll = logits.f_to_kind(Kind::Float)?.f_log_softmax(-1, Kind::Float)?.f_nll_loss(
+                    &targets,
+                    None::<Tensor>,
+                    tch::Reduction::None,
+                    -100,
+                )?;
+                Ok(nll.f_mul(&weights)?.f_sum(Kind::Float)?)
+            }
         }
     }
 
     /// Per-example hits `[B]` (f32): argmax = label, or in-batch retrieval hits (frame → audio
     /// and audio → frame, averaged).
-    pub fn hits(self, logits: &Tensor, labels: &Tensor) -> Result<Tensor, TrainingError> {
+    pub fn hits(
+        self,
+        logits: &Tensor,
+        labels: &Tensor,
+        groups: &[i64],
+    ) -> Result<Tensor, TrainingError> {
         Ok(match self {
             Objective::Classification => {
                 logits.f_argmax(-1, false)?.f_eq_tensor(labels)?.f_to_kind(Kind::Float)?
             }
             Objective::InBatchContrastive => localize::retrieval_hits(logits)?,
+            Objective::AllPairs => {
+                // Per frame: half its own pair's hit, half the mean hit over the other audio
+                // (a balanced accuracy, as the loss weights the classes).
+                let (b, targets, weights) = all_pairs_targets(logits, labels, groups)?;
+                let h = logits
+                    .f_argmax(-1, false)?
+                    .f_eq_tensor(&targets)?
+                    .f_to_kind(Kind::Float)?
+                    .f_view([b, b])?;
+                let own = h.f_diagonal(0, 0, 1)?;
+                // Pairs of two files: the off-diagonal pairs with a weight.
+                let eye = Tensor::f_eye(b, (Kind::Float, logits.device()))?;
+                let other = weights.f_view([b, b])?.f_gt(0.0)?.f_to_kind(Kind::Float)?.f_mul(
+                    &eye.f_neg()?.f_add_scalar(1.0)?,
+                )?;
+                let n = other.f_sum_dim_intlist([1i64].as_slice(), false, Kind::Float)?;
+                let others = h
+                    .f_mul(&other)?
+                    .f_sum_dim_intlist([1i64].as_slice(), false, Kind::Float)?
+                    .f_div(&n.f_clamp_min(1.0)?)?;
+                // Frames without another file in the batch score their own pair only.
+                let has = n.f_gt(0.0)?.f_to_kind(Kind::Float)?;
+                let half = has.f_mul_scalar(0.5)?;
+                own.f_mul(&half.f_neg()?.f_add_scalar(1.0)?)?.f_add(&others.f_mul(&half)?)?
+            }
         })
     }
+}
+
+/// `B`, the `[B·B]` int64 targets (the batch labels on the diagonal, 0 elsewhere) and the
+/// `[B·B]` f32 loss weights (summing to 1) of all-pairs logits `[B·B, 2]`: positives weigh 1/2
+/// together, negatives 1/2, split evenly between the diagonal (hard) and the off-diagonal
+/// (easy) ones when both are present. Off-diagonal pairs of one group (two windows of one file)
+/// weigh 0: they are neither a match nor a clean negative.
+fn all_pairs_targets(
+    logits: &Tensor,
+    labels: &Tensor,
+    groups: &[i64],
+) -> Result<(i64, Tensor, Tensor), TrainingError> {
+    let n = match logits.size().as_slice() {
+        [n, 2] => *n,
+        s => return Err(TrainingError::Batch(format!("expected [B*B, 2] logits, got {s:?}"))),
+    };
+    let b = (n as f64).sqrt().round() as i64;
+    if b < 1 || b * b != n || labels.size() != [b] || !(groups.is_empty() || groups.len() == b as usize) {
+        return Err(TrainingError::Batch(format!(
+            "{n} all-pairs logits with labels {:?} and {} groups: not a square batch of pairs",
+            labels.size(),
+            groups.len()
+        )));
+    }
+    let bu = b as usize;
+    let labels = Vec::<i64>::try_from(labels.f_to(tch::Device::Cpu)?)?;
+    let apart = |i: usize, j: usize| groups.is_empty() || groups[i] != groups[j];
+    let pos = labels.iter().filter(|&&l| l == 1).count() as f64;
+    let hard = b as f64 - pos;
+    let easy =
+        (0..bu).flat_map(|i| (0..bu).map(move |j| (i, j))).filter(|&(i, j)| i != j && apart(i, j)).count() as f64;
+    let (w_hard, w_easy) = match (hard > 0.0, easy > 0.0) {
+        (true, true) => (0.25, 0.25),
+        (true, false) => (0.5, 0.0),
+        (false, _) => (0.0, 0.5),
+    };
+    let w_pos = if pos > 0.0 { 0.5 } else { 0.0 };
+    let total = w_pos + w_hard + w_easy;
+    let mut targets = vec![0i64; bu * bu];
+    let mut weights = vec![0f32; bu * bu];
+    for i in 0..bu {
+        for j in 0..bu {
+            let k = i * bu + j;
+            let w = if i == j {
+                targets[k] = labels[i];
+                if labels[i] == 1 {
+                    w_pos / pos
+                } else {
+                    w_hard / hard
+                }
+            } else if apart(i, j) {
+                w_easy / easy
+            } else {
+                0.0
+            };
+            weights[k] = (w / total) as f32;
+        }
+    }
+    let dev = logits.device();
+    Ok((b, Tensor::from_slice(&targets).f_to(dev)?, Tensor::from_slice(&weights).f_to(dev)?))
 }
 
 /// A network trained by the loop.
@@ -96,9 +224,52 @@ pub trait TaskModel {
     /// Logits for the batch, shaped as [`TaskModel::objective`] reads them.
     fn logits(&self, batch: &TensorBatch, train: bool) -> Result<Tensor, TrainingError>;
 
-    /// How the logits are trained and scored.
+    /// How the logits are scored (validation, evaluation).
     fn objective(&self) -> Objective {
         Objective::Classification
+    }
+
+    /// The logits the optimiser trains on (default: [`TaskModel::logits`] in train mode).
+    fn train_logits(&self, batch: &TensorBatch) -> Result<Tensor, TrainingError> {
+        self.logits(batch, true)
+    }
+
+    /// How [`TaskModel::train_logits`] are trained (default: [`TaskModel::objective`]).
+    fn train_objective(&self) -> Objective {
+        self.objective()
+    }
+}
+
+/// The AVC network trained on all pairs of a batch of matching pairs ([`Objective::AllPairs`])
+/// and scored like any AVC model, on the labelled pairs of the validation stream: the same
+/// variables as [`AvcNet`], so its checkpoints are AVC checkpoints.
+#[derive(Debug)]
+pub struct InBatchAvc {
+    net: AvcNet,
+}
+
+impl InBatchAvc {
+    /// Builds the network under `p`.
+    pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Result<Self, TrainingError> {
+        Ok(InBatchAvc { net: AvcNet::new(p, cfg)? })
+    }
+}
+
+impl TaskModel for InBatchAvc {
+    fn logits(&self, batch: &TensorBatch, train: bool) -> Result<Tensor, TrainingError> {
+        self.net.logits(batch, train)
+    }
+
+    fn train_logits(&self, batch: &TensorBatch) -> Result<Tensor, TrainingError> {
+        let specs = batch
+            .specs
+            .as_ref()
+            .ok_or_else(|| TrainingError::Batch("the AVC task needs spectrograms".into()))?;
+        Ok(self.net.all_pairs_t(&batch.frames, specs, true)?)
+    }
+
+    fn train_objective(&self) -> Objective {
+        Objective::AllPairs
     }
 }
 
@@ -158,6 +329,7 @@ pub fn build_model(
         TaskKind::Avc => Box::new(AvcNet::new(p, cfg)?),
         TaskKind::FrameOrder => Box::new(FrameOrderNet::new(p, cfg)?),
         TaskKind::LocalizeContrastive => Box::new(ContrastiveLocalizer::new(p, cfg)?),
+        TaskKind::AvcInBatch => Box::new(InBatchAvc::new(p, cfg)?),
     })
 }
 
@@ -165,7 +337,7 @@ impl TaskKind {
     /// The metric that ranks checkpoints ("best") and is shown in the progress bar.
     pub fn metric_name(self) -> &'static str {
         match self {
-            TaskKind::Avc => "accuracy",
+            TaskKind::Avc | TaskKind::AvcInBatch => "accuracy",
             // 25% positives: plain accuracy of "always shuffled" would be 0.75.
             TaskKind::FrameOrder => "balanced_accuracy",
             // Top-1 in-batch retrieval, frame → audio and audio → frame averaged.
@@ -182,4 +354,90 @@ pub fn loss_of(logits: &Tensor, labels: &Tensor) -> Result<Tensor, TrainingError
         tch::Reduction::Mean,
         -100,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    /// All-pairs logits for `B` frames: `own` on the diagonal pairs, `other` elsewhere (logit of
+    /// class 1; class 0 at 0).
+    fn all_pairs(b: i64, own: f64, other: f64) -> Tensor {
+        let eye = Tensor::eye(b, (Kind::Float, Device::Cpu)).flatten(0, -1);
+        let z: Tensor = &eye * own + (1.0 - &eye) * other;
+        Tensor::stack(&[z.zeros_like(), z], 1)
+    }
+
+    #[test]
+    fn all_pairs_loss_and_hits_weigh_both_classes_equally() {
+        let b = 4;
+        let labels = Tensor::ones([b], (Kind::Int64, Device::Cpu));
+        let obj = Objective::AllPairs;
+        let loss = |t: &Tensor| obj.loss(t, &labels, &[]).unwrap().double_value(&[]);
+        let hits = |t: &Tensor| Vec::<f32>::try_from(obj.hits(t, &labels, &[]).unwrap()).unwrap();
+        // Undecided: ln 2 whatever the class weights.
+        assert!((loss(&all_pairs(b, 0.0, 0.0)) - std::f64::consts::LN_2).abs() < 1e-6);
+        // Right on every pair: low loss, every frame scores 1.
+        let right = all_pairs(b, 5.0, -5.0);
+        assert!(loss(&right) < 0.01);
+        assert_eq!(hits(&right), vec![1.0; 4]);
+        // "Always correspond" gets the B own pairs right and the B² − B others wrong: a balanced
+        // accuracy of 0.5 (not B/B² = 0.25), and a loss of (5 + ε)/2 (each class half).
+        let always = all_pairs(b, 5.0, 5.0);
+        assert_eq!(hits(&always), vec![0.5; 4]);
+        let half = 0.5 * (5.0 + (1.0f64 + (-5.0f64).exp()).ln()) + 0.5 * (-5.0f64).exp().ln_1p();
+        assert!((loss(&always) - half).abs() < 1e-4, "{} vs {half}", loss(&always));
+        // Everything wrong.
+        assert_eq!(hits(&all_pairs(b, -5.0, 5.0)), vec![0.0; 4]);
+        // A hard negative on the diagonal (frame 1 with its own clip's shifted audio): a model
+        // that calls every own-clip pair a match gets that frame's own pair wrong, and its loss
+        // now carries the hard quarter of the weight.
+        let with_hard = Tensor::from_slice(&[1i64, 0, 1, 1]);
+        let blind = all_pairs(b, 5.0, -5.0);
+        let h = Vec::<f32>::try_from(obj.hits(&blind, &with_hard, &[]).unwrap()).unwrap();
+        assert_eq!(h, vec![1.0, 0.5, 1.0, 1.0]);
+        let l_blind = obj.loss(&blind, &with_hard, &[]).unwrap().double_value(&[]);
+        // 1/4 of the weight on one pair at logit +5 against label 0: ≈ (5 + ε)/4.
+        assert!((l_blind - 0.25 * (5.0 + (-5.0f64).exp().ln_1p())).abs() < 0.01, "{l_blind}");
+        let z = Tensor::from_slice(&[5.0f32, 0.0, 0.0, 0.0, 0.0, -5.0, 0.0, 0.0, 0.0, 0.0, 5.0,
+            0.0, 0.0, 0.0, 0.0, 5.0]);
+        let off: Tensor = 1.0 - Tensor::eye(b, (Kind::Float, Device::Cpu)).flatten(0, -1);
+        let z: Tensor = &z - off * 5.0;
+        let sighted = Tensor::stack(&[z.zeros_like(), z], 1);
+        let h = Vec::<f32>::try_from(obj.hits(&sighted, &with_hard, &[]).unwrap()).unwrap();
+        assert_eq!(h, vec![1.0; 4]);
+        assert!(obj.loss(&sighted, &with_hard, &[]).unwrap().double_value(&[]) < 0.01);
+        // Two windows of one file (frames 0 and 1) are neither a match nor a negative: that pair
+        // carries no weight and no hit, whatever the model says about it.
+        let groups = [7, 7, 8, 9];
+        let mut z = vec![-5.0f32; 16];
+        for i in 0..4 {
+            z[i * 4 + i] = 5.0;
+        }
+        let (z01, z10) = (z.clone(), {
+            let mut w = z.clone();
+            w[1] = 5.0;
+            w[4] = 5.0;
+            w
+        });
+        let pair = |z: Vec<f32>| {
+            let z = Tensor::from_slice(&z);
+            Tensor::stack(&[z.zeros_like(), z], 1)
+        };
+        let (a, bb) = (pair(z01), pair(z10));
+        let (la, lb) = (
+            obj.loss(&a, &labels, &groups).unwrap().double_value(&[]),
+            obj.loss(&bb, &labels, &groups).unwrap().double_value(&[]),
+        );
+        assert!((la - lb).abs() < 1e-9, "{la} vs {lb}");
+        let ha = Vec::<f32>::try_from(obj.hits(&bb, &labels, &groups).unwrap()).unwrap();
+        assert_eq!(ha, vec![1.0; 4]);
+        // Without the groups the same logits count as two wrong easy negatives.
+        let hb = Vec::<f32>::try_from(obj.hits(&bb, &labels, &[]).unwrap()).unwrap();
+        assert!(hb[0] < 1.0 && hb[1] < 1.0, "{hb:?}");
+        // Not a square batch of pairs: an error, not a panic.
+        assert!(obj.loss(&Tensor::zeros([6, 2], (Kind::Float, Device::Cpu)), &labels, &[]).is_err());
+        assert!(obj.hits(&Tensor::zeros([4, 3], (Kind::Float, Device::Cpu)), &labels, &[]).is_err());
+    }
 }

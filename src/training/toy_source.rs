@@ -62,11 +62,12 @@ impl ToySource {
         rng: &mut ChaCha8Rng,
         frames: &mut Vec<f32>,
         specs: &mut Vec<f32>,
+        matching_only: bool,
     ) -> (i64, &'static str) {
         let (s, k) = (self.frame_size, self.classes);
         let cv = rng.gen_range(0..k);
-        // The contrastive task takes positives only (its negatives are the batch's other audio).
-        let positive = rng.gen_bool(0.5) || self.task == TaskKind::LocalizeContrastive;
+        // In-batch objectives take positives only (their negatives are the batch's other audio).
+        let positive = rng.gen_bool(0.5) || matching_only;
         let ca = if positive { cv } else { (cv + rng.gen_range(1..k)) % k };
         for c in 0..3 {
             let level = if (cv >> c) & 1 == 1 { 1.0 } else { -1.0 };
@@ -127,8 +128,11 @@ impl ToySource {
         for i in 0..n as u64 {
             let mut rng = self.rng(stream, start + i);
             let (label, kind) = match self.task {
-                TaskKind::Avc | TaskKind::LocalizeContrastive => {
-                    self.avc_example(&mut rng, &mut b.frames, &mut b.specs)
+                TaskKind::Avc | TaskKind::LocalizeContrastive | TaskKind::AvcInBatch => {
+                    // In-batch AVC trains on matching pairs and validates on labelled ones.
+                    let matching_only = self.task == TaskKind::LocalizeContrastive
+                        || (self.task == TaskKind::AvcInBatch && stream == 0);
+                    self.avc_example(&mut rng, &mut b.frames, &mut b.specs, matching_only)
                 }
                 TaskKind::FrameOrder => self.order_example(&mut rng, &mut b.frames),
             };
@@ -146,7 +150,7 @@ impl ToySource {
             });
         }
         match self.task {
-            TaskKind::Avc | TaskKind::LocalizeContrastive => {
+            TaskKind::Avc | TaskKind::LocalizeContrastive | TaskKind::AvcInBatch => {
                 b.frame_shape = vec![n, 3, s, s];
                 b.spec_shape = vec![n, 1, self.spec_bins, self.spec_frames];
             }
@@ -196,7 +200,9 @@ impl DataSource for ToySource {
 
     fn negative_policy(&self) -> String {
         match self.task {
-            TaskKind::Avc => "toy: easy negatives (audio of another class), 50% positives".into(),
+            TaskKind::Avc | TaskKind::AvcInBatch => {
+                "toy: easy negatives (audio of another class), 50% positives".into()
+            }
             TaskKind::FrameOrder => "toy: (b,a,d)/(b,e,d) negatives, 25% positives".into(),
             TaskKind::LocalizeContrastive => {
                 "toy: matching pairs; negatives are the batch's other audio".into()

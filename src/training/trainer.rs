@@ -107,6 +107,8 @@ pub struct Predictions {
     pub kinds: Vec<String>,
     /// Per-example hits of the objective (argmax = label, or in-batch retrieval).
     pub hits: Vec<f64>,
+    /// Where each scored example came from (classification objectives: one per score).
+    pub meta: Vec<crate::pipeline::SampleMeta>,
     /// Sum of per-example loss.
     pub loss_sum: f64,
 }
@@ -131,9 +133,9 @@ pub fn predict(
         let tb = TensorBatch::from_batch(&batch, device)?;
         let objective = model.objective();
         let logits = model.logits(&tb, false)?.f_to_kind(Kind::Float)?;
-        let loss = objective.loss(&logits, &tb.labels)?.f_double_value(&[])?;
+        let loss = objective.loss(&logits, &tb.labels, &tb.groups)?.f_double_value(&[])?;
         out.loss_sum += loss * batch.len() as f64;
-        let hits = objective.hits(&logits, &tb.labels)?.f_to(Device::Cpu)?;
+        let hits = objective.hits(&logits, &tb.labels, &tb.groups)?.f_to(Device::Cpu)?;
         out.hits.extend(Vec::<f32>::try_from(&hits)?.into_iter().map(f64::from));
         match objective {
             Objective::Classification => {
@@ -141,9 +143,14 @@ pub fn predict(
                 out.scores.extend(Vec::<f32>::try_from(&p)?.into_iter().map(f64::from));
                 out.labels.extend_from_slice(&batch.labels);
                 out.kinds.extend(batch.meta.iter().map(|m| m.kind.clone()));
+                out.meta.extend(batch.meta.iter().cloned());
             }
-            Objective::InBatchContrastive => {
-                let p = logits.f_softmax(1, Kind::Float)?.f_to(Device::Cpu)?.f_flatten(0, -1)?;
+            Objective::InBatchContrastive | Objective::AllPairs => {
+                let p = match objective {
+                    Objective::AllPairs => logits.f_softmax(-1, Kind::Float)?.f_select(1, 1)?,
+                    _ => logits.f_softmax(1, Kind::Float)?.f_flatten(0, -1)?,
+                };
+                let p = p.f_to(Device::Cpu)?;
                 let n = batch.len();
                 out.scores.extend(Vec::<f32>::try_from(&p)?.into_iter().map(f64::from));
                 for i in 0..n {
@@ -298,18 +305,18 @@ impl Trainer {
         self.opt.zero_grad();
         let amp = self.cfg.train.amp && self.device.is_cuda();
         let logits = if amp {
-            tch::autocast(true, || self.model.logits(batch, true))?
+            tch::autocast(true, || self.model.train_logits(batch))?
         } else {
-            self.model.logits(batch, true)?
+            self.model.train_logits(batch)?
         };
-        let objective = self.model.objective();
-        let loss = objective.loss(&logits, &batch.labels)?;
+        let objective = self.model.train_objective();
+        let loss = objective.loss(&logits, &batch.labels, &batch.groups)?;
         let loss_v = loss.f_double_value(&[])?;
         if !loss_v.is_finite() {
             return Err(TrainingError::Diverged { step: self.step, loss: loss_v });
         }
         let acc = objective
-            .hits(&logits.f_detach()?, &batch.labels)?
+            .hits(&logits.f_detach()?, &batch.labels, &batch.groups)?
             .f_mean(Kind::Float)?
             .f_double_value(&[])?;
         let mut apply = true;
@@ -585,14 +592,14 @@ mod tests {
             let batch = TensorBatch::from_batch(&toy.batch(0, 0, 8), Device::Cpu).unwrap();
             let objective = t.model().objective();
             let before = objective
-                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels)
+                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels, &batch.groups)
                 .unwrap()
                 .double_value(&[]);
             for _ in 0..3 {
                 t.train_step(&batch).unwrap();
             }
             let after = objective
-                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels)
+                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels, &batch.groups)
                 .unwrap()
                 .double_value(&[]);
             // Eval mode uses running BN statistics; training steps on the batch must still help.
@@ -600,6 +607,36 @@ mod tests {
             assert!(train_loss.is_finite());
             assert!(after < before, "{task:?}: loss {before} -> {after}");
         }
+    }
+
+    #[test]
+    fn in_batch_avc_trains_on_all_pairs_and_validates_on_labelled_pairs() {
+        let never = AtomicBool::new(false);
+        let (mut run, toy) = tiny_run(TaskKind::AvcInBatch, 8);
+        run.train.lr = 1e-2;
+        run.train.warmup_steps = 0;
+        let dir = tempfile::tempdir().unwrap();
+        let mut t = Trainer::new(dir.path(), run.clone()).unwrap();
+        assert_eq!(t.model().train_objective(), Objective::AllPairs);
+        assert_eq!(t.model().objective(), Objective::Classification);
+        // The training stream is matching pairs only; the all-pairs loss falls on it.
+        let batch = toy.batch(0, 0, 8);
+        assert!(batch.labels.iter().all(|&l| l == 1));
+        let tb = TensorBatch::from_batch(&batch, Device::Cpu).unwrap();
+        let (first, _) = t.train_step(&tb).unwrap();
+        for _ in 0..4 {
+            t.train_step(&tb).unwrap();
+        }
+        let (last, _) = t.train_step(&tb).unwrap();
+        assert!(last < first, "all-pairs loss {first} -> {last}");
+        // Validation scores the labelled pairs of the validation stream, like any AVC model.
+        let dir2 = tempfile::tempdir().unwrap();
+        let mut t = Trainer::new(dir2.path(), run).unwrap();
+        let out = t.run(&toy, &never, &mut |r| assert!(r.loss.is_finite())).unwrap();
+        let val = out.last_val.unwrap();
+        assert_eq!(val.metric_name, "accuracy");
+        assert_eq!(val.report.positives + val.report.negatives, 16);
+        assert!(val.report.positives > 0 && val.report.negatives > 0);
     }
 
     #[test]

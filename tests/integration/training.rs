@@ -148,6 +148,28 @@ fn bad_inputs_fail_with_clear_messages() {
     let o =
         run_pretext(&["eval", "avc", "--checkpoint", "/nonexistent.safetensors", "--data", "toy"]);
     assert!(stderr(&o).contains("/nonexistent.safetensors"), "{}", stderr(&o));
+    // An objective of another task is named, with the task's own objectives.
+    for (task, objective, allowed) in [
+        ("avc", "contrastive", "pairs or in-batch"),
+        ("localize", "in-batch", "mil or contrastive"),
+        ("frame-order", "pairs", "frame order has one objective"),
+    ] {
+        let o = run_pretext(&[
+            "train",
+            "--data",
+            "toy",
+            "--out",
+            out.to_str().unwrap(),
+            "--task",
+            task,
+            "--objective",
+            objective,
+        ]);
+        assert!(!o.status.success());
+        let e = stderr(&o);
+        assert!(e.contains(&format!("--objective {objective} does not apply to --task {task}")), "{e}");
+        assert!(e.contains(allowed), "{e}");
+    }
 }
 
 fn cuda_tests_requested() -> bool {
@@ -319,6 +341,58 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     let v = pretext::io::read_npy_f32(&emb.join("visual.npy")).unwrap();
     let a = pretext::io::read_npy_f32(&emb.join("audio.npy")).unwrap();
     assert_eq!((v.shape.clone(), a.shape.clone()), (vec![3, 8], vec![3, 8]));
+
+    // The in-batch objective: trained on matching pairs of distinct files (3 train files, batch
+    // 3), validated and evaluated on labelled pairs like any AVC checkpoint.
+    let run2 = dir.path().join("in-batch");
+    let mut args2: Vec<&str> = args[..args.len() - 8].to_vec();
+    let out_at = args2.iter().position(|a| *a == "--out").unwrap() + 1;
+    args2[out_at] = run2.to_str().unwrap();
+    args2.extend(["--objective", "in-batch", "--negatives", "easy", "--batch", "3"]);
+    let o = run_pretext(&args2);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("finished at step 3"), "{}", stdout(&o));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run2.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["task"], "avc-in-batch");
+    let val = std::fs::read_to_string(run2.join("metrics.jsonl")).unwrap();
+    let val = val.lines().rev().find(|l| l.contains("\"phase\":\"val\"")).unwrap().to_string();
+    let val: serde_json::Value = serde_json::from_str(&val).unwrap();
+    assert_eq!(val["examples"], 8, "validation scores the 8 labelled pairs: {val}");
+    assert!(val["by_kind"]["easy"]["total"].as_u64().unwrap() > 0, "{val}");
+    let ck2 = run2.join("checkpoints/best.safetensors");
+    let o = run_pretext(&[
+        "eval",
+        "avc",
+        "--checkpoint",
+        ck2.to_str().unwrap(),
+        "--data",
+        videos.to_str().unwrap(),
+        "--split-file",
+        split_file.to_str().unwrap(),
+        "--val-examples",
+        "8",
+        "--json",
+        "--device",
+        "cpu",
+        "--predictions",
+        dir.path().join("preds.jsonl").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // One line per scored example, its metadata with the score, agreeing with the report.
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let lines = std::fs::read_to_string(dir.path().join("preds.jsonl")).unwrap();
+    let rows: Vec<serde_json::Value> =
+        lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 8);
+    let correct = rows.iter().filter(|r| r["correct"] == true).count() as f64;
+    assert!((correct / 8.0 - report["accuracy"].as_f64().unwrap()).abs() < 1e-9);
+    for r in &rows {
+        assert!(r["file"].as_str().unwrap().ends_with(".mp4"), "{r}");
+        let p = r["p_correspond"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p));
+        assert_eq!(r["label"] == 1, r["kind"] == "positive", "{r}");
+    }
 }
 
 /// A clip whose frames change over time (testsrc2) and whose tone is its own, so that every
