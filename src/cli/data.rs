@@ -50,7 +50,8 @@ pub struct HardNegativeArgs {
     /// AVC: minimum shift in seconds of a hard negative's audio from its frame.
     #[arg(long, default_value_t = 1.0)]
     pub min_shift: f64,
-    /// AVC: share of hard negatives among negatives when both kinds are on (training stream).
+    /// AVC: share of hard negatives among negatives when both kinds are on (training stream;
+    /// with --objective in-batch, the hard negatives' share of the negatives' loss).
     #[arg(long, default_value_t = 0.5)]
     pub hard_share: f64,
     /// AVC curriculum: the hard share rises linearly from --hard-share to this value over the

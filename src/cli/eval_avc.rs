@@ -74,7 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     tch::manual_seed(meta.run.train.seed as i64);
     let vs = tch::nn::VarStore::new(device);
-    let model = build_model(meta.run.task, &vs.root(), &meta.run.model)?;
+    let model = build_model(&meta.run, &vs.root())?;
     if !args.untrained {
         checkpoint::load_variables(&args.checkpoint, &vs, &tensors)?;
     }

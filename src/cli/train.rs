@@ -238,6 +238,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             _ => {}
         }
         anyhow::ensure!(
+            task != TaskKind::AvcInBatch || args.data.hard.curriculum_to.is_none(),
+            "--curriculum-to/--curriculum-over apply to --objective pairs (the share of hard \
+             negatives in the stream); with --objective in-batch set the hard negatives' share of \
+             the loss with --hard-share"
+        );
+        anyhow::ensure!(
             task != TaskKind::AvcInBatch || args.negatives.easy,
             "--objective in-batch always scores every frame against the batch's other audio \
              (easy negatives): use --negatives easy, or easy,hard to add the same clip's shifted \
@@ -264,6 +270,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             train.val_batches = v;
         }
         train.amp = args.amp;
+        train.hard_share = args.data.hard.hard_share;
         RunConfig { task, model, train, data: serde_json::Value::Null }
     };
     if let Some(s) = args.steps {

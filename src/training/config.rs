@@ -79,6 +79,9 @@ pub struct TrainConfig {
     pub amp: bool,
     /// Train-metric logging period in steps.
     pub log_every: u64,
+    /// In-batch AVC: the share of the negatives' half of the loss carried by hard negatives
+    /// when a batch has them (the rest goes to the easy, other-file pairs).
+    pub hard_share: f64,
 }
 
 impl Default for TrainConfig {
@@ -103,6 +106,7 @@ impl Default for TrainConfig {
             threads: None,
             amp: false,
             log_every: 10,
+            hard_share: 0.5,
         }
     }
 }
@@ -135,6 +139,9 @@ impl TrainConfig {
         }
         if !(0.0..=1.0).contains(&self.min_lr_ratio) {
             return bad("min_lr_ratio must be in [0, 1]".into());
+        }
+        if !(0.0..=1.0).contains(&self.hard_share) {
+            return bad(format!("hard_share {} must be in [0, 1]", self.hard_share));
         }
         if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
             return bad("beta1 and beta2 must be in [0, 1)".into());

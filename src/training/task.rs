@@ -6,7 +6,7 @@
 
 use tch::{nn, Device, Kind, Tensor};
 
-use super::{TaskKind, TrainingError};
+use super::{RunConfig, TaskKind, TrainingError};
 use crate::models::{AvcNet, FrameOrderNet, ModelConfig};
 use crate::pipeline::Batch;
 use crate::tasks::localize;
@@ -76,7 +76,7 @@ impl TensorBatch {
 }
 
 /// How the loop turns a model's logits into a loss, an accuracy and validation scores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Objective {
     /// `[B, 2]` logits, cross-entropy against the batch labels.
     Classification,
@@ -86,10 +86,13 @@ pub enum Objective {
     /// `[B·B, 2]` logits of every frame with every audio window of the batch (row `i·B + j`),
     /// the batch coming from distinct files: the diagonal pairs carry the batch labels
     /// (matching pairs, or hard negatives: the same file's audio shifted), every other pair is
-    /// an easy negative. Positives weigh half the loss; negatives the other half, split evenly
-    /// between hard and easy ones when the batch has both. `B − 1` easy negatives per frame for
-    /// the tower compute of `B` examples.
-    AllPairs,
+    /// an easy negative. Positives weigh half the loss; negatives the other half, of which hard
+    /// ones carry `hard_share` when the batch has both. About `B − 1` easy negatives per frame
+    /// for the tower compute of `B` examples.
+    AllPairs {
+        /// Share of the negatives' half of the loss on hard (diagonal) negatives.
+        hard_share: f64,
+    },
 }
 
 impl Objective {
@@ -104,8 +107,9 @@ impl Objective {
         match self {
             Objective::Classification => loss_of(logits, labels),
             Objective::InBatchContrastive => Ok(localize::symmetric_cross_entropy(logits)?),
-            Objective::AllPairs => {
-                let (_, targets, weights) = all_pairs_targets(logits, labels, groups)?;
+            Objective::AllPairs { hard_share } => {
+                let (_, targets, weights) =
+                    all_pairs_targets(logits, labels, groups, hard_share)?;
                 let nll = logits.f_to_kind(Kind::Float)?.f_log_softmax(-1, Kind::Float)?.f_nll_loss(
                     &targets,
                     None::<Tensor>,
@@ -130,10 +134,10 @@ impl Objective {
                 logits.f_argmax(-1, false)?.f_eq_tensor(labels)?.f_to_kind(Kind::Float)?
             }
             Objective::InBatchContrastive => localize::retrieval_hits(logits)?,
-            Objective::AllPairs => {
+            Objective::AllPairs { hard_share } => {
                 // Per frame: half its own pair's hit, half the mean hit over the other audio
                 // (a balanced accuracy, as the loss weights the classes).
-                let (b, targets, weights) = all_pairs_targets(logits, labels, groups)?;
+                let (b, targets, weights) = all_pairs_targets(logits, labels, groups, hard_share)?;
                 let h = logits
                     .f_argmax(-1, false)?
                     .f_eq_tensor(&targets)?
@@ -161,13 +165,14 @@ impl Objective {
 
 /// `B`, the `[B·B]` int64 targets (the batch labels on the diagonal, 0 elsewhere) and the
 /// `[B·B]` f32 loss weights (summing to 1) of all-pairs logits `[B·B, 2]`: positives weigh 1/2
-/// together, negatives 1/2, split evenly between the diagonal (hard) and the off-diagonal
-/// (easy) ones when both are present. Off-diagonal pairs of one group (two windows of one file)
+/// together, negatives 1/2, of which the diagonal (hard) ones carry `hard_share` and the
+/// off-diagonal (easy) ones the rest when both are present. Off-diagonal pairs of one group (two windows of one file)
 /// weigh 0: they are neither a match nor a clean negative.
 fn all_pairs_targets(
     logits: &Tensor,
     labels: &Tensor,
     groups: &[i64],
+    hard_share: f64,
 ) -> Result<(i64, Tensor, Tensor), TrainingError> {
     let n = match logits.size().as_slice() {
         [n, 2] => *n,
@@ -189,7 +194,7 @@ fn all_pairs_targets(
     let easy =
         (0..bu).flat_map(|i| (0..bu).map(move |j| (i, j))).filter(|&(i, j)| i != j && apart(i, j)).count() as f64;
     let (w_hard, w_easy) = match (hard > 0.0, easy > 0.0) {
-        (true, true) => (0.25, 0.25),
+        (true, true) => (0.5 * hard_share, 0.5 * (1.0 - hard_share)),
         (true, false) => (0.5, 0.0),
         (false, _) => (0.0, 0.5),
     };
@@ -240,18 +245,19 @@ pub trait TaskModel {
     }
 }
 
-/// The AVC network trained on all pairs of a batch of matching pairs ([`Objective::AllPairs`])
+/// The AVC network trained on all pairs of a batch ([`Objective::AllPairs`])
 /// and scored like any AVC model, on the labelled pairs of the validation stream: the same
 /// variables as [`AvcNet`], so its checkpoints are AVC checkpoints.
 #[derive(Debug)]
 pub struct InBatchAvc {
     net: AvcNet,
+    hard_share: f64,
 }
 
 impl InBatchAvc {
-    /// Builds the network under `p`.
-    pub fn new(p: &nn::Path, cfg: &ModelConfig) -> Result<Self, TrainingError> {
-        Ok(InBatchAvc { net: AvcNet::new(p, cfg)? })
+    /// Builds the network under `p`; `hard_share` as in [`Objective::AllPairs`].
+    pub fn new(p: &nn::Path, cfg: &ModelConfig, hard_share: f64) -> Result<Self, TrainingError> {
+        Ok(InBatchAvc { net: AvcNet::new(p, cfg)?, hard_share })
     }
 }
 
@@ -269,7 +275,7 @@ impl TaskModel for InBatchAvc {
     }
 
     fn train_objective(&self) -> Objective {
-        Objective::AllPairs
+        Objective::AllPairs { hard_share: self.hard_share }
     }
 }
 
@@ -319,17 +325,14 @@ impl TaskModel for FrameOrderNet {
     }
 }
 
-/// Builds the task's model under `p`.
-pub fn build_model(
-    task: TaskKind,
-    p: &nn::Path,
-    cfg: &ModelConfig,
-) -> Result<Box<dyn TaskModel>, TrainingError> {
-    Ok(match task {
+/// Builds the model of `run` (its task, model and objective settings) under `p`.
+pub fn build_model(run: &RunConfig, p: &nn::Path) -> Result<Box<dyn TaskModel>, TrainingError> {
+    let cfg = &run.model;
+    Ok(match run.task {
         TaskKind::Avc => Box::new(AvcNet::new(p, cfg)?),
         TaskKind::FrameOrder => Box::new(FrameOrderNet::new(p, cfg)?),
         TaskKind::LocalizeContrastive => Box::new(ContrastiveLocalizer::new(p, cfg)?),
-        TaskKind::AvcInBatch => Box::new(InBatchAvc::new(p, cfg)?),
+        TaskKind::AvcInBatch => Box::new(InBatchAvc::new(p, cfg, run.train.hard_share)?),
     })
 }
 
@@ -373,7 +376,7 @@ mod tests {
     fn all_pairs_loss_and_hits_weigh_both_classes_equally() {
         let b = 4;
         let labels = Tensor::ones([b], (Kind::Int64, Device::Cpu));
-        let obj = Objective::AllPairs;
+        let obj = Objective::AllPairs { hard_share: 0.5 };
         let loss = |t: &Tensor| obj.loss(t, &labels, &[]).unwrap().double_value(&[]);
         let hits = |t: &Tensor| Vec::<f32>::try_from(obj.hits(t, &labels, &[]).unwrap()).unwrap();
         // Undecided: ln 2 whatever the class weights.
@@ -400,6 +403,15 @@ mod tests {
         let l_blind = obj.loss(&blind, &with_hard, &[]).unwrap().double_value(&[]);
         // 1/4 of the weight on one pair at logit +5 against label 0: ≈ (5 + ε)/4.
         assert!((l_blind - 0.25 * (5.0 + (-5.0f64).exp().ln_1p())).abs() < 0.01, "{l_blind}");
+        // --hard-share moves the negatives' half between the kinds: with 0 the hard pair carries
+        // nothing (the blind model's loss vanishes), with 1 the easy pairs carry nothing.
+        let share = |h: f64, t: &Tensor| {
+            Objective::AllPairs { hard_share: h }.loss(t, &with_hard, &[]).unwrap().double_value(&[])
+        };
+        assert!(share(0.0, &blind) < 0.01);
+        assert!((share(1.0, &blind) - 2.0 * l_blind).abs() < 0.02);
+        assert!(share(1.0, &all_pairs(b, 5.0, 5.0)) > 1.0);
+        assert!(share(0.0, &all_pairs(b, -5.0, 5.0)) > 1.0);
         let z = Tensor::from_slice(&[5.0f32, 0.0, 0.0, 0.0, 0.0, -5.0, 0.0, 0.0, 0.0, 0.0, 5.0,
             0.0, 0.0, 0.0, 0.0, 5.0]);
         let off: Tensor = 1.0 - Tensor::eye(b, (Kind::Float, Device::Cpu)).flatten(0, -1);

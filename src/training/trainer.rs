@@ -145,9 +145,11 @@ pub fn predict(
                 out.kinds.extend(batch.meta.iter().map(|m| m.kind.clone()));
                 out.meta.extend(batch.meta.iter().cloned());
             }
-            Objective::InBatchContrastive | Objective::AllPairs => {
+            Objective::InBatchContrastive | Objective::AllPairs { .. } => {
                 let p = match objective {
-                    Objective::AllPairs => logits.f_softmax(-1, Kind::Float)?.f_select(1, 1)?,
+                    Objective::AllPairs { .. } => {
+                        logits.f_softmax(-1, Kind::Float)?.f_select(1, 1)?
+                    }
                     _ => logits.f_softmax(1, Kind::Float)?.f_flatten(0, -1)?,
                 };
                 let p = p.f_to(Device::Cpu)?;
@@ -218,7 +220,7 @@ impl Trainer {
         let ckdir = run_dir.join("checkpoints");
         std::fs::create_dir_all(&ckdir).map_err(|e| TrainingError::file(&ckdir, e))?;
         let vs = VarStore::new(device);
-        let model = build_model(cfg.task, &vs.root(), &cfg.model)?;
+        let model = build_model(&cfg, &vs.root())?;
         let t = &cfg.train;
         let opt = AdamW::new(
             &vs,
@@ -617,7 +619,7 @@ mod tests {
         run.train.warmup_steps = 0;
         let dir = tempfile::tempdir().unwrap();
         let mut t = Trainer::new(dir.path(), run.clone()).unwrap();
-        assert_eq!(t.model().train_objective(), Objective::AllPairs);
+        assert_eq!(t.model().train_objective(), Objective::AllPairs { hard_share: 0.5 });
         assert_eq!(t.model().objective(), Objective::Classification);
         // The training stream is matching pairs only; the all-pairs loss falls on it.
         let batch = toy.batch(0, 0, 8);
@@ -680,7 +682,7 @@ mod tests {
         t.save(&path, 1.0).unwrap();
         let want = eval_logits(t.model(), &batch).unwrap();
         let (loaded, model) = checkpoint::load_for_inference(&path, Device::Cpu, |p, meta| {
-            build_model(meta.run.task, p, &meta.run.model)
+            build_model(&meta.run, p)
         })
         .unwrap();
         assert_eq!(loaded.meta.step, 1);
@@ -691,7 +693,7 @@ mod tests {
         let (mut other, _) = tiny_run(TaskKind::Avc, 4);
         other.model.head.embedding = 4;
         let vs = VarStore::new(Device::Cpu);
-        let _m = build_model(TaskKind::Avc, &vs.root(), &other.model).unwrap();
+        let _m = build_model(&other, &vs.root()).unwrap();
         let (_, tensors) = checkpoint::read_checkpoint(&path).unwrap();
         assert!(checkpoint::load_variables(&path, &vs, &tensors).is_err());
     }

@@ -342,13 +342,14 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     let a = pretext::io::read_npy_f32(&emb.join("audio.npy")).unwrap();
     assert_eq!((v.shape.clone(), a.shape.clone()), (vec![3, 8], vec![3, 8]));
 
-    // The in-batch objective: trained on matching pairs of distinct files (3 train files, batch
-    // 3), validated and evaluated on labelled pairs like any AVC checkpoint.
+    // The in-batch objective: trained on every frame x audio pair of batches of matching pairs
+    // (batch 8 from 3 train files: same-file pairs are left out of the loss), validated and
+    // evaluated on labelled pairs like any AVC checkpoint.
     let run2 = dir.path().join("in-batch");
     let mut args2: Vec<&str> = args[..args.len() - 8].to_vec();
     let out_at = args2.iter().position(|a| *a == "--out").unwrap() + 1;
     args2[out_at] = run2.to_str().unwrap();
-    args2.extend(["--objective", "in-batch", "--negatives", "easy", "--batch", "3"]);
+    args2.extend(["--objective", "in-batch", "--negatives", "easy"]);
     let o = run_pretext(&args2);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("finished at step 3"), "{}", stdout(&o));
@@ -358,7 +359,7 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     let val = std::fs::read_to_string(run2.join("metrics.jsonl")).unwrap();
     let val = val.lines().rev().find(|l| l.contains("\"phase\":\"val\"")).unwrap().to_string();
     let val: serde_json::Value = serde_json::from_str(&val).unwrap();
-    assert_eq!(val["examples"], 8, "validation scores the 8 labelled pairs: {val}");
+    assert_eq!(val["examples"], 8, "validation scores the 8 labelled val pairs: {val}");
     assert!(val["by_kind"]["easy"]["total"].as_u64().unwrap() > 0, "{val}");
     let ck2 = run2.join("checkpoints/best.safetensors");
     let o = run_pretext(&[
