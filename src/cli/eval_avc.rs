@@ -160,7 +160,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 /// One JSON line per scored example: its sample metadata and p(correspond).
-fn write_predictions(path: &std::path::Path, preds: &pretext::training::Predictions) -> anyhow::Result<()> {
+fn write_predictions(
+    path: &std::path::Path,
+    preds: &pretext::training::Predictions,
+) -> anyhow::Result<()> {
     let mut text = String::new();
     for (m, p) in preds.meta.iter().zip(&preds.scores) {
         let line = serde_json::json!({
@@ -177,7 +180,8 @@ fn write_predictions(path: &std::path::Path, preds: &pretext::training::Predicti
         text.push('\n');
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
     }
     pretext::io::write_atomic(path, text.as_bytes())?;
     Ok(())

@@ -177,8 +177,9 @@ impl AvcNet {
             Head::Ave(h) => h.forward(&e.vision, &e.audio),
             Head::Avol(h) => h.forward(&e.vision, &e.audio),
             Head::Cosine => {
-                let cos = (l2_normalize(&e.vision) * l2_normalize(&e.audio).unsqueeze(-1).unsqueeze(-1))
-                    .sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+                let cos = (l2_normalize(&e.vision)
+                    * l2_normalize(&e.audio).unsqueeze(-1).unsqueeze(-1))
+                .sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
                 let z = cos.amax([1, 2], false).unsqueeze(1) / self.temperature;
                 Tensor::cat(&[z.zeros_like(), z], 1)
             }

@@ -189,7 +189,12 @@ mod tests {
                         .forward_t(&frames.narrow(0, i, 1), &specs.narrow(0, j, 1), false)
                         .unwrap();
                     let d = f64::try_from((all.narrow(0, i * b + j, 1) - one).abs().max()).unwrap();
-                    assert!(d < 1e-4, "{:?} sync {}: pair ({i}, {j}) differs by {d}", cfg.head.kind, cfg.head.sync);
+                    assert!(
+                        d < 1e-4,
+                        "{:?} sync {}: pair ({i}, {j}) differs by {d}",
+                        cfg.head.kind,
+                        cfg.head.sync
+                    );
                 }
             }
         }

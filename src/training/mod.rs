@@ -32,7 +32,9 @@ pub use pipeline_source::{PipelineSource, PipelineSourceConfig};
 pub use schedule::Schedule;
 pub use source::{BatchIter, DataSource};
 pub use split::{hash_split, split_files, FileSplit};
-pub use task::{build_model, loss_of, ContrastiveLocalizer, InBatchAvc, Objective, TaskModel, TensorBatch};
+pub use task::{
+    build_model, loss_of, ContrastiveLocalizer, InBatchAvc, Objective, TaskModel, TensorBatch,
+};
 pub use toy_source::ToySource;
 pub use trainer::{
     eval_logits, predict, report_of, Predictions, StepReport, StopReason, TrainOutcome, Trainer,

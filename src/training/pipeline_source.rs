@@ -84,8 +84,8 @@ impl PipelineSource {
     }
 
     /// Whether this stream feeds an in-batch objective, whose easy negatives are the batch's
-    /// other audio windows: no easy negatives in the stream. The localiser validates in-batch too; in-batch AVC validates on
-    /// labelled pairs like any AVC model.
+    /// other audio windows: no easy negatives in the stream. The localiser validates in-batch
+    /// too; in-batch AVC validates on labelled pairs like any AVC model.
     fn in_batch_stream(&self, training: bool) -> bool {
         match self.cfg.task {
             TaskKind::LocalizeContrastive => true,

@@ -108,14 +108,11 @@ impl Objective {
             Objective::Classification => loss_of(logits, labels),
             Objective::InBatchContrastive => Ok(localize::symmetric_cross_entropy(logits)?),
             Objective::AllPairs { hard_share } => {
-                let (_, targets, weights) =
-                    all_pairs_targets(logits, labels, groups, hard_share)?;
-                let nll = logits.f_to_kind(Kind::Float)?.f_log_softmax(-1, Kind::Float)?.f_nll_loss(
-                    &targets,
-                    None::<Tensor>,
-                    tch::Reduction::None,
-                    -100,
-                )?;
+                let (_, targets, weights) = all_pairs_targets(logits, labels, groups, hard_share)?;
+                let nll = logits
+                    .f_to_kind(Kind::Float)?
+                    .f_log_softmax(-1, Kind::Float)?
+                    .f_nll_loss(&targets, None::<Tensor>, tch::Reduction::None, -100)?;
                 Ok(nll.f_mul(&weights)?.f_sum(Kind::Float)?)
             }
         }
@@ -146,9 +143,11 @@ impl Objective {
                 let own = h.f_diagonal(0, 0, 1)?;
                 // Pairs of two files: the off-diagonal pairs with a weight.
                 let eye = Tensor::f_eye(b, (Kind::Float, logits.device()))?;
-                let other = weights.f_view([b, b])?.f_gt(0.0)?.f_to_kind(Kind::Float)?.f_mul(
-                    &eye.f_neg()?.f_add_scalar(1.0)?,
-                )?;
+                let other = weights
+                    .f_view([b, b])?
+                    .f_gt(0.0)?
+                    .f_to_kind(Kind::Float)?
+                    .f_mul(&eye.f_neg()?.f_add_scalar(1.0)?)?;
                 let n = other.f_sum_dim_intlist([1i64].as_slice(), false, Kind::Float)?;
                 let others = h
                     .f_mul(&other)?
@@ -179,7 +178,11 @@ fn all_pairs_targets(
         s => return Err(TrainingError::Batch(format!("expected [B*B, 2] logits, got {s:?}"))),
     };
     let b = (n as f64).sqrt().round() as i64;
-    if b < 1 || b * b != n || labels.size() != [b] || !(groups.is_empty() || groups.len() == b as usize) {
+    if b < 1
+        || b * b != n
+        || labels.size() != [b]
+        || !(groups.is_empty() || groups.len() == b as usize)
+    {
         return Err(TrainingError::Batch(format!(
             "{n} all-pairs logits with labels {:?} and {} groups: not a square batch of pairs",
             labels.size(),
@@ -191,8 +194,10 @@ fn all_pairs_targets(
     let apart = |i: usize, j: usize| groups.is_empty() || groups[i] != groups[j];
     let pos = labels.iter().filter(|&&l| l == 1).count() as f64;
     let hard = b as f64 - pos;
-    let easy =
-        (0..bu).flat_map(|i| (0..bu).map(move |j| (i, j))).filter(|&(i, j)| i != j && apart(i, j)).count() as f64;
+    let easy = (0..bu)
+        .flat_map(|i| (0..bu).map(move |j| (i, j)))
+        .filter(|&(i, j)| i != j && apart(i, j))
+        .count() as f64;
     let (w_hard, w_easy) = match (hard > 0.0, easy > 0.0) {
         (true, true) => (0.5 * hard_share, 0.5 * (1.0 - hard_share)),
         (true, false) => (0.5, 0.0),
@@ -406,14 +411,18 @@ mod tests {
         // --hard-share moves the negatives' half between the kinds: with 0 the hard pair carries
         // nothing (the blind model's loss vanishes), with 1 the easy pairs carry nothing.
         let share = |h: f64, t: &Tensor| {
-            Objective::AllPairs { hard_share: h }.loss(t, &with_hard, &[]).unwrap().double_value(&[])
+            Objective::AllPairs { hard_share: h }
+                .loss(t, &with_hard, &[])
+                .unwrap()
+                .double_value(&[])
         };
         assert!(share(0.0, &blind) < 0.01);
         assert!((share(1.0, &blind) - 2.0 * l_blind).abs() < 0.02);
         assert!(share(1.0, &all_pairs(b, 5.0, 5.0)) > 1.0);
         assert!(share(0.0, &all_pairs(b, -5.0, 5.0)) > 1.0);
-        let z = Tensor::from_slice(&[5.0f32, 0.0, 0.0, 0.0, 0.0, -5.0, 0.0, 0.0, 0.0, 0.0, 5.0,
-            0.0, 0.0, 0.0, 0.0, 5.0]);
+        let z = Tensor::from_slice(&[
+            5.0f32, 0.0, 0.0, 0.0, 0.0, -5.0, 0.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0, 5.0,
+        ]);
         let off: Tensor = 1.0 - Tensor::eye(b, (Kind::Float, Device::Cpu)).flatten(0, -1);
         let z: Tensor = &z - off * 5.0;
         let sighted = Tensor::stack(&[z.zeros_like(), z], 1);
@@ -449,7 +458,11 @@ mod tests {
         let hb = Vec::<f32>::try_from(obj.hits(&bb, &labels, &[]).unwrap()).unwrap();
         assert!(hb[0] < 1.0 && hb[1] < 1.0, "{hb:?}");
         // Not a square batch of pairs: an error, not a panic.
-        assert!(obj.loss(&Tensor::zeros([6, 2], (Kind::Float, Device::Cpu)), &labels, &[]).is_err());
-        assert!(obj.hits(&Tensor::zeros([4, 3], (Kind::Float, Device::Cpu)), &labels, &[]).is_err());
+        assert!(obj
+            .loss(&Tensor::zeros([6, 2], (Kind::Float, Device::Cpu)), &labels, &[])
+            .is_err());
+        assert!(obj
+            .hits(&Tensor::zeros([4, 3], (Kind::Float, Device::Cpu)), &labels, &[])
+            .is_err());
     }
 }

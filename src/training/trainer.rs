@@ -681,10 +681,9 @@ mod tests {
         let path = dir.path().join("ck.safetensors");
         t.save(&path, 1.0).unwrap();
         let want = eval_logits(t.model(), &batch).unwrap();
-        let (loaded, model) = checkpoint::load_for_inference(&path, Device::Cpu, |p, meta| {
-            build_model(&meta.run, p)
-        })
-        .unwrap();
+        let (loaded, model) =
+            checkpoint::load_for_inference(&path, Device::Cpu, |p, meta| build_model(&meta.run, p))
+                .unwrap();
         assert_eq!(loaded.meta.step, 1);
         assert_eq!(loaded.meta.samples_seen, 8);
         let got = eval_logits(model.as_ref(), &batch).unwrap();

@@ -167,7 +167,10 @@ fn bad_inputs_fail_with_clear_messages() {
         ]);
         assert!(!o.status.success());
         let e = stderr(&o);
-        assert!(e.contains(&format!("--objective {objective} does not apply to --task {task}")), "{e}");
+        assert!(
+            e.contains(&format!("--objective {objective} does not apply to --task {task}")),
+            "{e}"
+        );
         assert!(e.contains(allowed), "{e}");
     }
 }
@@ -297,24 +300,27 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     assert_eq!(pipeline["curriculum"]["to"], 0.75);
     assert_eq!(pipeline["curriculum"]["over"], 64);
 
+    // `pretext eval avc` of a checkpoint of this test on the 8 val examples, plus `extra` flags.
+    let eval_avc = |ck: &Path, extra: &[&str]| {
+        let base = [
+            "eval",
+            "avc",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--data",
+            videos.to_str().unwrap(),
+            "--split-file",
+            split_file.to_str().unwrap(),
+            "--val-examples",
+            "8",
+            "--json",
+            "--device",
+            "cpu",
+        ];
+        run_pretext(&[&base[..], extra].concat())
+    };
     let ck = run.join("checkpoints/best.safetensors");
-    let o = run_pretext(&[
-        "eval",
-        "avc",
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--data",
-        videos.to_str().unwrap(),
-        "--split-file",
-        split_file.to_str().unwrap(),
-        "--negatives",
-        "hard",
-        "--val-examples",
-        "8",
-        "--json",
-        "--device",
-        "cpu",
-    ]);
+    let o = eval_avc(&ck, &["--negatives", "hard"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let kinds = report["by_kind"].as_object().unwrap();
@@ -362,27 +368,12 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     assert_eq!(val["examples"], 8, "validation scores the 8 labelled val pairs: {val}");
     assert!(val["by_kind"]["easy"]["total"].as_u64().unwrap() > 0, "{val}");
     let ck2 = run2.join("checkpoints/best.safetensors");
-    let o = run_pretext(&[
-        "eval",
-        "avc",
-        "--checkpoint",
-        ck2.to_str().unwrap(),
-        "--data",
-        videos.to_str().unwrap(),
-        "--split-file",
-        split_file.to_str().unwrap(),
-        "--val-examples",
-        "8",
-        "--json",
-        "--device",
-        "cpu",
-        "--predictions",
-        dir.path().join("preds.jsonl").to_str().unwrap(),
-    ]);
+    let preds = dir.path().join("preds.jsonl");
+    let o = eval_avc(&ck2, &["--predictions", preds.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     // One line per scored example, its metadata with the score, agreeing with the report.
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let lines = std::fs::read_to_string(dir.path().join("preds.jsonl")).unwrap();
+    let lines = std::fs::read_to_string(&preds).unwrap();
     let rows: Vec<serde_json::Value> =
         lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 8);
