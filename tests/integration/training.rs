@@ -129,21 +129,18 @@ fn train_resume_and_eval_on_toy_data() {
 fn bad_inputs_fail_with_clear_messages() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o =
-        run_pretext(&["train", "--data", "toy", "--out", out.to_str().unwrap(), "--model", "nope"]);
+    // `pretext train --data toy --out RUN` plus `extra` flags.
+    let train = |extra: &[&str]| {
+        run_pretext(
+            &[&["train", "--data", "toy", "--out", out.to_str().unwrap()][..], extra].concat(),
+        )
+    };
+    let o = train(&["--model", "nope"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("unknown model preset 'nope'"), "{}", stderr(&o));
-    let o = run_pretext(&[
-        "train",
-        "--data",
-        "toy",
-        "--out",
-        out.to_str().unwrap(),
-        "--max-time",
-        "soon",
-    ]);
+    let o = train(&["--max-time", "soon"]);
     assert!(stderr(&o).contains("duration 'soon'"), "{}", stderr(&o));
-    let o = run_pretext(&["train", "--data", "toy", "--out", out.to_str().unwrap(), "--resume"]);
+    let o = train(&["--resume"]);
     assert!(stderr(&o).contains("cannot resume"), "{}", stderr(&o));
     let o =
         run_pretext(&["eval", "avc", "--checkpoint", "/nonexistent.safetensors", "--data", "toy"]);
@@ -154,17 +151,7 @@ fn bad_inputs_fail_with_clear_messages() {
         ("localize", "in-batch", "mil or contrastive"),
         ("frame-order", "pairs", "frame order has one objective"),
     ] {
-        let o = run_pretext(&[
-            "train",
-            "--data",
-            "toy",
-            "--out",
-            out.to_str().unwrap(),
-            "--task",
-            task,
-            "--objective",
-            objective,
-        ]);
+        let o = train(&["--task", task, "--objective", objective]);
         assert!(!o.status.success());
         let e = stderr(&o);
         assert!(
@@ -173,6 +160,11 @@ fn bad_inputs_fail_with_clear_messages() {
         );
         assert!(e.contains(allowed), "{e}");
     }
+    // In-batch AVC takes its easy negatives from the batch, and its hard share from the loss.
+    let o = train(&["--objective", "in-batch", "--negatives", "hard"]);
+    assert!(stderr(&o).contains("--negatives easy"), "{}", stderr(&o));
+    let o = train(&["--objective", "in-batch", "--curriculum-to", "0.5", "--curriculum-over", "9"]);
+    assert!(stderr(&o).contains("--objective pairs"), "{}", stderr(&o));
 }
 
 fn cuda_tests_requested() -> bool {
