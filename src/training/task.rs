@@ -165,8 +165,8 @@ impl Objective {
 /// `B`, the `[B·B]` int64 targets (the batch labels on the diagonal, 0 elsewhere) and the
 /// `[B·B]` f32 loss weights (summing to 1) of all-pairs logits `[B·B, 2]`: positives weigh 1/2
 /// together, negatives 1/2, of which the diagonal (hard) ones carry `hard_share` and the
-/// off-diagonal (easy) ones the rest when both are present. Off-diagonal pairs of one group (two windows of one file)
-/// weigh 0: they are neither a match nor a clean negative.
+/// off-diagonal (easy) ones the rest when both are present. Off-diagonal pairs of one group
+/// (two windows of one file) weigh 0: they are neither a match nor a clean negative.
 fn all_pairs_targets(
     logits: &Tensor,
     labels: &Tensor,
