@@ -65,7 +65,7 @@ def load(path):
     tensors = load_file(path)
     meta = json.loads(bytes(tensors.pop("meta.json").tolist()).decode())
     model = AvcNet(meta["run"]["model"]).eval()
-    weights = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
+    weights = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "ema."))}  # training state
     missing, unexpected = model.load_state_dict(weights, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
     return model, meta

@@ -137,6 +137,10 @@ pub struct Args {
     /// Seed for weights and sampling.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Validate and publish an exponential moving average of the weights with this decay
+    /// (e.g. 0.999 ≈ the last thousand steps; 0 = off; default: the preset's train.ema).
+    #[arg(long)]
+    pub ema: Option<f64>,
     /// libtorch threads (default: cores minus decode workers).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -261,6 +265,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         if let Some(s) = args.seed {
             train.seed = s;
+        }
+        if let Some(e) = args.ema {
+            train.ema = e;
         }
         if let Some(v) = args.val_every {
             train.val_every = v;

@@ -1,6 +1,8 @@
 //! Checkpoints: one `.safetensors` file holding the model's variables under their VarStore
 //! names (what PyTorch loads), the AdamW moments (`optim.*`), and a `meta.json` entry (a u8
 //! tensor of UTF-8 JSON: step, pipeline position, the resolved run config, the last validation).
+//! With weight averaging on, the model's variables are the average and the live training
+//! weights follow under `ema.live.*` (see `ema.rs`).
 //! A checkpoint therefore describes itself: `eval` and `embed` need nothing else.
 //!
 //! Files are written to a temporary sibling and renamed, so a run killed at any moment leaves
@@ -13,7 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
-use super::{AdamW, RunConfig, TrainingError};
+use super::{RunConfig, TrainingError};
 
 /// Name of the metadata entry.
 pub const META_NAME: &str = "meta.json";
@@ -43,11 +45,12 @@ fn ck_err(path: &Path, reason: impl Into<String>) -> TrainingError {
     TrainingError::Checkpoint { path: path.to_path_buf(), reason: reason.into() }
 }
 
-/// Writes a checkpoint atomically.
+/// Writes a checkpoint atomically: `vs`'s variables, then the training `state` (optimizer
+/// moments, live weights under EMA) as given.
 pub fn save_checkpoint(
     path: &Path,
     vs: &VarStore,
-    opt: Option<&AdamW>,
+    state: Vec<(String, Tensor)>,
     meta: &CheckpointMeta,
 ) -> Result<(), TrainingError> {
     let mut named: Vec<(String, Tensor)> = Vec::new();
@@ -56,9 +59,7 @@ pub fn save_checkpoint(
     for (name, t) in vars {
         named.push((name, t.f_detach()?.f_to(Device::Cpu)?.f_contiguous()?));
     }
-    if let Some(opt) = opt {
-        named.extend(opt.state_tensors()?);
-    }
+    named.extend(state);
     let json = serde_json::to_vec(meta).map_err(|e| ck_err(path, e.to_string()))?;
     named.push((META_NAME.to_string(), Tensor::from_slice(&json)));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -82,6 +82,9 @@ pub struct TrainConfig {
     /// In-batch AVC: the share of the negatives' half of the loss carried by hard negatives
     /// when a batch has them (the rest goes to the easy, other-file pairs).
     pub hard_share: f64,
+    /// Decay of the exponential moving average of the weights that validation and checkpoints
+    /// use (0 = off; 0.999 averages over about the last thousand steps).
+    pub ema: f64,
 }
 
 impl Default for TrainConfig {
@@ -107,6 +110,7 @@ impl Default for TrainConfig {
             amp: false,
             log_every: 10,
             hard_share: 0.5,
+            ema: 0.0,
         }
     }
 }
@@ -142,6 +146,9 @@ impl TrainConfig {
         }
         if !(0.0..=1.0).contains(&self.hard_share) {
             return bad(format!("hard_share {} must be in [0, 1]", self.hard_share));
+        }
+        if !(0.0..1.0).contains(&self.ema) {
+            return bad(format!("ema {} must be in [0, 1) (0 = off)", self.ema));
         }
         if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
             return bad("beta1 and beta2 must be in [0, 1)".into());

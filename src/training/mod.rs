@@ -4,14 +4,15 @@
 //! and `curves.png`.
 //!
 //! Pieces: [`TrainConfig`]/[`RunConfig`] (validated configuration), [`DeviceSpec`] (no silent
-//! CPU fallback), [`AdamW`] (state that can be checkpointed), [`Schedule`] (warm-up + cosine),
-//! [`TaskModel`] (the plug-in point for tasks), [`Trainer`] (the loop), [`split_files`]
-//! (train/val/test by file).
+//! CPU fallback), [`AdamW`] (state that can be checkpointed), [`Ema`] (weight averaging),
+//! [`Schedule`] (warm-up + cosine), [`TaskModel`] (the plug-in point for tasks), [`Trainer`]
+//! (the loop), [`split_files`] (train/val/test by file).
 
 mod adamw;
 pub mod checkpoint;
 mod config;
 mod device;
+mod ema;
 mod error;
 mod metrics;
 mod pipeline_source;
@@ -26,6 +27,7 @@ pub use adamw::{AdamW, AdamWConfig};
 pub use checkpoint::{read_checkpoint, CheckpointMeta};
 pub use config::{parse_duration, RunConfig, TaskKind, TrainConfig};
 pub use device::DeviceSpec;
+pub use ema::Ema;
 pub use error::TrainingError;
 pub use metrics::{plot_curves, read_series, MetricsLog};
 pub use pipeline_source::{PipelineSource, PipelineSourceConfig};

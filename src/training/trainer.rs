@@ -3,9 +3,11 @@
 //! One thread owns the VarStore, the model and the optimizer (tch tensors are not `Sync`);
 //! batches arrive as plain buffers from a [`DataSource`]. Each step: wait for a batch (timed as
 //! data wait), forward (under autocast with a dynamic loss scale when mixed precision is on),
-//! cross-entropy, backward, global-norm clipping, AdamW at the scheduled rate. Every
+//! cross-entropy, backward, global-norm clipping, AdamW at the scheduled rate, and (with
+//! `ema` > 0) the weight average's update. Every
 //! `val_every` steps the model is validated on held-out files and a checkpoint is written; the
-//! best one (by the task's metric) is kept as `best.safetensors`. `max_time` and cancellation
+//! best one (by the task's metric) is kept as `best.safetensors`; with EMA on, validation and
+//! the checkpoints' model variables use the averaged weights. `max_time` and cancellation
 //! (Ctrl-C) stop the loop between steps after saving, so a run loses at most the steps since its
 //! last checkpoint, and `--resume` continues with the same weights, moments, step and data
 //! position.
@@ -21,7 +23,7 @@ use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use super::checkpoint::{self, CheckpointMeta};
 use super::{
-    build_model, AdamW, AdamWConfig, BatchIter, DataSource, MetricsLog, Objective, RunConfig,
+    build_model, ema, AdamW, AdamWConfig, BatchIter, DataSource, MetricsLog, Objective, RunConfig,
     Schedule, TaskModel, TensorBatch, TrainingError,
 };
 use crate::evaluation::{avc_report, AvcReport};
@@ -193,6 +195,7 @@ pub struct Trainer {
     vs: VarStore,
     model: Box<dyn TaskModel>,
     opt: AdamW,
+    ema: Option<ema::Ema>,
     schedule: Schedule,
     step: u64,
     samples_seen: u64,
@@ -226,6 +229,7 @@ impl Trainer {
             &vs,
             AdamWConfig { beta1: t.beta1, beta2: t.beta2, eps: 1e-8, weight_decay: t.weight_decay },
         );
+        let ema = if t.ema > 0.0 { Some(ema::Ema::new(&vs, t.ema)?) } else { None };
         let schedule = Schedule {
             base: t.lr,
             warmup: t.warmup_steps,
@@ -242,6 +246,7 @@ impl Trainer {
             vs,
             model,
             opt,
+            ema,
             schedule,
             step: 0,
             samples_seen: 0,
@@ -269,6 +274,15 @@ impl Trainer {
         }
         let mut t = Trainer::new(run_dir, cfg)?;
         checkpoint::load_variables(checkpoint, &t.vs, &tensors)?;
+        // The model variables are the average when the run averages: restart the average there,
+        // then put the live weights back under the optimizer.
+        if t.ema.is_some() {
+            t.ema = Some(ema::Ema::new(&t.vs, t.cfg.train.ema)?);
+        }
+        ema::load_live(&t.vs, &tensors).map_err(|reason| TrainingError::Checkpoint {
+            path: checkpoint.to_path_buf(),
+            reason,
+        })?;
         t.opt.load_state(&tensors).map_err(|reason| TrainingError::Checkpoint {
             path: checkpoint.to_path_buf(),
             reason,
@@ -343,25 +357,45 @@ impl Trainer {
         if apply {
             self.opt.clip_grad_norm(self.cfg.train.clip_grad_norm)?;
             self.opt.step(lr)?;
+            if let Some(e) = &mut self.ema {
+                e.update(self.step)?;
+            }
         }
         self.step += 1;
         self.samples_seen += batch.labels.size().first().copied().unwrap_or(0) as u64;
         Ok((loss_v, acc))
     }
 
-    /// Validates on `data`'s held-out stream.
-    pub fn validate(&self, data: &dyn DataSource) -> Result<ValReport, TrainingError> {
-        let t = &self.cfg.train;
-        let preds =
-            predict(self.model.as_ref(), data.val(t.batch)?, Some(t.val_batches), self.device)?;
+    /// Runs `f` with the averaged weights in the model when the run averages them.
+    fn with_average<R>(
+        &mut self,
+        f: impl FnOnce(&Self) -> Result<R, TrainingError>,
+    ) -> Result<R, TrainingError> {
+        if let Some(e) = &mut self.ema {
+            e.swap()?;
+        }
+        let out = f(self);
+        if let Some(e) = &mut self.ema {
+            e.swap()?;
+        }
+        out
+    }
+
+    /// Validates on `data`'s held-out stream (with the averaged weights under EMA).
+    pub fn validate(&mut self, data: &dyn DataSource) -> Result<ValReport, TrainingError> {
+        let t = self.cfg.train.clone();
+        let preds = self.with_average(|s| {
+            predict(s.model.as_ref(), data.val(t.batch)?, Some(t.val_batches), s.device)
+        })?;
         if preds.scores.is_empty() {
             return Err(TrainingError::NoData("validation"));
         }
         Ok(report_of(&preds, self.cfg.task.metric_name(), &data.negative_policy()))
     }
 
-    /// Writes a checkpoint (atomically) to `path`.
-    pub fn save(&self, path: &Path, elapsed_s: f64) -> Result<(), TrainingError> {
+    /// Writes a checkpoint (atomically) to `path`: under EMA the model variables are the
+    /// average and the live weights go with the optimizer state.
+    pub fn save(&mut self, path: &Path, elapsed_s: f64) -> Result<(), TrainingError> {
         let meta = CheckpointMeta {
             format: checkpoint::FORMAT_VERSION,
             step: self.step,
@@ -371,14 +405,21 @@ impl Trainer {
             last_val: self.last_val.as_ref().and_then(|v| serde_json::to_value(v).ok()),
             elapsed_s,
         };
-        checkpoint::save_checkpoint(path, &self.vs, Some(&self.opt), &meta)
+        self.with_average(|s| {
+            let mut state = s.opt.state_tensors()?;
+            if let Some(e) = &s.ema {
+                // Swapped: the shadow side holds the live weights now.
+                state.extend(e.shadow_tensors()?);
+            }
+            checkpoint::save_checkpoint(path, &s.vs, state, &meta)
+        })
     }
 
     fn checkpoint_dir(&self) -> PathBuf {
         self.run_dir.join("checkpoints")
     }
 
-    fn save_step(&self, elapsed: f64) -> Result<PathBuf, TrainingError> {
+    fn save_step(&mut self, elapsed: f64) -> Result<PathBuf, TrainingError> {
         let path = checkpoint::step_path(&self.checkpoint_dir(), self.step);
         self.save(&path, elapsed)?;
         checkpoint::prune(&self.checkpoint_dir(), self.cfg.train.keep_last)?;
@@ -699,8 +740,15 @@ mod tests {
 
     #[test]
     fn resume_gives_the_same_next_step_loss() {
+        for ema in [0.0, 0.9] {
+            resume_matches_an_uninterrupted_run(ema);
+        }
+    }
+
+    fn resume_matches_an_uninterrupted_run(ema: f64) {
         let never = AtomicBool::new(false);
-        let (run, toy) = tiny_run(TaskKind::Avc, 6);
+        let (mut run, toy) = tiny_run(TaskKind::Avc, 6);
+        run.train.ema = ema;
         // Uninterrupted: 6 steps, remember the losses.
         let a = tempfile::tempdir().unwrap();
         let mut losses = Vec::new();
@@ -738,6 +786,54 @@ mod tests {
         assert!(b.path().join("metrics.jsonl").is_file());
         assert!(b.path().join("curves.png").is_file());
         assert!(b.path().join("checkpoints/best.safetensors").is_file());
+        // The published weights (the average under EMA) are those of the uninterrupted run.
+        let last = |d: &Path| {
+            let ck = checkpoint::latest_checkpoint(&d.join("checkpoints")).unwrap();
+            checkpoint::read_checkpoint(&ck).unwrap().1
+        };
+        let (ua, ub) = (last(a.path()), last(b.path()));
+        let mut compared = 0;
+        for (name, x) in &ua {
+            if name.starts_with("optim.") || name == checkpoint::META_NAME {
+                continue;
+            }
+            let y = &ub[name];
+            let diff = (x - y).abs().max().double_value(&[]);
+            assert!(diff < 1e-5, "ema {ema}: {name} differs by {diff} after resuming");
+            compared += 1;
+        }
+        assert!(compared > 0);
+        assert_eq!(ua.keys().any(|k| k.starts_with(ema::LIVE_PREFIX)), ema > 0.0);
+    }
+
+    #[test]
+    fn ema_checkpoints_publish_the_average_and_keep_the_live_weights() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut run, toy) = tiny_run(TaskKind::Avc, 4);
+        run.train.ema = 0.5;
+        run.train.lr = 1e-2;
+        let mut t = Trainer::new(dir.path(), run).unwrap();
+        let batch = TensorBatch::from_batch(&toy.batch(0, 0, 8), Device::Cpu).unwrap();
+        for _ in 0..3 {
+            t.train_step(&batch).unwrap();
+        }
+        let live = eval_logits(t.model(), &batch).unwrap();
+        let path = dir.path().join("ck.safetensors");
+        t.save(&path, 1.0).unwrap();
+        // Saving swaps the average in and back out: training continues from the live weights.
+        assert!(eval_logits(t.model(), &batch).unwrap().allclose(&live, 0.0, 0.0, false));
+        let (_, model) =
+            checkpoint::load_for_inference(&path, Device::Cpu, |p, meta| build_model(&meta.run, p))
+                .unwrap();
+        let published = eval_logits(model.as_ref(), &batch).unwrap();
+        let gap = (&published - &live).abs().max().double_value(&[]);
+        assert!(gap > 1e-4, "the checkpoint holds the live weights, not their average");
+        // The live weights travel under ema.live.* and equal the trainer's.
+        let (_, tensors) = checkpoint::read_checkpoint(&path).unwrap();
+        let vs = VarStore::new(Device::Cpu);
+        let m = build_model(&t.cfg, &vs.root()).unwrap();
+        assert!(ema::load_live(&vs, &tensors).unwrap());
+        assert!(eval_logits(m.as_ref(), &batch).unwrap().allclose(&live, 1e-6, 1e-6, false));
     }
 
     /// Frame order is a question about *where* the object is in each frame: on the toy tuples
