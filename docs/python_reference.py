@@ -78,7 +78,7 @@ def spec_shape(meta):
 
 def check(args):
     model, meta = load(args.checkpoint)
-    assert meta["run"]["task"] == "avc", "the reference covers AVC checkpoints"
+    assert meta["run"]["task"] in ("avc", "avc-in-batch"), "the reference covers AVC checkpoints"
     m = meta["run"]["model"]
     assert m["vision"]["arch"] == "vgg" and m["audio"]["arch"] == "vgg", "the reference covers VGG towers"
     rng = np.random.default_rng(0)

@@ -165,6 +165,8 @@ fn bad_inputs_fail_with_clear_messages() {
     assert!(stderr(&o).contains("--negatives easy"), "{}", stderr(&o));
     let o = train(&["--objective", "in-batch", "--curriculum-to", "0.5", "--curriculum-over", "9"]);
     assert!(stderr(&o).contains("--objective pairs"), "{}", stderr(&o));
+    let o = train(&["--ema", "1"]);
+    assert!(stderr(&o).contains("ema 1 must be in [0, 1)"), "{}", stderr(&o));
 }
 
 fn cuda_tests_requested() -> bool {
