@@ -42,6 +42,10 @@ pub struct Args {
     /// Batches to score (default: the whole split once).
     #[arg(long)]
     pub max_batches: Option<usize>,
+    /// Seed of the sampled examples (default: the run's own seed); give two checkpoints the
+    /// same seed to score them on identical examples.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Score freshly initialised weights of the same architecture (baseline).
     #[arg(long)]
     pub untrained: bool,
@@ -91,7 +95,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.data,
         TaskKind::Avc,
         &meta.run.model,
-        meta.run.train.seed,
+        args.seed.unwrap_or(meta.run.train.seed),
         split,
         Some(args.negatives),
         NegativeKinds::default(),
@@ -110,6 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "weights": if args.untrained { "untrained (fresh init, same seed)" } else { "trained" },
         "split": split,
         "negatives": negatives,
+        "example_seed": args.seed.unwrap_or(meta.run.train.seed),
         "loss": report.loss,
         "accuracy": report.report.accuracy,
         "balanced_accuracy": report.report.balanced_accuracy,

@@ -108,7 +108,8 @@ impl Objective {
             Objective::Classification => loss_of(logits, labels),
             Objective::InBatchContrastive => Ok(localize::symmetric_cross_entropy(logits)?),
             Objective::AllPairs { hard_share } => {
-                let (_, targets, weights) = all_pairs_targets(logits, labels, groups, hard_share)?;
+                let AllPairs { targets, weights, .. } =
+                    all_pairs_targets(logits, labels, groups, hard_share)?;
                 let nll = logits
                     .f_to_kind(Kind::Float)?
                     .f_log_softmax(-1, Kind::Float)?
@@ -134,20 +135,16 @@ impl Objective {
             Objective::AllPairs { hard_share } => {
                 // Per frame: half its own pair's hit, half the mean hit over the other audio
                 // (a balanced accuracy, as the loss weights the classes).
-                let (b, targets, weights) = all_pairs_targets(logits, labels, groups, hard_share)?;
+                // Pairs of two files count whatever their loss weight (`--hard-share 1` weighs
+                // them 0 but they still are negatives to get right).
+                let AllPairs { b, targets, other_file: other, .. } =
+                    all_pairs_targets(logits, labels, groups, hard_share)?;
                 let h = logits
                     .f_argmax(-1, false)?
                     .f_eq_tensor(&targets)?
                     .f_to_kind(Kind::Float)?
                     .f_view([b, b])?;
                 let own = h.f_diagonal(0, 0, 1)?;
-                // Pairs of two files: the off-diagonal pairs with a weight.
-                let eye = Tensor::f_eye(b, (Kind::Float, logits.device()))?;
-                let other = weights
-                    .f_view([b, b])?
-                    .f_gt(0.0)?
-                    .f_to_kind(Kind::Float)?
-                    .f_mul(&eye.f_neg()?.f_add_scalar(1.0)?)?;
                 let n = other.f_sum_dim_intlist([1i64].as_slice(), false, Kind::Float)?;
                 let others = h
                     .f_mul(&other)?
@@ -162,17 +159,27 @@ impl Objective {
     }
 }
 
-/// `B`, the `[B·B]` int64 targets (the batch labels on the diagonal, 0 elsewhere) and the
-/// `[B·B]` f32 loss weights (summing to 1) of all-pairs logits `[B·B, 2]`: positives weigh 1/2
-/// together, negatives 1/2, of which the diagonal (hard) ones carry `hard_share` and the
-/// off-diagonal (easy) ones the rest when both are present. Off-diagonal pairs of one group
-/// (two windows of one file) weigh 0: they are neither a match nor a clean negative.
+/// What all-pairs logits `[B·B, 2]` are scored against.
+struct AllPairs {
+    /// The batch size `B`.
+    b: i64,
+    /// `[B·B]` int64: the batch labels on the diagonal, 0 elsewhere.
+    targets: Tensor,
+    /// `[B·B]` f32 loss weights summing to 1: positives weigh 1/2 together, negatives 1/2, of
+    /// which the diagonal (hard) ones carry `hard_share` and the off-diagonal (easy) ones the
+    /// rest when both are present. Off-diagonal pairs of one group (two windows of one file)
+    /// weigh 0: they are neither a match nor a clean negative.
+    weights: Tensor,
+    /// `[B, B]` f32: 1 for the pairs of two different files (the easy negatives), else 0.
+    other_file: Tensor,
+}
+
 fn all_pairs_targets(
     logits: &Tensor,
     labels: &Tensor,
     groups: &[i64],
     hard_share: f64,
-) -> Result<(i64, Tensor, Tensor), TrainingError> {
+) -> Result<AllPairs, TrainingError> {
     let n = match logits.size().as_slice() {
         [n, 2] => *n,
         s => return Err(TrainingError::Batch(format!("expected [B*B, 2] logits, got {s:?}"))),
@@ -207,6 +214,7 @@ fn all_pairs_targets(
     let total = w_pos + w_hard + w_easy;
     let mut targets = vec![0i64; bu * bu];
     let mut weights = vec![0f32; bu * bu];
+    let mut other_file = vec![0f32; bu * bu];
     for i in 0..bu {
         for j in 0..bu {
             let k = i * bu + j;
@@ -218,6 +226,7 @@ fn all_pairs_targets(
                     w_hard / hard
                 }
             } else if apart(i, j) {
+                other_file[k] = 1.0;
                 w_easy / easy
             } else {
                 0.0
@@ -226,7 +235,12 @@ fn all_pairs_targets(
         }
     }
     let dev = logits.device();
-    Ok((b, Tensor::from_slice(&targets).f_to(dev)?, Tensor::from_slice(&weights).f_to(dev)?))
+    Ok(AllPairs {
+        b,
+        targets: Tensor::from_slice(&targets).f_to(dev)?,
+        weights: Tensor::from_slice(&weights).f_to(dev)?,
+        other_file: Tensor::from_slice(&other_file).f_to(dev)?.f_view([b, b])?,
+    })
 }
 
 /// A network trained by the loop.
@@ -420,6 +434,15 @@ mod tests {
         assert!((share(1.0, &blind) - 2.0 * l_blind).abs() < 0.02);
         assert!(share(1.0, &all_pairs(b, 5.0, 5.0)) > 1.0);
         assert!(share(0.0, &all_pairs(b, -5.0, 5.0)) > 1.0);
+        // The hits are a metric, not the loss: every --hard-share scores the same pairs (with 1
+        // the easy pairs weigh nothing in the loss but still count as negatives to get right).
+        for h in [0.0, 1.0] {
+            let o = Objective::AllPairs { hard_share: h };
+            let got = Vec::<f32>::try_from(o.hits(&blind, &with_hard, &[]).unwrap()).unwrap();
+            assert_eq!(got, vec![1.0, 0.5, 1.0, 1.0], "hard share {h}");
+            let got = Vec::<f32>::try_from(o.hits(&always, &with_hard, &[]).unwrap()).unwrap();
+            assert_eq!(got, vec![0.5, 0.0, 0.5, 0.5], "hard share {h}");
+        }
         let z = Tensor::from_slice(&[
             5.0f32, 0.0, 0.0, 0.0, 0.0, -5.0, 0.0, 0.0, 0.0, 0.0, 5.0, 0.0, 0.0, 0.0, 0.0, 5.0,
         ]);

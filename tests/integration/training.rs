@@ -379,6 +379,29 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
         assert!((0.0..=1.0).contains(&p));
         assert_eq!(r["label"] == 1, r["kind"] == "positive", "{r}");
     }
+    // --seed picks the examples: the run's own seed gives the same ones, another seed others.
+    let examples = |path: &Path| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let r: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!("{} {} {}", r["file"], r["audio_file"], r["audio_time"])
+            })
+            .collect()
+    };
+    let seeded = |seed: &str| {
+        let path = dir.path().join(format!("preds-{seed}.jsonl"));
+        let o = eval_avc(&ck2, &["--predictions", path.to_str().unwrap(), "--seed", seed]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert_eq!(report["example_seed"].to_string(), seed);
+        examples(&path)
+    };
+    let own = config["train"]["seed"].to_string();
+    assert_eq!(report["example_seed"].to_string(), own);
+    assert_eq!(seeded(&own), examples(&preds));
+    assert_ne!(seeded("99"), examples(&preds));
 }
 
 /// A clip whose frames change over time (testsrc2) and whose tone is its own, so that every
