@@ -58,9 +58,8 @@ impl Ema {
         let d = self.decay_at(n);
         for s in &mut self.slots {
             if s.live.is_floating_point() {
-                // shadow += (1 − d)·(live − shadow)
-                let delta = s.live.f_sub(&s.shadow)?;
-                let _ = s.shadow.f_add_(&delta.f_mul_scalar(1.0 - d)?)?;
+                // shadow += (1 − d)·(live − shadow), in place.
+                let _ = s.shadow.f_lerp_(&s.live, 1.0 - d)?;
             } else {
                 s.shadow.f_copy_(&s.live)?;
             }
