@@ -156,6 +156,12 @@ pub struct Args {
     /// Training negatives for AVC: easy (another file), hard (same file, shifted), or both.
     #[arg(long, default_value = "easy,hard", value_parser = super::data::parse_negative_kinds)]
     pub negatives: pretext::tasks::NegativeKinds,
+    /// --objective in-batch with --negatives easy,hard: also call two windows of one file in a
+    /// batch a hard negative pair where the audio is at least --min-shift from the frame (a
+    /// file visit gives --clips-per-file consecutive examples). With --train-positive-ratio 1
+    /// every example is a matching pair and all hard negatives come from the batch.
+    #[arg(long)]
+    pub same_file_negatives: bool,
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
@@ -248,6 +254,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
              the loss with --hard-share"
         );
         anyhow::ensure!(
+            !args.same_file_negatives || (task == TaskKind::AvcInBatch && args.negatives.hard),
+            "--same-file-negatives applies to --objective in-batch with --negatives easy,hard \
+             (it takes hard negatives from the other windows of a file in the batch)"
+        );
+        anyhow::ensure!(
             task != TaskKind::AvcInBatch || args.negatives.easy,
             "--objective in-batch always scores every frame against the batch's other audio \
              (easy negatives): use --negatives easy, or easy,hard to add the same clip's shifted \
@@ -278,6 +289,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         train.amp = args.amp;
         train.hard_share = args.data.hard.hard_share;
+        if args.same_file_negatives {
+            train.same_file_min_shift = args.data.hard.min_shift;
+        }
         RunConfig { task, model, train, data: serde_json::Value::Null }
     };
     if let Some(s) = args.steps {

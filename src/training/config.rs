@@ -82,6 +82,11 @@ pub struct TrainConfig {
     /// In-batch AVC: the share of the negatives' half of the loss carried by hard negatives
     /// when a batch has them (the rest goes to the easy, other-file pairs).
     pub hard_share: f64,
+    /// In-batch AVC: when > 0, two windows of one file in a batch are a hard negative pair
+    /// where the audio window's centre lies at least this many seconds from the frame (0 = off:
+    /// same-file pairs weigh nothing). The CLI's `--same-file-negatives` sets it to
+    /// `--min-shift`.
+    pub same_file_min_shift: f64,
     /// Decay of the exponential moving average of the weights that validation and checkpoints
     /// use (0 = off; 0.999 averages over about the last thousand steps).
     pub ema: f64,
@@ -110,6 +115,7 @@ impl Default for TrainConfig {
             amp: false,
             log_every: 10,
             hard_share: 0.5,
+            same_file_min_shift: 0.0,
             ema: 0.0,
         }
     }
@@ -146,6 +152,12 @@ impl TrainConfig {
         }
         if !(0.0..=1.0).contains(&self.hard_share) {
             return bad(format!("hard_share {} must be in [0, 1]", self.hard_share));
+        }
+        if !(self.same_file_min_shift.is_finite() && self.same_file_min_shift >= 0.0) {
+            return bad(format!(
+                "same_file_min_shift {} must be >= 0 seconds (0 = off)",
+                self.same_file_min_shift
+            ));
         }
         if !(0.0..1.0).contains(&self.ema) {
             return bad(format!("ema {} must be in [0, 1) (0 = off)", self.ema));

@@ -20,9 +20,28 @@ pub struct TensorBatch {
     pub specs: Option<Tensor>,
     /// Labels `[B]` (int64).
     pub labels: Tensor,
-    /// Source group per example: equal for examples cut from the same file (in-batch
-    /// objectives must not call two windows of one clip a negative pair).
+    /// Where each example came from (in-batch objectives pair examples with each other).
+    pub origins: Origins,
+}
+
+/// Where the examples of a batch come from, as objectives that pair every example with every
+/// other need it: two windows of one file are not an easy negative, and are a hard one only when
+/// far enough apart in time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origins {
+    /// Source group per example: equal for examples cut from the same file. Empty = all
+    /// distinct.
     pub groups: Vec<i64>,
+    /// Per example: the time of its frame (the middle of a frame stack) and the start of its
+    /// audio window, seconds on the file's clock (NaN where there is none). Empty = unknown.
+    pub times: Vec<(f64, f64)>,
+}
+
+impl Origins {
+    /// Examples with these source groups and unknown times.
+    pub fn groups(groups: Vec<i64>) -> Self {
+        Origins { groups, times: Vec::new() }
+    }
 }
 
 fn tensor_of(
@@ -71,7 +90,21 @@ impl TensorBatch {
                 }
             })
             .collect();
-        Ok(TensorBatch { frames, specs, labels, groups })
+        let times = b
+            .meta
+            .iter()
+            .map(|m| {
+                let v = &m.video_times;
+                let frame = if v.is_empty() {
+                    f64::NAN
+                } else {
+                    // A stack's frames spread evenly around its anchor frame.
+                    v.iter().sum::<f64>() / v.len() as f64
+                };
+                (frame, m.audio_time.unwrap_or(f64::NAN))
+            })
+            .collect();
+        Ok(TensorBatch { frames, specs, labels, origins: Origins { groups, times } })
     }
 }
 
@@ -90,26 +123,41 @@ pub enum Objective {
     /// ones carry `hard_share` when the batch has both. About `B − 1` easy negatives per frame
     /// for the tower compute of `B` examples.
     AllPairs {
-        /// Share of the negatives' half of the loss on hard (diagonal) negatives.
+        /// Share of the negatives' half of the loss on hard negatives (the diagonal's, and the
+        /// same-file ones of `same_file`).
         hard_share: f64,
+        /// When set, two windows of one file are a hard negative pair where the audio window's
+        /// centre lies at least `min_shift` from the frame (the definition of a hard negative):
+        /// a batch of matching pairs then carries hard negatives without spending examples on
+        /// them. Unset: same-file pairs weigh nothing.
+        same_file: Option<SameFileNegatives>,
     },
 }
 
+/// Same-file pairs of an all-pairs batch that count as hard negatives (see
+/// [`Objective::AllPairs`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SameFileNegatives {
+    /// Minimum distance in seconds of the audio window's centre from the frame.
+    pub min_shift: f64,
+    /// Length of the audio windows in seconds (the centre is the start plus half of it).
+    pub window: f64,
+}
+
 impl Objective {
-    /// The mean loss of a batch (`groups`: the examples' source groups, see
-    /// [`TensorBatch::groups`]; empty = all distinct).
+    /// The mean loss of a batch (`origins`: where its examples come from, see [`Origins`]).
     pub fn loss(
         self,
         logits: &Tensor,
         labels: &Tensor,
-        groups: &[i64],
+        origins: &Origins,
     ) -> Result<Tensor, TrainingError> {
         match self {
             Objective::Classification => loss_of(logits, labels),
             Objective::InBatchContrastive => Ok(localize::symmetric_cross_entropy(logits)?),
-            Objective::AllPairs { hard_share } => {
+            Objective::AllPairs { hard_share, same_file } => {
                 let AllPairs { targets, weights, .. } =
-                    all_pairs_targets(logits, labels, groups, hard_share)?;
+                    all_pairs_targets(logits, labels, origins, hard_share, same_file)?;
                 let nll = logits
                     .f_to_kind(Kind::Float)?
                     .f_log_softmax(-1, Kind::Float)?
@@ -125,20 +173,20 @@ impl Objective {
         self,
         logits: &Tensor,
         labels: &Tensor,
-        groups: &[i64],
+        origins: &Origins,
     ) -> Result<Tensor, TrainingError> {
         Ok(match self {
             Objective::Classification => {
                 logits.f_argmax(-1, false)?.f_eq_tensor(labels)?.f_to_kind(Kind::Float)?
             }
             Objective::InBatchContrastive => localize::retrieval_hits(logits)?,
-            Objective::AllPairs { hard_share } => {
+            Objective::AllPairs { hard_share, same_file } => {
                 // Per frame: half its own pair's hit, half the mean hit over the other audio
-                // (a balanced accuracy, as the loss weights the classes).
-                // Pairs of two files count whatever their loss weight (`--hard-share 1` weighs
-                // them 0 but they still are negatives to get right).
-                let AllPairs { b, targets, other_file: other, .. } =
-                    all_pairs_targets(logits, labels, groups, hard_share)?;
+                // windows that are negatives (a balanced accuracy, as the loss weights the
+                // classes). They count whatever their loss weight (`--hard-share 1` weighs the
+                // pairs of two files 0 but they still are negatives to get right).
+                let AllPairs { b, targets, off_negatives: other, .. } =
+                    all_pairs_targets(logits, labels, origins, hard_share, same_file)?;
                 let h = logits
                     .f_argmax(-1, false)?
                     .f_eq_tensor(&targets)?
@@ -166,20 +214,24 @@ struct AllPairs {
     /// `[B·B]` int64: the batch labels on the diagonal, 0 elsewhere.
     targets: Tensor,
     /// `[B·B]` f32 loss weights summing to 1: positives weigh 1/2 together, negatives 1/2, of
-    /// which the diagonal (hard) ones carry `hard_share` and the off-diagonal (easy) ones the
-    /// rest when both are present. Off-diagonal pairs of one group (two windows of one file)
-    /// weigh 0: they are neither a match nor a clean negative.
+    /// which the hard ones (the diagonal's, and same-file pairs far enough apart when
+    /// `same_file` is set) carry `hard_share` and the easy ones (two files) the rest when both
+    /// are present. Other off-diagonal pairs of one group (two windows of one file) weigh 0:
+    /// they are neither a match nor a clean negative.
     weights: Tensor,
-    /// `[B, B]` f32: 1 for the pairs of two different files (the easy negatives), else 0.
-    other_file: Tensor,
+    /// `[B, B]` f32: 1 for the off-diagonal negatives (pairs of two files, and same-file hard
+    /// negatives), else 0.
+    off_negatives: Tensor,
 }
 
 fn all_pairs_targets(
     logits: &Tensor,
     labels: &Tensor,
-    groups: &[i64],
+    origins: &Origins,
     hard_share: f64,
+    same_file: Option<SameFileNegatives>,
 ) -> Result<AllPairs, TrainingError> {
+    let groups = origins.groups.as_slice();
     let n = match logits.size().as_slice() {
         [n, 2] => *n,
         s => return Err(TrainingError::Batch(format!("expected [B*B, 2] logits, got {s:?}"))),
@@ -197,14 +249,29 @@ fn all_pairs_targets(
         )));
     }
     let bu = b as usize;
+    if same_file.is_some() && origins.times.len() != bu {
+        return Err(TrainingError::Batch(format!(
+            "same-file hard negatives need the times of all {b} examples, got {}",
+            origins.times.len()
+        )));
+    }
     let labels = Vec::<i64>::try_from(labels.f_to(tch::Device::Cpu)?)?;
     let apart = |i: usize, j: usize| groups.is_empty() || groups[i] != groups[j];
+    // Frame i against audio window j of the same file: a hard negative when the window's
+    // centre is at least `min_shift` from the frame (NaN times never qualify).
+    let shifted = |i: usize, j: usize| match same_file {
+        Some(s) => {
+            let (frame, _) = origins.times[i];
+            let (_, start) = origins.times[j];
+            (start + s.window / 2.0 - frame).abs() >= s.min_shift - 1e-6
+        }
+        None => false,
+    };
     let pos = labels.iter().filter(|&&l| l == 1).count() as f64;
-    let hard = b as f64 - pos;
-    let easy = (0..bu)
-        .flat_map(|i| (0..bu).map(move |j| (i, j)))
-        .filter(|&(i, j)| i != j && apart(i, j))
-        .count() as f64;
+    let pairs = || (0..bu).flat_map(|i| (0..bu).map(move |j| (i, j))).filter(|&(i, j)| i != j);
+    let easy = pairs().filter(|&(i, j)| apart(i, j)).count() as f64;
+    let same_hard = pairs().filter(|&(i, j)| !apart(i, j) && shifted(i, j)).count() as f64;
+    let hard = b as f64 - pos + same_hard;
     let (w_hard, w_easy) = match (hard > 0.0, easy > 0.0) {
         (true, true) => (0.5 * hard_share, 0.5 * (1.0 - hard_share)),
         (true, false) => (0.5, 0.0),
@@ -214,7 +281,7 @@ fn all_pairs_targets(
     let total = w_pos + w_hard + w_easy;
     let mut targets = vec![0i64; bu * bu];
     let mut weights = vec![0f32; bu * bu];
-    let mut other_file = vec![0f32; bu * bu];
+    let mut off_negatives = vec![0f32; bu * bu];
     for i in 0..bu {
         for j in 0..bu {
             let k = i * bu + j;
@@ -226,8 +293,11 @@ fn all_pairs_targets(
                     w_hard / hard
                 }
             } else if apart(i, j) {
-                other_file[k] = 1.0;
+                off_negatives[k] = 1.0;
                 w_easy / easy
+            } else if shifted(i, j) {
+                off_negatives[k] = 1.0;
+                w_hard / hard
             } else {
                 0.0
             };
@@ -239,7 +309,7 @@ fn all_pairs_targets(
         b,
         targets: Tensor::from_slice(&targets).f_to(dev)?,
         weights: Tensor::from_slice(&weights).f_to(dev)?,
-        other_file: Tensor::from_slice(&other_file).f_to(dev)?.f_view([b, b])?,
+        off_negatives: Tensor::from_slice(&off_negatives).f_to(dev)?.f_view([b, b])?,
     })
 }
 
@@ -270,13 +340,27 @@ pub trait TaskModel {
 #[derive(Debug)]
 pub struct InBatchAvc {
     net: AvcNet,
-    hard_share: f64,
+    objective: Objective,
 }
 
 impl InBatchAvc {
-    /// Builds the network under `p`; `hard_share` as in [`Objective::AllPairs`].
-    pub fn new(p: &nn::Path, cfg: &ModelConfig, hard_share: f64) -> Result<Self, TrainingError> {
-        Ok(InBatchAvc { net: AvcNet::new(p, cfg)?, hard_share })
+    /// Builds the network under `p`; `hard_share` as in [`Objective::AllPairs`], and
+    /// `same_file_min_shift` > 0 makes same-file pairs at least that far apart hard negatives
+    /// (the audio windows are the model's `clip_seconds` long).
+    pub fn new(
+        p: &nn::Path,
+        cfg: &ModelConfig,
+        hard_share: f64,
+        same_file_min_shift: f64,
+    ) -> Result<Self, TrainingError> {
+        let same_file = (same_file_min_shift > 0.0).then_some(SameFileNegatives {
+            min_shift: same_file_min_shift,
+            window: cfg.input.clip_seconds,
+        });
+        Ok(InBatchAvc {
+            net: AvcNet::new(p, cfg)?,
+            objective: Objective::AllPairs { hard_share, same_file },
+        })
     }
 }
 
@@ -294,7 +378,7 @@ impl TaskModel for InBatchAvc {
     }
 
     fn train_objective(&self) -> Objective {
-        Objective::AllPairs { hard_share: self.hard_share }
+        self.objective
     }
 }
 
@@ -351,7 +435,9 @@ pub fn build_model(run: &RunConfig, p: &nn::Path) -> Result<Box<dyn TaskModel>, 
         TaskKind::Avc => Box::new(AvcNet::new(p, cfg)?),
         TaskKind::FrameOrder => Box::new(FrameOrderNet::new(p, cfg)?),
         TaskKind::LocalizeContrastive => Box::new(ContrastiveLocalizer::new(p, cfg)?),
-        TaskKind::AvcInBatch => Box::new(InBatchAvc::new(p, cfg, run.train.hard_share)?),
+        TaskKind::AvcInBatch => {
+            Box::new(InBatchAvc::new(p, cfg, run.train.hard_share, run.train.same_file_min_shift)?)
+        }
     })
 }
 
@@ -395,9 +481,12 @@ mod tests {
     fn all_pairs_loss_and_hits_weigh_both_classes_equally() {
         let b = 4;
         let labels = Tensor::ones([b], (Kind::Int64, Device::Cpu));
-        let obj = Objective::AllPairs { hard_share: 0.5 };
-        let loss = |t: &Tensor| obj.loss(t, &labels, &[]).unwrap().double_value(&[]);
-        let hits = |t: &Tensor| Vec::<f32>::try_from(obj.hits(t, &labels, &[]).unwrap()).unwrap();
+        let obj = Objective::AllPairs { hard_share: 0.5, same_file: None };
+        let loss =
+            |t: &Tensor| obj.loss(t, &labels, &Origins::default()).unwrap().double_value(&[]);
+        let hits = |t: &Tensor| {
+            Vec::<f32>::try_from(obj.hits(t, &labels, &Origins::default()).unwrap()).unwrap()
+        };
         // Undecided: ln 2 whatever the class weights.
         assert!((loss(&all_pairs(b, 0.0, 0.0)) - std::f64::consts::LN_2).abs() < 1e-6);
         // Right on every pair: low loss, every frame scores 1.
@@ -417,16 +506,17 @@ mod tests {
         // now carries the hard quarter of the weight.
         let with_hard = Tensor::from_slice(&[1i64, 0, 1, 1]);
         let blind = all_pairs(b, 5.0, -5.0);
-        let h = Vec::<f32>::try_from(obj.hits(&blind, &with_hard, &[]).unwrap()).unwrap();
+        let h = Vec::<f32>::try_from(obj.hits(&blind, &with_hard, &Origins::default()).unwrap())
+            .unwrap();
         assert_eq!(h, vec![1.0, 0.5, 1.0, 1.0]);
-        let l_blind = obj.loss(&blind, &with_hard, &[]).unwrap().double_value(&[]);
+        let l_blind = obj.loss(&blind, &with_hard, &Origins::default()).unwrap().double_value(&[]);
         // 1/4 of the weight on one pair at logit +5 against label 0: ≈ (5 + ε)/4.
         assert!((l_blind - 0.25 * (5.0 + (-5.0f64).exp().ln_1p())).abs() < 0.01, "{l_blind}");
         // --hard-share moves the negatives' half between the kinds: with 0 the hard pair carries
         // nothing (the blind model's loss vanishes), with 1 the easy pairs carry nothing.
         let share = |h: f64, t: &Tensor| {
-            Objective::AllPairs { hard_share: h }
-                .loss(t, &with_hard, &[])
+            Objective::AllPairs { hard_share: h, same_file: None }
+                .loss(t, &with_hard, &Origins::default())
                 .unwrap()
                 .double_value(&[])
         };
@@ -437,10 +527,14 @@ mod tests {
         // The hits are a metric, not the loss: every --hard-share scores the same pairs (with 1
         // the easy pairs weigh nothing in the loss but still count as negatives to get right).
         for h in [0.0, 1.0] {
-            let o = Objective::AllPairs { hard_share: h };
-            let got = Vec::<f32>::try_from(o.hits(&blind, &with_hard, &[]).unwrap()).unwrap();
+            let o = Objective::AllPairs { hard_share: h, same_file: None };
+            let got =
+                Vec::<f32>::try_from(o.hits(&blind, &with_hard, &Origins::default()).unwrap())
+                    .unwrap();
             assert_eq!(got, vec![1.0, 0.5, 1.0, 1.0], "hard share {h}");
-            let got = Vec::<f32>::try_from(o.hits(&always, &with_hard, &[]).unwrap()).unwrap();
+            let got =
+                Vec::<f32>::try_from(o.hits(&always, &with_hard, &Origins::default()).unwrap())
+                    .unwrap();
             assert_eq!(got, vec![0.5, 0.0, 0.5, 0.5], "hard share {h}");
         }
         let z = Tensor::from_slice(&[
@@ -449,12 +543,15 @@ mod tests {
         let off: Tensor = 1.0 - Tensor::eye(b, (Kind::Float, Device::Cpu)).flatten(0, -1);
         let z: Tensor = &z - off * 5.0;
         let sighted = Tensor::stack(&[z.zeros_like(), z], 1);
-        let h = Vec::<f32>::try_from(obj.hits(&sighted, &with_hard, &[]).unwrap()).unwrap();
+        let h = Vec::<f32>::try_from(obj.hits(&sighted, &with_hard, &Origins::default()).unwrap())
+            .unwrap();
         assert_eq!(h, vec![1.0; 4]);
-        assert!(obj.loss(&sighted, &with_hard, &[]).unwrap().double_value(&[]) < 0.01);
+        assert!(
+            obj.loss(&sighted, &with_hard, &Origins::default()).unwrap().double_value(&[]) < 0.01
+        );
         // Two windows of one file (frames 0 and 1) are neither a match nor a negative: that pair
         // carries no weight and no hit, whatever the model says about it.
-        let groups = [7, 7, 8, 9];
+        let groups = Origins::groups(vec![7, 7, 8, 9]);
         let mut z = vec![-5.0f32; 16];
         for i in 0..4 {
             z[i * 4 + i] = 5.0;
@@ -478,14 +575,105 @@ mod tests {
         let ha = Vec::<f32>::try_from(obj.hits(&bb, &labels, &groups).unwrap()).unwrap();
         assert_eq!(ha, vec![1.0; 4]);
         // Without the groups the same logits count as two wrong easy negatives.
-        let hb = Vec::<f32>::try_from(obj.hits(&bb, &labels, &[]).unwrap()).unwrap();
+        let hb =
+            Vec::<f32>::try_from(obj.hits(&bb, &labels, &Origins::default()).unwrap()).unwrap();
         assert!(hb[0] < 1.0 && hb[1] < 1.0, "{hb:?}");
         // Not a square batch of pairs: an error, not a panic.
         assert!(obj
-            .loss(&Tensor::zeros([6, 2], (Kind::Float, Device::Cpu)), &labels, &[])
+            .loss(&Tensor::zeros([6, 2], (Kind::Float, Device::Cpu)), &labels, &Origins::default())
             .is_err());
         assert!(obj
-            .hits(&Tensor::zeros([4, 3], (Kind::Float, Device::Cpu)), &labels, &[])
+            .hits(&Tensor::zeros([4, 3], (Kind::Float, Device::Cpu)), &labels, &Origins::default())
             .is_err());
+    }
+
+    /// Frames 0, 1, 2 from one file (frame times 1.0, 2.5, 1.4 s, each with its own 1 s audio
+    /// window centred on it), frame 3 from another.
+    fn same_file_batch() -> (Tensor, Origins) {
+        let times = vec![(1.0, 0.5), (2.5, 2.0), (1.4, 0.9), (1.0, 0.5)];
+        (Tensor::ones([4], (Kind::Int64, Device::Cpu)), Origins { groups: vec![7, 7, 7, 8], times })
+    }
+
+    /// Logits +5 ("match") at the listed pairs and on the diagonal, -5 elsewhere.
+    fn matching(b: usize, pairs: &[(usize, usize)]) -> Tensor {
+        let mut z = vec![-5.0f32; b * b];
+        for i in 0..b {
+            z[i * b + i] = 5.0;
+        }
+        for &(i, j) in pairs {
+            z[i * b + j] = 5.0;
+        }
+        let z = Tensor::from_slice(&z);
+        Tensor::stack(&[z.zeros_like(), z], 1)
+    }
+
+    #[test]
+    fn same_file_pairs_far_apart_are_hard_negatives() {
+        let (labels, origins) = same_file_batch();
+        let sf = SameFileNegatives { min_shift: 1.0, window: 1.0 };
+        let on = Objective::AllPairs { hard_share: 0.5, same_file: Some(sf) };
+        let off = Objective::AllPairs { hard_share: 0.5, same_file: None };
+        let loss =
+            |o: Objective, t: &Tensor| o.loss(t, &labels, &origins).unwrap().double_value(&[]);
+        let hits = |o: Objective, t: &Tensor| {
+            Vec::<f32>::try_from(o.hits(t, &labels, &origins).unwrap()).unwrap()
+        };
+        // 0↔1 (1.5 s apart) and 1↔2 (1.1 s) are hard negatives; 0↔2 (0.4 s) is too close to be
+        // one and weighs nothing either way.
+        let right = matching(4, &[(0, 2), (2, 0)]);
+        assert!(loss(on, &right) < 0.01, "{}", loss(on, &right));
+        assert_eq!(hits(on, &right), vec![1.0; 4]);
+        assert!((loss(on, &right) - loss(on, &matching(4, &[]))).abs() < 1e-6);
+        // Calling 0 → 1 a match costs a quarter (the hard share of the negatives' half) shared by
+        // the four hard pairs: (5 + ε)/16, plus ε on every other pair.
+        let eps = (-5.0f64).exp().ln_1p();
+        let one_wrong = matching(4, &[(0, 1)]);
+        let want = (5.0 + eps) / 16.0 + (1.0 - 1.0 / 16.0) * eps;
+        assert!((loss(on, &one_wrong) - want).abs() < 1e-4, "{} vs {want}", loss(on, &one_wrong));
+        // Frame 0's negatives are audio 1 (same file, shifted) and audio 3 (another file).
+        assert_eq!(hits(on, &one_wrong), vec![0.75, 1.0, 1.0, 1.0]);
+        // Without same-file negatives a model blind to time loses nothing on those pairs.
+        let blind = matching(4, &[(0, 1), (1, 0), (0, 2), (2, 0), (1, 2), (2, 1)]);
+        assert!(loss(off, &blind) < 0.01);
+        assert_eq!(hits(off, &blind), vec![1.0; 4]);
+        assert!(loss(on, &blind) > 1.0, "{}", loss(on, &blind));
+        // Frame 1 has two hard negatives (audio 0 and 2) wrong and one easy right.
+        let h = hits(on, &blind);
+        let want = [0.75, 0.5 + 0.5 / 3.0, 0.75, 1.0];
+        assert!(h.iter().zip(want).all(|(a, b)| (f64::from(*a) - b).abs() < 1e-6), "{h:?}");
+        // Without times the pairs cannot be told apart: an error, not a guess.
+        let no_times = Origins::groups(origins.groups.clone());
+        assert!(on.loss(&right, &labels, &no_times).is_err());
+    }
+
+    #[test]
+    fn tensor_batches_carry_groups_and_times() {
+        let meta = |file: &str, v: Vec<f64>, a: Option<f64>| crate::pipeline::SampleMeta {
+            seq: 0,
+            file: file.into(),
+            video_times: v,
+            audio_file: None,
+            audio_time: a,
+            label: 1,
+            kind: "positive".into(),
+            augment: None,
+            frame_pts: Vec::new(),
+        };
+        let b = Batch {
+            frames: vec![0.0; 3],
+            frame_shape: vec![3, 1],
+            labels: vec![1, 1, 1],
+            meta: vec![
+                meta("a.mp4", vec![0.8, 1.0, 1.2], Some(0.5)),
+                meta("b.mp4", vec![2.0], Some(1.5)),
+                meta("a.mp4", vec![], None),
+            ],
+            ..Default::default()
+        };
+        let tb = TensorBatch::from_batch(&b, Device::Cpu).unwrap();
+        assert_eq!(tb.origins.groups, vec![0, 1, 0]);
+        assert!((tb.origins.times[0].0 - 1.0).abs() < 1e-12 && tb.origins.times[0].1 == 0.5);
+        assert_eq!(tb.origins.times[1], (2.0, 1.5));
+        assert!(tb.origins.times[2].0.is_nan() && tb.origins.times[2].1.is_nan());
     }
 }

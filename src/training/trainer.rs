@@ -135,9 +135,9 @@ pub fn predict(
         let tb = TensorBatch::from_batch(&batch, device)?;
         let objective = model.objective();
         let logits = model.logits(&tb, false)?.f_to_kind(Kind::Float)?;
-        let loss = objective.loss(&logits, &tb.labels, &tb.groups)?.f_double_value(&[])?;
+        let loss = objective.loss(&logits, &tb.labels, &tb.origins)?.f_double_value(&[])?;
         out.loss_sum += loss * batch.len() as f64;
-        let hits = objective.hits(&logits, &tb.labels, &tb.groups)?.f_to(Device::Cpu)?;
+        let hits = objective.hits(&logits, &tb.labels, &tb.origins)?.f_to(Device::Cpu)?;
         out.hits.extend(Vec::<f32>::try_from(&hits)?.into_iter().map(f64::from));
         match objective {
             Objective::Classification => {
@@ -326,13 +326,13 @@ impl Trainer {
             self.model.train_logits(batch)?
         };
         let objective = self.model.train_objective();
-        let loss = objective.loss(&logits, &batch.labels, &batch.groups)?;
+        let loss = objective.loss(&logits, &batch.labels, &batch.origins)?;
         let loss_v = loss.f_double_value(&[])?;
         if !loss_v.is_finite() {
             return Err(TrainingError::Diverged { step: self.step, loss: loss_v });
         }
         let acc = objective
-            .hits(&logits.f_detach()?, &batch.labels, &batch.groups)?
+            .hits(&logits.f_detach()?, &batch.labels, &batch.origins)?
             .f_mean(Kind::Float)?
             .f_double_value(&[])?;
         let mut apply = true;
@@ -635,14 +635,14 @@ mod tests {
             let batch = TensorBatch::from_batch(&toy.batch(0, 0, 8), Device::Cpu).unwrap();
             let objective = t.model().objective();
             let before = objective
-                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels, &batch.groups)
+                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels, &batch.origins)
                 .unwrap()
                 .double_value(&[]);
             for _ in 0..3 {
                 t.train_step(&batch).unwrap();
             }
             let after = objective
-                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels, &batch.groups)
+                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels, &batch.origins)
                 .unwrap()
                 .double_value(&[]);
             // Eval mode uses running BN statistics; training steps on the batch must still help.
@@ -660,7 +660,10 @@ mod tests {
         run.train.warmup_steps = 0;
         let dir = tempfile::tempdir().unwrap();
         let mut t = Trainer::new(dir.path(), run.clone()).unwrap();
-        assert_eq!(t.model().train_objective(), Objective::AllPairs { hard_share: 0.5 });
+        assert_eq!(
+            t.model().train_objective(),
+            Objective::AllPairs { hard_share: 0.5, same_file: None }
+        );
         assert_eq!(t.model().objective(), Objective::Classification);
         // The training stream is matching pairs only; the all-pairs loss falls on it.
         let batch = toy.batch(0, 0, 8);

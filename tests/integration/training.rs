@@ -167,6 +167,19 @@ fn bad_inputs_fail_with_clear_messages() {
     assert!(stderr(&o).contains("--objective pairs"), "{}", stderr(&o));
     let o = train(&["--ema", "1"]);
     assert!(stderr(&o).contains("ema 1 must be in [0, 1)"), "{}", stderr(&o));
+    // Same-file hard negatives are an option of the in-batch objective with hard negatives.
+    for extra in [
+        &["--same-file-negatives"][..],
+        &["--objective", "in-batch", "--negatives", "easy", "--same-file-negatives"],
+    ] {
+        let o = train(extra);
+        assert!(!o.status.success());
+        assert!(
+            stderr(&o).contains("--same-file-negatives applies to --objective in-batch"),
+            "{}",
+            stderr(&o)
+        );
+    }
 }
 
 fn cuda_tests_requested() -> bool {
@@ -402,6 +415,30 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     assert_eq!(report["example_seed"].to_string(), own);
     assert_eq!(seeded(&own), examples(&preds));
     assert_ne!(seeded("99"), examples(&preds));
+
+    // Same-file hard negatives: a stream of matching pairs only, the hard negatives taken from
+    // the batch's other windows of a file; the minimum shift is recorded with the run.
+    let run3 = dir.path().join("same-file");
+    let mut args3: Vec<&str> = args[..args.len() - 8].to_vec();
+    args3[out_at] = run3.to_str().unwrap();
+    args3.extend([
+        "--objective",
+        "in-batch",
+        "--negatives",
+        "easy,hard",
+        "--same-file-negatives",
+        "--train-positive-ratio",
+        "1",
+        "--min-shift",
+        "0.8",
+    ]);
+    let o = run_pretext(&args3);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("finished at step 3"), "{}", stdout(&o));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run3.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train"]["same_file_min_shift"], 0.8);
+    assert_eq!(config["data"]["pipeline"]["train_positive_ratio"], 1.0);
 }
 
 /// A clip whose frames change over time (testsrc2) and whose tone is its own, so that every
