@@ -254,9 +254,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
              the loss with --hard-share"
         );
         anyhow::ensure!(
-            !args.same_file_negatives || (task == TaskKind::AvcInBatch && args.negatives.hard),
-            "--same-file-negatives applies to --objective in-batch with --negatives easy,hard \
-             (it takes hard negatives from the other windows of a file in the batch)"
+            !(args.same_file_negatives || train.same_file_min_shift > 0.0)
+                || (task == TaskKind::AvcInBatch && args.negatives.hard),
+            "--same-file-negatives (train.same_file_min_shift) applies to --objective in-batch \
+             with --negatives easy,hard (it takes hard negatives from the other windows of a \
+             file in the batch)"
         );
         anyhow::ensure!(
             task != TaskKind::AvcInBatch || args.negatives.easy,

@@ -175,7 +175,10 @@ fn bad_inputs_fail_with_clear_messages() {
         let o = train(extra);
         assert!(!o.status.success());
         assert!(
-            stderr(&o).contains("--same-file-negatives applies to --objective in-batch"),
+            stderr(&o).contains(
+                "--same-file-negatives (train.same_file_min_shift) applies to \
+                 --objective in-batch"
+            ),
             "{}",
             stderr(&o)
         );
