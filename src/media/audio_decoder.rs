@@ -294,9 +294,14 @@ impl AudioDecoder {
         let ch = self.channels;
         let mut samples = vec![0.0f32; n * ch];
         for c in 0..ch {
-            self.scratch.clear();
-            self.scratch.extend(self.buf.iter().skip(c).step_by(ch));
-            self.resampler.resample(&self.scratch, self.buf_t0, start, n, &mut self.resampled);
+            let channel: &[f32] = if ch == 1 {
+                &self.buf
+            } else {
+                self.scratch.clear();
+                self.scratch.extend(self.buf.iter().skip(c).step_by(ch));
+                &self.scratch
+            };
+            self.resampler.resample(channel, self.buf_t0, start, n, &mut self.resampled);
             for (k, v) in self.resampled.iter().enumerate() {
                 samples[k * ch + c] = v.clamp(-1.0, 1.0);
             }
@@ -402,13 +407,13 @@ impl AudioDecoder {
             // Overlap: keep what we have.
             skip = ((have - expected_frame) as usize).min(frames);
         }
-        for f in skip..frames {
-            let s = &chunk[f * src_ch..(f + 1) * src_ch];
-            if self.channels == 1 {
-                self.buf.push(s.iter().sum::<f32>() / src_ch as f32);
-            } else {
-                self.buf.extend_from_slice(s);
-            }
+        let kept = &chunk[skip * src_ch..frames * src_ch];
+        if self.channels == 1 && src_ch > 1 {
+            self.buf
+                .extend(kept.chunks_exact(src_ch).map(|s| s.iter().sum::<f32>() / src_ch as f32));
+        } else {
+            // Mono from mono (x / 1 is x) or every channel kept: the samples as they are.
+            self.buf.extend_from_slice(kept);
         }
         self.chunk = chunk;
         Ok(())
@@ -453,6 +458,22 @@ fn append_ffmpeg_samples(frame: &ffmpeg::frame::Audio, channels: usize, out: &mu
             S::None => 0.0,
         }
     };
+    if matches!(frame.format(), S::F32(_)) {
+        // The common case (AAC, Opus, Vorbis decode to f32): plain copies, no per-sample match.
+        for c in 0..channels.min(frame_ch) {
+            let (plane, stride, offset) = if planar {
+                (ffi::audio_plane(frame, c), 1, 0)
+            } else {
+                (ffi::audio_plane(frame, 0), frame_ch, c)
+            };
+            let values = plane.chunks_exact(4).skip(offset).step_by(stride).take(n);
+            let dst = out[base + c..].iter_mut().step_by(channels);
+            for (o, b) in dst.zip(values) {
+                *o = f32::from_ne_bytes([b[0], b[1], b[2], b[3]]);
+            }
+        }
+        return;
+    }
     for c in 0..channels.min(frame_ch) {
         let (plane, stride, offset) = if planar {
             (ffi::audio_plane(frame, c), 1, 0)

@@ -13,6 +13,9 @@
 //! (polyphase). They are computed once per call from the window's own start time, then each
 //! output sample is one contiguous dot product (eight independent accumulators, which the
 //! compiler vectorises). Ratios whose period exceeds the window fall back to direct evaluation.
+//! The kernel table depends only on the bandwidth and is built once per process.
+
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Zero crossings of the sinc on each side of the centre.
 const ZERO_CROSSINGS: usize = 16;
@@ -32,12 +35,48 @@ pub struct Resampler {
     band: f64,
     /// Kernel half-width in input samples.
     half_width: f64,
-    /// Kernel values at `x = i / (band · TABLE_RESOLUTION)` input samples, `i = 0..`.
-    table: Vec<f32>,
+    /// Kernel values at `x = i / (band · TABLE_RESOLUTION)` input samples, `i = 0..`; shared
+    /// by every resampler of the same bandwidth (see [`kernel_table`]).
+    table: Arc<[f32]>,
     /// Output samples per polyphase period (`out_rate / gcd`).
     period: usize,
     /// Input samples per polyphase period (`in_rate / gcd`).
     advance: i64,
+}
+
+/// The kernel table for `band`, computed once per process and bandwidth: a decoder is opened
+/// per file visit (and per easy negative), and the table's ~8,000 Bessel-windowed sinc values
+/// cost more than opening the file.
+fn kernel_table(band: f64) -> Arc<[f32]> {
+    static TABLES: OnceLock<Mutex<Vec<(u64, Arc<[f32]>)>>> = OnceLock::new();
+    let tables = TABLES.get_or_init(|| Mutex::new(Vec::new()));
+    let key = band.to_bits();
+    // A poisoned lock only means another thread panicked while pushing: the list is intact.
+    let mut tables = tables.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, t)) = tables.iter().find(|(k, _)| *k == key) {
+        return Arc::clone(t);
+    }
+    let n = ZERO_CROSSINGS * TABLE_RESOLUTION + 2;
+    let i0_beta = bessel_i0(KAISER_BETA);
+    let table: Arc<[f32]> = (0..n)
+        .map(|i| {
+            // u: position in zero crossings (units of 1/band input samples).
+            let u = i as f64 / TABLE_RESOLUTION as f64;
+            if u >= ZERO_CROSSINGS as f64 {
+                return 0.0;
+            }
+            let sinc = if u == 0.0 {
+                1.0
+            } else {
+                (std::f64::consts::PI * u).sin() / (std::f64::consts::PI * u)
+            };
+            let r = u / ZERO_CROSSINGS as f64;
+            let window = bessel_i0(KAISER_BETA * (1.0 - r * r).max(0.0).sqrt()) / i0_beta;
+            (band * sinc * window) as f32
+        })
+        .collect();
+    tables.push((key, Arc::clone(&table)));
+    table
 }
 
 fn gcd(mut a: u64, mut b: u64) -> u64 {
@@ -90,25 +129,7 @@ impl Resampler {
             CUTOFF * (f64::from(out_rate) / f64::from(in_rate)).min(1.0)
         };
         let half_width = ZERO_CROSSINGS as f64 / band;
-        let n = ZERO_CROSSINGS * TABLE_RESOLUTION + 2;
-        let i0_beta = bessel_i0(KAISER_BETA);
-        let table = (0..n)
-            .map(|i| {
-                // u: position in zero crossings (units of 1/band input samples).
-                let u = i as f64 / TABLE_RESOLUTION as f64;
-                if u >= ZERO_CROSSINGS as f64 {
-                    return 0.0;
-                }
-                let sinc = if u == 0.0 {
-                    1.0
-                } else {
-                    (std::f64::consts::PI * u).sin() / (std::f64::consts::PI * u)
-                };
-                let r = u / ZERO_CROSSINGS as f64;
-                let window = bessel_i0(KAISER_BETA * (1.0 - r * r).max(0.0).sqrt()) / i0_beta;
-                (band * sinc * window) as f32
-            })
-            .collect();
+        let table = kernel_table(band);
         let g = gcd(u64::from(in_rate), u64::from(out_rate)).max(1);
         let period = (u64::from(out_rate) / g).max(1) as usize;
         let advance = (u64::from(in_rate) / g) as i64;

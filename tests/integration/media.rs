@@ -321,6 +321,35 @@ fn keyframe_seeks_and_skipped_frames_give_the_sequential_frames() {
     }
     assert!(forward_seeks >= 2, "forward jumps across keyframes should seek ({forward_seeks})");
     assert!(dec.skippable_packets() > 0, "no B-frame packet was sent as skippable");
+    // One `frames_at` call also skips frames between two requests that a later frame, already
+    // sent, displaces: adjacent, close and far requests, in any order, still give exactly the
+    // sequential frames, for less decoding than one request at a time.
+    let times = [1.13, 0.05, 1.17, 0.09, 2.61, 1.21, 2.65, 0.13, 1.69, 2.93];
+    let mut batch = VideoDecoder::open(&file, &opts).unwrap();
+    let got = batch.frames_at(&times).unwrap();
+    let mut single = VideoDecoder::open(&file, &opts).unwrap();
+    let mut sorted = times;
+    sorted.sort_by(f64::total_cmp);
+    for t in sorted {
+        single.frame_at(t).unwrap();
+    }
+    for (t, f) in times.iter().zip(&got) {
+        let k = (t * 25.0 + 1e-9).floor() as usize;
+        assert!((f.pts - all[k].pts).abs() < 1e-6, "t={t}: pts {} want {}", f.pts, all[k].pts);
+        assert!(f.data == all[k].data, "t={t}: frame differs from the sequential decode");
+    }
+    assert!(
+        batch.frames_decoded() < single.frames_decoded(),
+        "frames_at decoded {} frames, one request at a time {}",
+        batch.frames_decoded(),
+        single.frames_decoded()
+    );
+    // After the call, any later request is still exact (nothing it needs was dropped unseen).
+    for t in [2.69, 2.97, 1.45] {
+        let f = batch.frame_at(t).unwrap();
+        let k = (t * 25.0 + 1e-9).floor() as usize;
+        assert!(f.data == all[k].data, "t={t} after frames_at: frame differs");
+    }
 }
 
 /// MPEG-TS starts its clock at 1.4 s and seeks by byte position; frames still match the CLI
