@@ -48,7 +48,9 @@ pub struct Resampler {
 /// per file visit (and per easy negative), and the table's ~8,000 Bessel-windowed sinc values
 /// cost more than opening the file.
 fn kernel_table(band: f64) -> Arc<[f32]> {
-    static TABLES: OnceLock<Mutex<Vec<(u64, Arc<[f32]>)>>> = OnceLock::new();
+    /// Tables by the bits of their bandwidth (a process sees one or two).
+    type Tables = Mutex<Vec<(u64, Arc<[f32]>)>>;
+    static TABLES: OnceLock<Tables> = OnceLock::new();
     let tables = TABLES.get_or_init(|| Mutex::new(Vec::new()));
     let key = band.to_bits();
     // A poisoned lock only means another thread panicked while pushing: the list is intact.

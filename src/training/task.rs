@@ -282,12 +282,12 @@ fn all_pairs_targets(
     let mut targets = vec![0i64; bu * bu];
     let mut weights = vec![0f32; bu * bu];
     let mut off_negatives = vec![0f32; bu * bu];
-    for i in 0..bu {
+    for (i, &label) in labels.iter().enumerate() {
         for j in 0..bu {
             let k = i * bu + j;
             let w = if i == j {
-                targets[k] = labels[i];
-                if labels[i] == 1 {
+                targets[k] = label;
+                if label == 1 {
                     w_pos / pos
                 } else {
                     w_hard / hard
