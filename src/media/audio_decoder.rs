@@ -458,14 +458,18 @@ fn append_ffmpeg_samples(frame: &ffmpeg::frame::Audio, channels: usize, out: &mu
             S::None => 0.0,
         }
     };
+    // Channel c: its plane, the step between its samples and its first sample's index.
+    let channel = |c: usize| {
+        if planar {
+            (ffi::audio_plane(frame, c), 1, 0)
+        } else {
+            (ffi::audio_plane(frame, 0), frame_ch, c)
+        }
+    };
     if matches!(frame.format(), S::F32(_)) {
         // The common case (AAC, Opus, Vorbis decode to f32): plain copies, no per-sample match.
         for c in 0..channels.min(frame_ch) {
-            let (plane, stride, offset) = if planar {
-                (ffi::audio_plane(frame, c), 1, 0)
-            } else {
-                (ffi::audio_plane(frame, 0), frame_ch, c)
-            };
+            let (plane, stride, offset) = channel(c);
             let values = plane.chunks_exact(4).skip(offset).step_by(stride).take(n);
             let dst = out[base + c..].iter_mut().step_by(channels);
             for (o, b) in dst.zip(values) {
@@ -475,11 +479,7 @@ fn append_ffmpeg_samples(frame: &ffmpeg::frame::Audio, channels: usize, out: &mu
         return;
     }
     for c in 0..channels.min(frame_ch) {
-        let (plane, stride, offset) = if planar {
-            (ffi::audio_plane(frame, c), 1, 0)
-        } else {
-            (ffi::audio_plane(frame, 0), frame_ch, c)
-        };
+        let (plane, stride, offset) = channel(c);
         for i in 0..n {
             let idx = i * stride + offset;
             if (idx + 1) * bytes <= plane.len() {
