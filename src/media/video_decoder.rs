@@ -20,6 +20,15 @@
 //!   frame displayed later but still before that time exists, so this one cannot be the frame
 //!   asked for, and when nothing references it (B-frames) the decoder drops it unseen. Reference
 //!   frames are always decoded, so later frames stay exact.
+//! - Early drain: when a request of one `frames_at` call is followed by one that will seek
+//!   anyway (or is the last), the decoder is not fed past the frame asked for. Packets are read
+//!   ahead, undecoded, until more than [`MAX_REORDER`] of them are displayed after t; the last
+//!   pts at or before t then names the frame displayed at t, every non-reference packet displayed
+//!   before it is skipped, and once its packet is sent the decoder is drained instead of being
+//!   fed the reference frames that would otherwise be decoded only to push it out of the
+//!   reorder buffer (then thrown away by the next seek's flush). A drained decoder seeks on its
+//!   next request; if a frame's timestamp does not match its packet's, the request is redone
+//!   the ordinary way.
 //! - Frames go through swscale (bilinear; source matrix and range from each frame, as the CLI's
 //!   `scale` filter does) to RGB24 at the planned size in the coded orientation,
 //!   then are cropped and rotated by the display matrix (see `transform`). The scaler and its
@@ -28,6 +37,7 @@
 //! - A container claiming more than it holds ends cleanly: asking past the real end gives
 //!   [`MediaError::Truncated`] (or `OutOfRange` past the claimed end), never a hang.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -53,6 +63,12 @@ pub const MIN_SEEK_GAIN_S: f64 = 0.2;
 const MAX_CONSECUTIVE_ERRORS: u32 = 64;
 /// Slack when comparing times, in seconds (well under any frame duration).
 const EPS: f64 = 1e-6;
+/// Packets read ahead with a pts after the target before the frame displayed at the target is
+/// known from packet timestamps alone: a frame can follow at most this many frames in decode
+/// order that it precedes in display order (H.264 and HEVC bound reordering by the 16-frame
+/// decoded picture buffer), so once more later-displayed packets than this have been read, no
+/// packet still to come is displayed at or before the target.
+const MAX_REORDER: usize = 16;
 
 /// How frames are resized to the requested size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -242,6 +258,18 @@ pub struct VideoDecoder {
     skip_sent: u64,
     /// Frames the decoder produced.
     decoded: u64,
+    /// Packets of our stream read ahead of the decoder (see `plan_drain`), sent before any
+    /// newly read packet.
+    queue: VecDeque<ffmpeg::Packet>,
+    /// Whether the request being positioned may end by draining the decoder (`frames_at` sets
+    /// it when the next request will seek anyway, or for its last request).
+    may_drain: bool,
+    /// Pts of the packet displayed at the target, once known from the read-ahead: the decoder
+    /// is drained right after that packet is sent.
+    drain_at: Option<f64>,
+    /// The decoder was drained early: it holds nothing more, although the stream goes on, so
+    /// the next positioning must seek.
+    drained: bool,
 }
 
 impl VideoDecoder {
@@ -312,6 +340,10 @@ impl VideoDecoder {
             decoded: 0,
             skipping: false,
             skip_sent: 0,
+            queue: VecDeque::new(),
+            may_drain: false,
+            drain_at: None,
+            drained: false,
         })
     }
 
@@ -387,7 +419,14 @@ impl VideoDecoder {
             // already known to come before the next request (see `set_skipping`).
             self.upcoming.clear();
             self.upcoming.extend(sorted[k + 1..].iter().copied().filter(|t| t.is_finite()));
+            // When the next request will seek past the frames after this one (or there is
+            // none), nothing after this request's frame needs decoding: drain early.
+            self.may_drain = match self.upcoming.first() {
+                Some(&u) => u > times[i] + EPS && self.keyframe_between(times[i], u),
+                None => true,
+            };
             let r = self.frame_at(times[i]);
+            self.may_drain = false;
             self.upcoming.clear();
             out[i] = Some(r?);
         }
@@ -417,6 +456,13 @@ impl VideoDecoder {
 
     /// Like [`Self::next_frame`], but converts into `out`, reusing its buffer; `false` at the end.
     pub fn next_frame_into(&mut self, out: &mut RgbFrame) -> Result<bool, MediaError> {
+        if self.drained && self.lookahead.is_none() {
+            // Drained early by `frames_at`: position again on the current frame (a seek), so
+            // the decoder continues from there.
+            if let Some(t) = self.current.as_ref().map(|c| c.pts) {
+                self.position_at(t)?;
+            }
+        }
         let next = match self.lookahead.take() {
             Some(f) => Some(f),
             None => self.decode_next()?,
@@ -479,13 +525,15 @@ impl VideoDecoder {
     }
 
     fn position_at_inner(&mut self, t: f64) -> Result<(), MediaError> {
-        let need_seek = match &self.current {
-            Some(cur) => t < cur.pts - EPS || self.keyframe_between(cur.pts, t),
-            None => !self.at_start || self.keyframe_between(self.info.start_time, t),
-        };
+        let need_seek = self.drained
+            || match &self.current {
+                Some(cur) => t < cur.pts - EPS || self.keyframe_between(cur.pts, t),
+                None => !self.at_start || self.keyframe_between(self.info.start_time, t),
+            };
         if need_seek {
             self.seek_before(t)?;
         }
+        let expected = if self.may_drain { self.plan_drain(t)? } else { None };
         loop {
             if self.lookahead.is_none() && !self.exhausted {
                 self.lookahead = self.decode_next()?;
@@ -498,6 +546,16 @@ impl VideoDecoder {
                 }
                 _ => break,
             }
+        }
+        self.drain_at = None;
+        if let Some(p) = expected.filter(|_| self.drained) {
+            if self.current.as_ref().is_some_and(|c| (c.pts - p).abs() < EPS) {
+                return Ok(());
+            }
+            // The frames' timestamps did not follow their packets': position again the
+            // ordinary way (the seek this forces makes it exact).
+            self.may_drain = false;
+            return self.position_at_inner(t);
         }
         match (&self.current, &self.lookahead) {
             (None, Some(first)) => {
@@ -589,6 +647,67 @@ impl VideoDecoder {
         self.last_pts = None;
         self.last_rgb = None;
         self.sent_pts.clear();
+        self.queue.clear();
+        self.drain_at = None;
+        self.drained = false;
+    }
+
+    /// Reads packets ahead (without decoding them) until the packet displayed at `t` is known:
+    /// the last pts at or before `t` among packets sent since the last seek and read ahead, once
+    /// more than [`MAX_REORDER`] of them are displayed after `t` (or the stream ends). Sets
+    /// `drain_at` to it and returns it; `None` (no early drain) when a packet lacks a pts, a
+    /// read fails, or nothing is displayed at or before `t` or after it.
+    fn plan_drain(&mut self, t: f64) -> Result<Option<f64>, MediaError> {
+        let pts_of = |p: &ffmpeg::Packet, tb| p.pts().and_then(|ts| seconds(ts, tb));
+        let mut later = self.sent_pts.iter().filter(|&&q| q > t + EPS).count();
+        for p in &self.queue {
+            match pts_of(p, self.time_base) {
+                Some(q) if q > t + EPS => later += 1,
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+        while later <= MAX_REORDER {
+            self.deadline.check(&self.path)?;
+            let mut packet = ffmpeg::Packet::empty();
+            match packet.read(&mut self.demuxer.input) {
+                Ok(()) if packet.stream() == self.stream_index => {
+                    match pts_of(&packet, self.time_base) {
+                        Some(q) if q > t + EPS => later += 1,
+                        Some(_) => {}
+                        None => {
+                            self.queue.push_back(packet);
+                            return Ok(None);
+                        }
+                    }
+                    self.queue.push_back(packet);
+                }
+                Ok(()) => {}
+                Err(ffmpeg::Error::Eof) => break,
+                Err(_) => {
+                    // Leave read errors to `feed`, which counts them.
+                    if self.deadline.expired() {
+                        return Err(self.deadline.error(&self.path));
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+        if later == 0 {
+            // Nothing is displayed after t: the end of the stream is near, and whether t still
+            // lies within the last frame is the ordinary path's question.
+            return Ok(None);
+        }
+        let queued = self.queue.iter().filter_map(|p| pts_of(p, self.time_base));
+        let best = self
+            .sent_pts
+            .iter()
+            .copied()
+            .chain(queued)
+            .filter(|&q| q <= t + EPS)
+            .fold(None, |m: Option<f64>, q| Some(m.map_or(q, |m| m.max(q))));
+        self.drain_at = best;
+        Ok(best)
     }
 
     /// The next frame from the decoder in presentation order, or `None` at the end.
@@ -640,6 +759,19 @@ impl VideoDecoder {
 
     /// Reads packets until one of our stream is sent to the decoder (or EOF is signalled).
     fn feed(&mut self) -> Result<(), MediaError> {
+        if let Some(p) = self.drain_at {
+            // The packet displayed at the target has been sent: drain instead of decoding on.
+            let k = self.sent_pts.partition_point(|&q| q < p - EPS);
+            if self.sent_pts.get(k).is_some_and(|&q| q <= p + EPS) {
+                self.drain_at = None;
+                self.drained = true;
+                return self.send_eof();
+            }
+        }
+        if let Some(packet) = self.queue.pop_front() {
+            self.packet = packet;
+            return self.send_current_packet();
+        }
         loop {
             self.deadline.check(&self.path)?;
             match self.packet.read(&mut self.demuxer.input) {
@@ -647,19 +779,7 @@ impl VideoDecoder {
                     if self.packet.stream() != self.stream_index {
                         continue;
                     }
-                    self.set_skipping();
-                    match self.decoder.send_packet(&self.packet) {
-                        Ok(()) => {}
-                        Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::ffi::EAGAIN => {
-                            // The decoder is full; its frames must be received first. FFmpeg
-                            // guarantees this does not happen after a receive returned EAGAIN.
-                        }
-                        Err(_) => {
-                            self.corrupt += 1;
-                            self.note_error()?;
-                        }
-                    }
-                    return Ok(());
+                    return self.send_current_packet();
                 }
                 Err(ffmpeg::Error::Eof) => return self.send_eof(),
                 Err(e) => {
@@ -676,6 +796,23 @@ impl VideoDecoder {
         }
     }
 
+    /// Sends `self.packet` (of our stream) with the right `skip_frame`.
+    fn send_current_packet(&mut self) -> Result<(), MediaError> {
+        self.set_skipping();
+        match self.decoder.send_packet(&self.packet) {
+            Ok(()) => {}
+            Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::ffi::EAGAIN => {
+                // The decoder is full; its frames must be received first. FFmpeg guarantees
+                // this does not happen after a receive returned EAGAIN.
+            }
+            Err(_) => {
+                self.corrupt += 1;
+                self.note_error()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sets `skip_frame` for the packet about to be sent: NONREF only when the frame cannot be
     /// the one displayed at the request it comes before. Its pts `p` is at or before the target
     /// `t`, or before a later time `u` of the same [`Self::frames_at`] call (the first at or
@@ -684,6 +821,9 @@ impl VideoDecoder {
     fn set_skipping(&mut self) {
         let pts = self.packet.pts().and_then(|p| seconds(p, self.time_base));
         let skip = match (pts, self.target) {
+            // The packet displayed at the target is known (read ahead): every other packet
+            // displayed before it can go undecoded unless it is referenced.
+            (Some(p), Some(_)) if self.drain_at.is_some_and(|d| p < d - EPS) => true,
             (Some(p), Some(t)) => {
                 let until = if p <= t + EPS {
                     Some(t)

@@ -344,6 +344,12 @@ fn keyframe_seeks_and_skipped_frames_give_the_sequential_frames() {
         batch.frames_decoded(),
         single.frames_decoded()
     );
+    // The last request drained the decoder (nothing after it was needed): decoding on from
+    // there continues with the next frame.
+    let next = batch.next_frame().unwrap().expect("a frame follows 2.93 s");
+    let k = (2.93f64 * 25.0 + 1e-9).floor() as usize + 1;
+    assert!((next.pts - all[k].pts).abs() < 1e-6, "next after frames_at: pts {}", next.pts);
+    assert!(next.data == all[k].data, "next frame after frames_at differs");
     // After the call, any later request is still exact (nothing it needs was dropped unseen).
     for t in [2.69, 2.97, 1.45] {
         let f = batch.frame_at(t).unwrap();
