@@ -280,6 +280,49 @@ pub(crate) fn audio_plane(frame: &ffmpeg::frame::Audio, index: usize) -> &[u8] {
     }
 }
 
+/// Makes `dst` a reference to `src`'s buffers showing only the `w × h` rectangle at `(x, y)`
+/// (no pixels are copied; FFmpeg's `av_frame_apply_cropping` moves the plane pointers). The
+/// rectangle must lie inside `src`; `x` and `y` should be even for chroma-subsampled formats.
+pub(crate) fn crop_view(
+    src: &ffmpeg::frame::Video,
+    dst: &mut ffmpeg::frame::Video,
+    (x, y, w, h): (u32, u32, u32, u32),
+) -> Result<(), ffmpeg::Error> {
+    if x.checked_add(w).is_none_or(|r| r > src.width())
+        || y.checked_add(h).is_none_or(|b| b > src.height())
+    {
+        return Err(ffmpeg::Error::InvalidData);
+    }
+    // SAFETY: both wrappers own live AVFrames used on this thread. `av_frame_ref` makes `dst`
+    // share `src`'s reference-counted buffers (or copies them if `src` is not refcounted); the
+    // crop fields are then set within the frame's size (checked above) and applied, which only
+    // moves `dst`'s data pointers and size.
+    unsafe {
+        let d = dst.as_mut_ptr();
+        sys::av_frame_unref(d);
+        let r = sys::av_frame_ref(d, src.as_ptr());
+        if r < 0 {
+            return Err(ffmpeg::Error::from(r));
+        }
+        (*d).crop_left = x as usize;
+        (*d).crop_top = y as usize;
+        (*d).crop_right = (src.width() - x - w) as usize;
+        (*d).crop_bottom = (src.height() - y - h) as usize;
+        let r = sys::av_frame_apply_cropping(d, sys::AV_FRAME_CROP_UNALIGNED as c_int);
+        if r < 0 {
+            sys::av_frame_unref(d);
+            return Err(ffmpeg::Error::from(r));
+        }
+    }
+    Ok(())
+}
+
+/// Releases what `frame` references (its buffers go back to their pool).
+pub(crate) fn unref(frame: &mut ffmpeg::frame::Video) {
+    // SAFETY: `frame` owns a live AVFrame; unref leaves it blank and valid.
+    unsafe { sys::av_frame_unref(frame.as_mut_ptr()) }
+}
+
 /// Sets the scaler's source YCbCr matrix from an `AVColorSpace` value and, when known, the
 /// source range (full = JPEG range), keeping every other colour setting. Mirrors FFmpeg 5.1's
 /// `vf_scale` with its default `in_color_matrix=auto`.

@@ -9,8 +9,20 @@
 use super::ResizeMode;
 
 /// What to do with a decoded frame of a given coded size.
+///
+/// A centre crop is taken from the *source* (`src_*`) before scaling, so the scaler only
+/// produces pixels that are kept: for 640×360 → 256×256 that is 256 columns instead of 455.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Plan {
+    /// Left edge of the source rectangle that is scaled (coded orientation; even, so chroma
+    /// planes of subsampled formats start on a sample).
+    pub src_x: u32,
+    /// Top edge of the source rectangle (even).
+    pub src_y: u32,
+    /// Source rectangle width.
+    pub src_w: u32,
+    /// Source rectangle height.
+    pub src_h: u32,
     /// Coded-orientation size to scale to.
     pub scale_w: u32,
     /// Coded-orientation height to scale to.
@@ -39,23 +51,31 @@ impl Plan {
         let quarter = rotation == 90 || rotation == 270;
         let (dw, dh) = if quarter { (h, w) } else { (w, h) };
         let (out_w, out_h) = size.unwrap_or((dw, dh));
-        let (sw, sh) = match mode {
-            ResizeMode::Stretch => (out_w, out_h),
+        // The displayed source rectangle that is scaled: all of it, or the centred one with the
+        // output's aspect ratio.
+        let (kw, kh) = match mode {
+            ResizeMode::Stretch => (dw, dh),
             ResizeMode::ShorterSideCrop => {
-                let s = (f64::from(out_w) / f64::from(dw)).max(f64::from(out_h) / f64::from(dh));
-                let sw = ((f64::from(dw) * s).round() as u32).max(out_w);
-                let sh = ((f64::from(dh) * s).round() as u32).max(out_h);
-                (sw, sh)
+                let (ow, oh) = (f64::from(out_w), f64::from(out_h));
+                if u64::from(dw) * u64::from(out_h) > u64::from(dh) * u64::from(out_w) {
+                    (((f64::from(dh) * ow / oh).round() as u32).clamp(1, dw), dh)
+                } else {
+                    (dw, ((f64::from(dw) * oh / ow).round() as u32).clamp(1, dh))
+                }
             }
         };
         // Back to the coded orientation.
-        let (scale_w, scale_h, crop_w, crop_h) =
-            if quarter { (sh, sw, out_h, out_w) } else { (sw, sh, out_w, out_h) };
+        let (src_w, src_h, crop_w, crop_h) =
+            if quarter { (kh, kw, out_h, out_w) } else { (kw, kh, out_w, out_h) };
         Plan {
-            scale_w,
-            scale_h,
-            crop_x: (scale_w - crop_w) / 2,
-            crop_y: (scale_h - crop_h) / 2,
+            src_x: (w - src_w) / 2 & !1,
+            src_y: (h - src_h) / 2 & !1,
+            src_w,
+            src_h,
+            scale_w: crop_w,
+            scale_h: crop_h,
+            crop_x: 0,
+            crop_y: 0,
             crop_w,
             crop_h,
             rotation,
@@ -138,8 +158,18 @@ mod tests {
         let p = Plan::new(320, 240, 0, Some((224, 224)), ResizeMode::Stretch);
         assert_eq!((p.scale_w, p.scale_h, p.crop_w, p.crop_h), (224, 224, 224, 224));
         let p = Plan::new(320, 240, 0, Some((224, 224)), ResizeMode::ShorterSideCrop);
-        assert_eq!((p.scale_w, p.scale_h), (299, 224));
-        assert_eq!((p.crop_x, p.crop_y, p.output_size()), (37, 0, (224, 224)));
+        // The centred 240×240 of the source is scaled straight to 224×224.
+        assert_eq!((p.src_x, p.src_y, p.src_w, p.src_h), (40, 0, 240, 240));
+        assert_eq!((p.scale_w, p.scale_h), (224, 224));
+        assert_eq!((p.crop_x, p.crop_y, p.output_size()), (0, 0, (224, 224)));
+        // Offsets stay even (chroma planes); a taller source crops rows.
+        let p = Plan::new(101, 300, 0, Some((64, 64)), ResizeMode::ShorterSideCrop);
+        assert_eq!((p.src_x, p.src_y, p.src_w, p.src_h), (0, 98, 101, 101));
+        // A 90° file, coded 320×240 (displayed 240×320), asked for 120×100 displayed: the kept
+        // displayed 240×200 is coded 200×240, centred in the coded width.
+        let p = Plan::new(320, 240, 90, Some((120, 100)), ResizeMode::ShorterSideCrop);
+        assert_eq!((p.src_x, p.src_y, p.src_w, p.src_h), (60, 0, 200, 240));
+        assert_eq!((p.scale_w, p.scale_h, p.output_size()), (100, 120, (120, 100)));
         // A 90° file: coded 320x240, displayed 240x320; ask for 120x100 displayed.
         let p = Plan::new(320, 240, 90, Some((120, 100)), ResizeMode::Stretch);
         assert_eq!((p.scale_w, p.scale_h), (100, 120));

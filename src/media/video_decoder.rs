@@ -30,8 +30,9 @@
 //!   next request; if a frame's timestamp does not match its packet's, the request is redone
 //!   the ordinary way.
 //! - Frames go through swscale (bilinear; source matrix and range from each frame, as the CLI's
-//!   `scale` filter does) to RGB24 at the planned size in the coded orientation,
-//!   then are cropped and rotated by the display matrix (see `transform`). The scaler and its
+//!   `scale` filter does) to RGB24 at the planned size in the coded orientation, then are
+//!   rotated by the display matrix (see `transform`). A centre crop is cut from the source
+//!   before scaling (a view on the decoder's buffers), so only kept pixels are scaled. The scaler and its
 //!   output frame are reused and rebuilt when the input size or format changes.
 //! - A per-file deadline is checked in every loop and handed to FFmpeg's interrupt callback.
 //! - A container claiming more than it holds ends cleanly: asking past the real end gives
@@ -133,7 +134,7 @@ struct Decoded {
     pts: f64,
 }
 
-/// What a scaler was built for: input format and size, output size.
+/// What a scaler was built for: input format and (cropped) size, output size, colours.
 type ScalerKey = (Pixel, u32, u32, u32, u32, i32, i32);
 
 /// swscale to RGB24 plus crop and rotation, with buffers reused across frames.
@@ -143,6 +144,8 @@ struct Converter {
     rotation: i32,
     scaler: Option<(scaling::Context, ScalerKey)>,
     scaled: ffmpeg::frame::Video,
+    /// A view of the source's crop rectangle (shares the decoder's buffers while scaling).
+    source_view: ffmpeg::frame::Video,
     cropped: Vec<u8>,
 }
 
@@ -159,16 +162,17 @@ impl Converter {
         let space = ffmpeg::ffi::AVColorSpace::from(src.color_space()) as i32;
         let range = src.color_range();
         let range_code = ffmpeg::ffi::AVColorRange::from(range) as i32;
-        let key = (fmt, w, h, plan.scale_w, plan.scale_h, space, range_code);
-        let direct = fmt == Pixel::RGB24 && plan.scale_w == w && plan.scale_h == h;
+        let key = (fmt, plan.src_w, plan.src_h, plan.scale_w, plan.scale_h, space, range_code);
+        let whole = (plan.src_x, plan.src_y, plan.src_w, plan.src_h) == (0, 0, w, h);
+        let direct = whole && fmt == Pixel::RGB24 && plan.scale_w == w && plan.scale_h == h;
         let (plane, stride): (&[u8], usize) = if direct {
             (src.data(0), src.stride(0))
         } else {
             if self.scaler.as_ref().map(|(_, k)| *k) != Some(key) {
                 let ctx = scaling::Context::get(
                     fmt,
-                    w,
-                    h,
+                    plan.src_w,
+                    plan.src_h,
                     Pixel::RGB24,
                     plan.scale_w,
                     plan.scale_h,
@@ -189,8 +193,16 @@ impl Converter {
                 self.scaler = Some((ctx, key));
             }
             if let Some((ctx, _)) = self.scaler.as_mut() {
-                ctx.run(src, &mut self.scaled)
-                    .map_err(|e| MediaError::ffmpeg(path, "scale frame", e))?;
+                let scaled = if whole {
+                    ctx.run(src, &mut self.scaled)
+                } else {
+                    // Scale only the kept rectangle of the source.
+                    let rect = (plan.src_x, plan.src_y, plan.src_w, plan.src_h);
+                    super::ffi::crop_view(src, &mut self.source_view, rect)
+                        .and_then(|()| ctx.run(&self.source_view, &mut self.scaled))
+                };
+                super::ffi::unref(&mut self.source_view);
+                scaled.map_err(|e| MediaError::ffmpeg(path, "scale frame", e))?;
             }
             (self.scaled.data(0), self.scaled.stride(0))
         };
@@ -316,6 +328,7 @@ impl VideoDecoder {
                 rotation,
                 scaler: None,
                 scaled: ffmpeg::frame::Video::empty(),
+                source_view: ffmpeg::frame::Video::empty(),
                 cropped: Vec::new(),
             },
             demuxer,

@@ -543,8 +543,8 @@ fn shorter_side_crop_keeps_the_centre() {
     };
     let f = VideoDecoder::open(&file, &opts).unwrap().frame_at(1.0).unwrap();
     assert_eq!((f.width, f.height), (64, 64));
-    // Reference: the CLI scales 160x120 to 85x64 and crops the centre 64x64.
-    let vf = "select='lte(t\\,1.0)',scale=85:64:flags=bilinear,crop=64:64:10:0";
+    // Reference: the CLI crops the centre 120x120 of the 160x120 source and scales it to 64x64.
+    let vf = "select='lte(t\\,1.0)',crop=120:120:20:0,scale=64:64:flags=bilinear";
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-copyts", "-i", s(&file), "-vf", vf])
         .args(["-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
