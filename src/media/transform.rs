@@ -68,8 +68,8 @@ impl Plan {
         let (src_w, src_h, crop_w, crop_h) =
             if quarter { (kh, kw, out_h, out_w) } else { (kw, kh, out_w, out_h) };
         Plan {
-            src_x: (w - src_w) / 2 & !1,
-            src_y: (h - src_h) / 2 & !1,
+            src_x: ((w - src_w) / 2) & !1,
+            src_y: ((h - src_h) / 2) & !1,
             src_w,
             src_h,
             scale_w: crop_w,
