@@ -629,6 +629,19 @@ fn rotated_file_comes_out_upright() {
     let opts = VideoOptions { size: Some((90, 120)), ..Default::default() };
     let f = VideoDecoder::open(&file, &opts).unwrap().frame_at(1.0).unwrap();
     assert_eq!((f.width, f.height), (90, 120));
+    // A centre crop is cut from the coded source before scaling: at native scale it is the
+    // middle rows of the upright frame (displayed rows 20..140 are coded columns 20..140).
+    let upright = dec.frame_at(1.0).unwrap();
+    let opts = VideoOptions {
+        size: Some((120, 120)),
+        resize: ResizeMode::ShorterSideCrop,
+        ..Default::default()
+    };
+    let sq = VideoDecoder::open(&file, &opts).unwrap().frame_at(1.0).unwrap();
+    assert_eq!((sq.width, sq.height), (120, 120));
+    let want = &upright.data[20 * 120 * 3..140 * 120 * 3];
+    let err = mae(&sq.data, want);
+    assert!(err.iter().all(|e| *e <= 1.0), "rotated centre crop MAE {err:?}");
 
     // Bars: red on top, blue below in the coded picture; the tag turns them sideways, the way
     // the ffmpeg CLI shows it (red on the left).
