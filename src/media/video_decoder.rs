@@ -32,8 +32,8 @@
 //! - Frames go through swscale (bilinear; source matrix and range from each frame, as the CLI's
 //!   `scale` filter does) to RGB24 at the planned size in the coded orientation, then are
 //!   rotated by the display matrix (see `transform`). A centre crop is cut from the source
-//!   before scaling (a view on the decoder's buffers), so only kept pixels are scaled. The scaler and its
-//!   output frame are reused and rebuilt when the input size or format changes.
+//!   before scaling (a view on the decoder's buffers), so only kept pixels are scaled. The
+//!   scaler and its output frame are reused and rebuilt when the input size or format changes.
 //! - A per-file deadline is checked in every loop and handed to FFmpeg's interrupt callback.
 //! - A container claiming more than it holds ends cleanly: asking past the real end gives
 //!   [`MediaError::Truncated`] (or `OutOfRange` past the claimed end), never a hang.
