@@ -208,7 +208,10 @@ fn video_pass(
     }
     wanted.sort_by(|a, b| a.0.total_cmp(&b.0));
     let times: Vec<f64> = wanted.iter().map(|w| w.0).collect();
-    let decoded = match dec.frames_at(&times) {
+    let decoded = dec.frames_at(&times);
+    ctx.progress.video_frames_decoded.fetch_add(dec.frames_decoded(), Ordering::Relaxed);
+    ctx.progress.video_seeks.fetch_add(dec.seeks(), Ordering::Relaxed);
+    let decoded = match decoded {
         Ok(f) => f,
         Err(e) => return Err((specs, e)),
     };

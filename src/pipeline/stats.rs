@@ -92,6 +92,12 @@ pub struct PipelineStats {
     pub reorder_max: u64,
     /// Peak resident memory of the process in kB (Linux `VmHWM`), when known.
     pub peak_rss_kb: Option<u64>,
+    /// Video frames the decoders produced for the requested frames, over all file visits (what
+    /// the decode stage's time mostly pays for: every reference frame from a keyframe to each
+    /// requested frame; the frame-order task's thumbnail motion pass is not counted).
+    pub video_frames_decoded: u64,
+    /// Seeks the video decoders made, over all file visits.
+    pub video_seeks: u64,
     /// Per-stage records, in pipeline order (threads of one stage merged).
     pub stages: Vec<StageStats>,
 }
@@ -139,6 +145,17 @@ impl PipelineStats {
             self.indexed_files,
             self.manifest_hits
         );
+        if self.files_done > 0 && self.video_frames_decoded > 0 {
+            let visits = self.files_done as f64;
+            let _ = writeln!(
+                s,
+                "video: {} frames decoded, {} seeks ({:.1} frames and {:.2} seeks per file visit)",
+                self.video_frames_decoded,
+                self.video_seeks,
+                self.video_frames_decoded as f64 / visits,
+                self.video_seeks as f64 / visits
+            );
+        }
         let _ = writeln!(
             s,
             "{:<10} {:>4} {:>8} {:>9} {:>9} {:>9} {:>6} {:>7} {:>5}",
@@ -177,6 +194,10 @@ pub struct Progress {
     pub files_done: AtomicU64,
     /// Files quarantined.
     pub errors: AtomicU64,
+    /// Video frames decoded so far (all decode workers).
+    pub video_frames_decoded: AtomicU64,
+    /// Video seeks so far (all decode workers).
+    pub video_seeks: AtomicU64,
 }
 
 impl Progress {

@@ -353,6 +353,8 @@ fn coordinate(
     stats.peak_rss_kb = super::stats::peak_rss_kb();
     let (_, files_done, _) = shared.progress.snapshot();
     stats.files_done = files_done;
+    stats.video_frames_decoded = shared.progress.video_frames_decoded.load(Ordering::Relaxed);
+    stats.video_seeks = shared.progress.video_seeks.load(Ordering::Relaxed);
     stats.quarantined = shared.quarantine.added().len() as u64;
     *shared.stats.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
     let err = first.slot.lock().unwrap_or_else(|p| p.into_inner()).take();

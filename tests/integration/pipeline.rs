@@ -393,6 +393,10 @@ fn memory_stays_bounded_over_many_files() {
         ]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(stats).unwrap()).unwrap();
+        // Every file visit decoded at least the frame it cut.
+        let (visits, frames) =
+            (v["files_done"].as_u64().unwrap(), v["video_frames_decoded"].as_u64());
+        assert!(visits > 0 && frames.is_some_and(|f| f >= visits), "video counters: {v}");
         (v["peak_rss_kb"].as_u64().unwrap(), v["reorder_max"].as_u64().unwrap())
     };
     let (small, r1) = rss(&few, 20, &d.join("s1.json"));
