@@ -34,7 +34,7 @@ class Tower(nn.Module):  # VarStore paths: block{i}.conv{j}, block{i}.bn{j}, pro
 
 class AvcNet(nn.Module):  # paths: vision.*, audio.*, head.*
     def __init__(s, m):
-        super().__init__(); e, h, s.kind = m["head"]["embedding"], m["head"]["hidden"], m["head"]["kind"]
+        super().__init__(); e, h, s.kind, s.cfg_head = m["head"]["embedding"], m["head"]["hidden"], m["head"]["kind"], m["head"]
         s.vision = Tower(3 * m["input"]["frames"], m["vision"]["channels"], m["vision"]["convs_per_block"], e)
         s.audio = Tower(1, m["audio"]["channels"], m["audio"]["convs_per_block"], e, m["audio"].get("time_steps", 0))
         s.head = nn.Module(); d = m["head"].get("sync", 0)
@@ -58,7 +58,12 @@ class AvcNet(nn.Module):  # paths: vision.*, audio.*, head.*
             v, a = F.normalize(v, dim=1, eps=1e-8), F.normalize(a, dim=1, eps=1e-8)
             return s.head.fc((v - a).pow(2).sum(1, keepdim=True).clamp_min(1e-12).sqrt())
         vmap = s.vision.proj(s.vision.fmap(frames).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        z = ((vmap * a[:, :, None, None]).sum(1) / vmap.shape[1] ** 0.5 * s.head.calib_w + s.head.calib_b).amax((1, 2))[:, None]
+        hd = s.cfg_head
+        if hd.get("normalize", False):  # cosine per location
+            sim = (F.normalize(vmap, dim=1, eps=1e-8) * F.normalize(a, dim=1, eps=1e-8)[:, :, None, None]).sum(1)
+        else: sim = (vmap * a[:, :, None, None]).sum(1) / vmap.shape[1] ** 0.5
+        z = (sim * s.head.calib_w + s.head.calib_b).flatten(1)
+        z = (z.amax(1) if hd.get("pool", "max") == "max" else torch.logsumexp(z, 1) - np.log(z.shape[1]))[:, None]
         return torch.cat([torch.zeros_like(z), z], 1)
 
 def load(path):

@@ -27,6 +27,26 @@ pub enum Format {
     Vggss,
 }
 
+/// How the map scores each location (`pretext eval localize --map`, `pretext localize --map`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MapArg {
+    /// Cosine of each location's embedding with the audio embedding, as (cos+1)/2: direction
+    /// only, so a location's feature norm cannot outshine the object that sounds.
+    Cosine,
+    /// The head's own map: σ of the AVOL head's calibrated per-location logits (the other heads
+    /// have none and give the cosine).
+    Head,
+}
+
+impl From<MapArg> for pretext::models::MapScore {
+    fn from(m: MapArg) -> Self {
+        match m {
+            MapArg::Cosine => pretext::models::MapScore::Cosine,
+            MapArg::Head => pretext::models::MapScore::Head,
+        }
+    }
+}
+
 /// Upsampling of the coarse map to the 224×224 grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Upsample {
@@ -65,6 +85,9 @@ pub struct Args {
     /// Upsampling of the coarse map.
     #[arg(long, value_enum, default_value = "bilinear")]
     pub upsample: Upsample,
+    /// How the map scores each location (the untrained row uses the same).
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub map: MapArg,
     /// Use align_corners=True when upsampling (SLAVC's test script).
     #[arg(long)]
     pub align_corners: bool,
@@ -83,6 +106,11 @@ pub struct Args {
     /// Also write every sample's cIoU and confidence (JSON Lines) here.
     #[arg(long)]
     pub scores: Option<PathBuf>,
+    /// Also write the trained model's coarse maps here, before upsampling (JSON Lines, one per
+    /// sample in --scores order: name, height, width, row-major values in [0, 1]); what
+    /// `scripts/localization_cells.py` reads.
+    #[arg(long)]
+    pub maps: Option<PathBuf>,
     /// Device (auto, cpu, cuda:N).
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -135,8 +163,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let device: Device = args.device.parse::<pretext::training::DeviceSpec>()?.resolve()?;
     super::train::set_torch_threads(super::data::cores());
     let mut trained = Localizer::from_checkpoint(&args.checkpoint, device)
-        .with_context(|| format!("loading {}", args.checkpoint.display()))?;
-    let mut untrained = Localizer::untrained(trained.model(), args.seed, device)?;
+        .with_context(|| format!("loading {}", args.checkpoint.display()))?
+        .with_map_score(args.map.into());
+    let mut untrained =
+        Localizer::untrained(trained.model(), args.seed, device)?.with_map_score(args.map.into());
     let cfg = EvalConfig {
         interpolation: match args.upsample {
             Upsample::Bilinear => Interpolation::Bilinear,
@@ -187,16 +217,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let n = samples.len() as u64;
     let (_, centre) = evaluate_centre_prior(&samples, &cfg)?;
-    let (_, untrained_summary) = evaluate_localizer(&mut untrained, &samples, &cfg, &mut |d| {
-        if let Some(b) = &bar {
-            b.set_position(d as u64)
-        }
-    })?;
-    let (scores, trained_summary) = evaluate_localizer(&mut trained, &samples, &cfg, &mut |d| {
-        if let Some(b) = &bar {
-            b.set_position(n + d as u64)
-        }
-    })?;
+    let (_, untrained_summary) =
+        evaluate_localizer(&mut untrained, &samples, &cfg, &mut |d, _| {
+            if let Some(b) = &bar {
+                b.set_position(d as u64)
+            }
+        })?;
+    let mut maps = Vec::new();
+    let (scores, trained_summary) =
+        evaluate_localizer(&mut trained, &samples, &cfg, &mut |d, batch| {
+            if let Some(b) = &bar {
+                b.set_position(n + d as u64)
+            }
+            if args.maps.is_some() {
+                maps.extend_from_slice(batch);
+            }
+        })?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -204,6 +240,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut text = String::new();
         for s in &scores {
             text.push_str(&serde_json::to_string::<SampleScore>(s)?);
+            text.push('\n');
+        }
+        pretext::io::write_atomic(path, text.as_bytes())?;
+    }
+    if let Some(path) = &args.maps {
+        let mut text = String::new();
+        for (s, m) in scores.iter().zip(&maps) {
+            let line = serde_json::json!({
+                "name": s.name, "height": m.height, "width": m.width, "values": m.values,
+            });
+            text.push_str(&line.to_string());
             text.push('\n');
         }
         pretext::io::write_atomic(path, text.as_bytes())?;
@@ -218,6 +265,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "checkpoint": args.checkpoint,
             "format": format!("{:?}", args.format).to_lowercase(),
             "upsample": cfg.interpolation,
+            "map": trained.map_score(),
             "align_corners": cfg.align_corners,
             "grid": cfg.size,
             "centre_prior": centre,

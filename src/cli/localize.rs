@@ -26,9 +26,9 @@ use tch::Device;
 /// The model sees the centred square of each frame, cropped as in training (shorter side scaled
 /// to 9/8 of the model's input, centre crop); the overlays show that view at its native
 /// resolution (at most 512 px) with the map upsampled
-/// bilinearly. Heat values are the model's scores on an absolute 0–1 scale (σ of the AVOL
-/// logits; (cos+1)/2 for the other heads), so a clip whose sound has no visible source stays
-/// dark. Confidence = mean of the top quarter of the map (SLAVC). The box is the region around
+/// bilinearly. Heat values are the model's scores on an absolute 0–1 scale ((cos+1)/2 of each
+/// location's embedding with the audio embedding; σ of the AVOL logits with --map head), so a
+/// clip whose sound has no visible source stays dark. Confidence = mean of the top quarter of the map (SLAVC). The box is the region around
 /// the peak above half the frame's score range. Audio windows are centred on each frame.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -47,6 +47,9 @@ pub struct Args {
     /// Localise every frame of the clip (the MP4 then plays at the clip's frame rate).
     #[arg(long)]
     pub every_frame: bool,
+    /// How the map scores each location.
+    #[arg(long, value_enum, default_value = "cosine")]
+    pub map: super::eval_localize::MapArg,
     /// Device (auto, cpu, cuda:N).
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -193,7 +196,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let device: Device = args.device.parse::<pretext::training::DeviceSpec>()?.resolve()?;
     super::train::set_torch_threads(super::data::cores());
     let mut loc = Localizer::from_checkpoint(&args.checkpoint, device)
-        .with_context(|| format!("loading {}", args.checkpoint.display()))?;
+        .with_context(|| format!("loading {}", args.checkpoint.display()))?
+        .with_map_score(args.map.into());
     let (files, errors) = discover(&args.inputs);
     for (p, e) in &errors {
         eprintln!("skipping {}: {e}", p.display());

@@ -56,6 +56,17 @@ pub enum HeadKind {
     Cosine,
 }
 
+/// How the AVOL head pools its per-location logits into the clip logit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MapPool {
+    /// The maximum over locations (AVOL-Net's multiple-instance decision).
+    #[default]
+    Max,
+    /// log-mean-exp over locations: a soft maximum whose sharpness is the calibration scale.
+    Lse,
+}
+
 /// What the towers read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -121,6 +132,11 @@ pub struct HeadConfig {
     /// Temperature τ of the cosine head and the contrastive objective (EZ-VSL uses 0.03);
     /// other heads ignore it.
     pub temperature: f64,
+    /// AVOL head only: per-location cosine instead of the scaled dot product (see
+    /// [`super::AvolHead`]).
+    pub normalize: bool,
+    /// AVOL head only: how per-location logits become the clip logit.
+    pub pool: MapPool,
 }
 
 impl Default for HeadConfig {
@@ -131,6 +147,8 @@ impl Default for HeadConfig {
             hidden: 128,
             sync: 0,
             temperature: crate::tasks::localize::DEFAULT_TEMPERATURE,
+            normalize: false,
+            pool: MapPool::Max,
         }
     }
 }
@@ -230,6 +248,12 @@ impl ModelConfig {
         }
         if self.head.embedding <= 0 || self.head.hidden <= 0 {
             return Err("head.embedding and head.hidden must be positive".into());
+        }
+        if self.head.normalize && self.head.kind != HeadKind::Avol {
+            return Err("head.normalize applies to the avol head only".into());
+        }
+        if self.head.pool != MapPool::Max && self.head.kind != HeadKind::Avol {
+            return Err("head.pool applies to the avol head only".into());
         }
         if !(self.head.temperature > 0.0 && self.head.temperature.is_finite()) {
             return Err(format!("head.temperature {} must be positive", self.head.temperature));

@@ -18,11 +18,12 @@ mod sync_head;
 mod tower;
 mod vgg_tower;
 
-pub use avc_net::AvcNet;
+pub use avc_net::{AvcNet, MapScore};
 pub use ave_head::{l2_normalize, AveHead};
 pub use avol_head::AvolHead;
 pub use config::{
-    preset_text, Arch, HeadConfig, HeadKind, InputConfig, ModelConfig, TowerConfig, PRESETS,
+    preset_text, Arch, HeadConfig, HeadKind, InputConfig, MapPool, ModelConfig, TowerConfig,
+    PRESETS,
 };
 pub use error::ModelError;
 pub use frame_order_net::FrameOrderNet;
@@ -59,12 +60,66 @@ mod tests {
                 assert_eq!(logits.size(), vec![2, 2], "{arch:?} {head:?}");
                 let (v, a) = net.embed(&frames, &specs).unwrap();
                 assert_eq!((v.size(), a.size()), (vec![2, 16], vec![2, 16]));
-                let map = net.localization_map(&frames, &specs).unwrap();
+                let map = net.localization_map(&frames, &specs, MapScore::Cosine).unwrap();
+                let head_map = net.localization_map(&frames, &specs, MapScore::Head).unwrap();
+                assert_eq!(head_map.size(), map.size(), "{arch:?} {head:?}");
+                let (lo, hi) = (map.min().double_value(&[]), map.max().double_value(&[]));
+                assert!(lo >= -1.0 - 1e-5 && hi <= 1.0 + 1e-5, "cosine map in [{lo}, {hi}]");
+                if net.map_is_probability(MapScore::Head) {
+                    let lo = head_map.min().double_value(&[]);
+                    assert!(lo >= 0.0, "σ map below 0: {lo}");
+                }
                 let s = map.size();
                 assert_eq!(s.len(), 3);
                 assert_eq!(s[0], 2);
                 assert!(s[1] >= 2 && s[2] >= 2, "{arch:?} {head:?}: map {s:?}");
             }
+        }
+    }
+
+    #[test]
+    fn normalized_avol_head_scores_directions() {
+        let mut cfg = tiny(Arch::Vgg, HeadKind::Avol);
+        cfg.head.normalize = true;
+        let vs = nn::VarStore::new(Device::Cpu);
+        let net = AvcNet::new(&vs.root(), &cfg).unwrap();
+        let frames = Tensor::randn([3, 3, 32, 32], (Kind::Float, Device::Cpu));
+        let specs = Tensor::randn([3, 1, 64, 48], (Kind::Float, Device::Cpu));
+        let cos = net.localization_map(&frames, &specs, MapScore::Cosine).unwrap();
+        let head = net.localization_map(&frames, &specs, MapScore::Head).unwrap();
+        // Fresh calibration: scale 10, bias 0, so the head's map is σ(10·cos) everywhere.
+        let err = (head - (cos * 10.0).sigmoid()).abs().max().double_value(&[]);
+        assert!(err < 1e-5, "head map differs from σ(10·cos) by {err}");
+        // The clip logit is the max of that map.
+        let logits = net.forward_t(&frames, &specs, false).unwrap();
+        assert_eq!(logits.size(), vec![3, 2]);
+        // Only the AVOL head has a per-location similarity to normalise.
+        cfg.head.kind = HeadKind::L3;
+        let err = AvcNet::new(&nn::VarStore::new(Device::Cpu).root(), &cfg).unwrap_err();
+        assert!(err.to_string().contains("head.normalize"), "{err}");
+    }
+
+    #[test]
+    fn avol_all_pairs_equal_the_expanded_rows() {
+        for (normalize, pool) in
+            [(false, MapPool::Max), (true, MapPool::Max), (false, MapPool::Lse)]
+        {
+            let mut cfg = tiny(Arch::Vgg, HeadKind::Avol);
+            cfg.head.normalize = normalize;
+            cfg.head.pool = pool;
+            let vs = nn::VarStore::new(Device::Cpu);
+            let net = AvcNet::new(&vs.root(), &cfg).unwrap();
+            let b = 3;
+            let frames = Tensor::randn([b, 3, 32, 32], (Kind::Float, Device::Cpu));
+            let specs = Tensor::randn([b, 1, 64, 48], (Kind::Float, Device::Cpu));
+            let fast = net.all_pairs_t(&frames, &specs, false).unwrap();
+            // Row i·B + j: frame i with audio j, through the one-pair forward.
+            let fi = frames.repeat_interleave_self_int(b, Some(0), None);
+            let aj = specs.repeat([b, 1, 1, 1]);
+            let slow = net.forward_t(&fi, &aj, false).unwrap();
+            assert_eq!(fast.size(), vec![b * b, 2]);
+            let err = (fast - slow).abs().max().double_value(&[]);
+            assert!(err < 1e-4, "{normalize} {pool:?}: all-pairs logits differ by {err}");
         }
     }
 

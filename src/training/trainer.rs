@@ -711,7 +711,7 @@ mod tests {
         let batch = toy.batch(1, 0, 2);
         let tb = TensorBatch::from_batch(&batch, Device::Cpu).unwrap();
         let specs = tb.specs.as_ref().unwrap();
-        let map = net.localization_map(&tb.frames, specs).unwrap();
+        let map = net.localization_map(&tb.frames, specs, crate::models::MapScore::Cosine).unwrap();
         assert_eq!(map.size()[0], 2);
     }
 

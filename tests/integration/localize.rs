@@ -213,28 +213,52 @@ fn contrastive_objective_trains_and_its_checkpoint_evaluates() {
 fn eval_localize_reports_centre_untrained_and_trained() {
     let f = fixture();
     let ann = f.world.join("annotations.jsonl");
-    let out = run_pretext(&[
-        "eval",
-        "localize",
-        "--checkpoint",
-        f.checkpoint.to_str().unwrap(),
-        "--data",
-        f.world.to_str().unwrap(),
-        "--annotations",
-        ann.to_str().unwrap(),
-        "--split",
-        "all",
-        "--frames-per-clip",
-        "2",
-        "--upsample",
-        "bicubic",
-        "--json",
-        "--device",
-        "cpu",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["upsample"], "bicubic");
+    let maps = tempfile::tempdir().unwrap();
+    let eval = |map: &str| {
+        let dump = maps.path().join(format!("{map}.jsonl"));
+        let out = run_pretext(&[
+            "eval",
+            "localize",
+            "--checkpoint",
+            f.checkpoint.to_str().unwrap(),
+            "--data",
+            f.world.to_str().unwrap(),
+            "--annotations",
+            ann.to_str().unwrap(),
+            "--split",
+            "all",
+            "--frames-per-clip",
+            "2",
+            "--upsample",
+            "bicubic",
+            "--map",
+            map,
+            "--maps",
+            dump.to_str().unwrap(),
+            "--json",
+            "--device",
+            "cpu",
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let (v, head) = (eval("cosine"), eval("head"));
+    // --maps: one coarse map per trained sample, values in [0, 1].
+    let text = std::fs::read_to_string(maps.path().join("cosine.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 6, "{text}");
+    for m in &lines {
+        let (h, w) = (m["height"].as_u64().unwrap(), m["width"].as_u64().unwrap());
+        let values = m["values"].as_array().unwrap();
+        assert!(h >= 2 && values.len() as u64 == h * w, "{m}");
+        assert!(values.iter().all(|x| (0.0..=1.0).contains(&x.as_f64().unwrap())), "{m}");
+        assert!(m["name"].as_str().unwrap().contains(".mp4@"), "{m}");
+    }
+    assert_eq!(
+        (&v["upsample"], &v["map"], &head["map"]),
+        (&"bicubic".into(), &"cosine".into(), &"head".into())
+    );
     for model in ["centre_prior", "untrained", "trained"] {
         let r = &v[model];
         assert_eq!(r["samples"], 6, "{model}: {r}");
@@ -245,6 +269,12 @@ fn eval_localize_reports_centre_untrained_and_trained() {
             assert!((0.0..=1.0).contains(&c) && (0.0..=1.0).contains(&auc), "{model}: {r}");
         }
     }
+    // The centre prior has no map to choose; the AVOL model's two maps are different scores
+    // (σ of the calibrated dot product vs (cos+1)/2), so their confidences differ.
+    assert_eq!(v["centre_prior"], head["centre_prior"]);
+    let conf = |r: &serde_json::Value| r["trained"]["extended"]["mean_confidence_visible"].clone();
+    assert!(conf(&v).is_f64(), "{v}");
+    assert_ne!(conf(&v), conf(&head), "--map head gave the cosine map's confidences");
     // Bad input is a clear error, not a panic.
     let out = run_pretext(&[
         "eval",

@@ -57,12 +57,13 @@ pub fn score_map(sample: &EvalSample, map: &ScoreMap, cfg: &EvalConfig) -> Resul
     )?)
 }
 
-/// Runs `localizer` over `samples` in batches; `on_batch` sees the number of samples done.
+/// Runs `localizer` over `samples` in batches; `on_batch` sees the number of samples done and
+/// the batch's coarse maps (in sample order), e.g. to save them.
 pub fn evaluate_localizer(
     localizer: &mut Localizer,
     samples: &[EvalSample],
     cfg: &EvalConfig,
-    on_batch: &mut dyn FnMut(usize),
+    on_batch: &mut dyn FnMut(usize, &[ScoreMap]),
 ) -> Result<(Vec<SampleScore>, LocalizationSummary)> {
     let mut scores = Vec::with_capacity(samples.len());
     for chunk in samples.chunks(cfg.batch.max(1)) {
@@ -72,7 +73,7 @@ pub fn evaluate_localizer(
         for (sample, map) in chunk.iter().zip(&maps) {
             scores.push(score_map(sample, map, cfg)?);
         }
-        on_batch(scores.len());
+        on_batch(scores.len(), &maps);
     }
     let summary = summarize(&scores);
     Ok((scores, summary))

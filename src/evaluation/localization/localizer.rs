@@ -2,10 +2,11 @@
 //! windows in, one score map per frame out, values in [0, 1].
 //!
 //! - The network is the AVC model of the checkpoint ([`AvcNet`], built from the
-//!   [`ModelConfig`] recorded in it); its `localization_map` gives `σ(logit)` per location for
-//!   the AVOL head (already in [0, 1]) and the cosine of each location's embedding with the
-//!   audio embedding for the other heads, mapped to [0, 1] as `(cos + 1)/2`, so confidences are
-//!   comparable across samples (SLAVC uses a fixed range the same way).
+//!   [`ModelConfig`] recorded in it); its `localization_map` gives, by default, the cosine of
+//!   each location's embedding with the audio embedding, mapped to [0, 1] as `(cos + 1)/2` so
+//!   confidences are comparable across samples (SLAVC uses a fixed range the same way);
+//!   [`MapScore::Head`] selects the AVOL head's own `σ(logit)` map instead (see [`MapScore`]
+//!   for why the cosine is the default).
 //! - Frames are normalised like the pipeline (RGB/255, ImageNet mean/std) and must already be
 //!   `frame_size × frame_size`; spectrograms use the model's preset on windows of
 //!   `clip_seconds` at the preset's sample rate.
@@ -17,13 +18,13 @@ use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use crate::features::{Preset, Spectrogram};
 use crate::media::RgbFrame;
-use crate::models::{AvcNet, HeadKind, ModelConfig};
+use crate::models::{AvcNet, MapScore, ModelConfig};
 use crate::pipeline::PipelineConfig;
 use crate::training::{checkpoint, TrainingError};
 use crate::{Error, Result};
 
 /// A score map of one frame: `height × width` values in [0, 1], row-major.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ScoreMap {
     /// Rows.
     pub height: usize,
@@ -38,6 +39,7 @@ pub struct Localizer {
     _vs: VarStore,
     net: AvcNet,
     model: ModelConfig,
+    score: MapScore,
     spectrogram: Spectrogram,
     mean: [f32; 3],
     std: [f32; 3],
@@ -80,7 +82,19 @@ impl Localizer {
         let preset = Preset::from_name(&model.input.spectrogram)?;
         let spectrogram = Spectrogram::new(preset.config())?;
         let p = PipelineConfig::default();
-        Ok(Localizer { _vs: vs, net, model, spectrogram, mean: p.mean, std: p.std, device })
+        let score = MapScore::default();
+        Ok(Localizer { _vs: vs, net, model, score, spectrogram, mean: p.mean, std: p.std, device })
+    }
+
+    /// Chooses how locations are scored (default [`MapScore::Cosine`]).
+    pub fn with_map_score(mut self, score: MapScore) -> Self {
+        self.score = score;
+        self
+    }
+
+    /// How locations are scored.
+    pub fn map_score(&self) -> MapScore {
+        self.score
     }
 
     /// The model's configuration.
@@ -155,10 +169,11 @@ impl Localizer {
             .f_to(self.device)?;
         let st =
             Tensor::from_slice(&sbuf).f_view([b, 1, nf as i64, nt as i64])?.f_to(self.device)?;
-        let map = self.net.localization_map(&ft, &st)?.f_to_kind(Kind::Float)?;
-        let map = match self.model.head.kind {
-            HeadKind::Avol => map,
-            _ => map.f_add_scalar(1.0)?.f_mul_scalar(0.5)?,
+        let map = self.net.localization_map(&ft, &st, self.score)?.f_to_kind(Kind::Float)?;
+        let map = if self.net.map_is_probability(self.score) {
+            map
+        } else {
+            map.f_add_scalar(1.0)?.f_mul_scalar(0.5)?
         };
         let map = map.f_to(Device::Cpu)?.f_contiguous()?;
         let size = map.size();
