@@ -203,8 +203,6 @@ pub struct Stft {
     win_offset: usize,
     /// Position of the window's first sample relative to the frame start.
     frame_offset: usize,
-    /// Multiplier of `|X|²` (1, or `1/(fs·Σw²)` for density).
-    scale: f64,
     engine: Engine,
     values: Vec<f32>,
 }
@@ -218,6 +216,9 @@ enum Engine {
 /// Window, plan and buffers of one precision.
 struct Kernel<T: Sample> {
     window: Vec<T>,
+    /// Per-bin multiplier of `|X|²`: the scale, doubled for the interior bins of a one-sided
+    /// density spectrum (folded here so the power is one pass).
+    bin_scale: Vec<T>,
     fft: Arc<dyn RealToComplex<T>>,
     buffer: Vec<T>,
     spectrum: Vec<Complex<T>>,
@@ -225,10 +226,11 @@ struct Kernel<T: Sample> {
 }
 
 impl<T: Sample> Kernel<T> {
-    fn new(window: &[f64], n_fft: usize) -> Self {
+    fn new(window: &[f64], n_fft: usize, bin_scale: &[f64]) -> Self {
         let fft = RealFftPlanner::<T>::new().plan_fft_forward(n_fft);
         Kernel {
             window: window.iter().map(|w| T::of_f64(*w)).collect(),
+            bin_scale: bin_scale.iter().map(|s| T::of_f64(*s)).collect(),
             buffer: fft.make_input_vec(),
             spectrum: fft.make_output_vec(),
             scratch: fft.make_scratch_vec(),
@@ -308,16 +310,24 @@ impl Stft {
             }
             Framing::Window => (0, 0),
         };
+        // scipy's one-sided density doubles every bin but DC (and Nyquist for an even n_fft).
+        let n_bins = config.n_bins();
+        let last = if config.n_fft % 2 == 0 { n_bins - 1 } else { n_bins };
+        let bin_scale: Vec<f64> = (0..n_bins)
+            .map(|k| match config.scaling {
+                Scaling::Density if k >= 1 && k < last => 2.0 * scale,
+                _ => scale,
+            })
+            .collect();
         let engine = match config.precision {
-            Precision::F64 => Engine::F64(Kernel::new(&window, config.n_fft)),
-            Precision::F32 => Engine::F32(Kernel::new(&window, config.n_fft)),
+            Precision::F64 => Engine::F64(Kernel::new(&window, config.n_fft, &bin_scale)),
+            Precision::F32 => Engine::F32(Kernel::new(&window, config.n_fft, &bin_scale)),
         };
         Ok(Stft {
             values: vec![0.0; config.n_bins()],
             config: config.clone(),
             win_offset,
             frame_offset,
-            scale,
             engine,
         })
     }
@@ -384,17 +394,12 @@ impl Stft {
             hi: self.win_offset + self.config.win_length,
             detrend: self.config.detrend,
             reflect,
-            scale: self.scale,
         };
         // Index of the window's first sample in the unpadded signal.
         let start = (t * self.config.hop + self.frame_offset) as isize - self.config.pad() as isize;
         match &mut self.engine {
             Engine::F64(k) => k.power(wave, start, &geometry, out)?,
             Engine::F32(k) => k.power(wave, start, &geometry, out)?,
-        }
-        if self.config.scaling == Scaling::Density {
-            let last = if self.config.n_fft % 2 == 0 { out.len() - 1 } else { out.len() };
-            out[1..last].iter_mut().for_each(|v| *v *= 2.0);
         }
         if self.config.amplitude == Amplitude::Magnitude {
             out.iter_mut().for_each(|v| *v = v.sqrt());
@@ -409,7 +414,6 @@ struct Geometry {
     hi: usize,
     detrend: Detrend,
     reflect: bool,
-    scale: f64,
 }
 
 impl<T: Sample> Kernel<T> {
@@ -456,8 +460,9 @@ impl<T: Sample> Kernel<T> {
         self.fft
             .process_with_scratch(&mut self.buffer, &mut self.spectrum, &mut self.scratch)
             .map_err(|e| FeatureError::Fft(e.to_string()))?;
-        for (v, c) in values.iter_mut().zip(&self.spectrum) {
-            *v = ((c.re * c.re + c.im * c.im).to_f64() * g.scale) as f32;
+        // In the kernel's precision: f64 keeps the reference's arithmetic, f32 stays in f32.
+        for ((v, c), s) in values.iter_mut().zip(&self.spectrum).zip(&self.bin_scale) {
+            *v = ((c.re * c.re + c.im * c.im) * *s).to_f64() as f32;
         }
         Ok(())
     }
