@@ -1,7 +1,7 @@
 //! Localisation (issue #7): annotation readers on the committed examples under
 //! `tests/data/localization/`, and the CLI end to end.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::common::run_pretext;
 
@@ -124,6 +124,31 @@ fn fixture() -> &'static Fixture {
     })
 }
 
+/// `pretext eval localize --json` of `checkpoint` on every clip of the synthetic `world`, with
+/// `extra` flags; asserts success and returns the report.
+fn eval_localize_json(checkpoint: &Path, world: &Path, extra: &[&str]) -> serde_json::Value {
+    let ann = world.join("annotations.jsonl");
+    let mut args = vec![
+        "eval",
+        "localize",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--data",
+        world.to_str().unwrap(),
+        "--annotations",
+        ann.to_str().unwrap(),
+        "--split",
+        "all",
+        "--json",
+        "--device",
+        "cpu",
+    ];
+    args.extend_from_slice(extra);
+    let out = run_pretext(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// `--task localize --objective contrastive` trains through the one loop (in-batch retrieval as
 /// the validation metric) and its checkpoint is one `pretext eval localize` reads.
 #[test]
@@ -171,26 +196,7 @@ fn contrastive_objective_trains_and_its_checkpoint_evaluates() {
     assert_eq!(config["model"]["head"]["kind"], "cosine");
     assert_eq!(config["model"]["head"]["temperature"], 0.1);
     let ck = run.join("checkpoints/best.safetensors");
-    let ann = f.world.join("annotations.jsonl");
-    let out = run_pretext(&[
-        "eval",
-        "localize",
-        "--checkpoint",
-        ck.to_str().unwrap(),
-        "--data",
-        f.world.to_str().unwrap(),
-        "--annotations",
-        ann.to_str().unwrap(),
-        "--split",
-        "all",
-        "--frames-per-clip",
-        "1",
-        "--json",
-        "--device",
-        "cpu",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = eval_localize_json(&ck, &f.world, &["--frames-per-clip", "1"]);
     assert_eq!(v["trained"]["samples"], 3, "{v}");
     // --temperature belongs to the contrastive objective only.
     let out = run_pretext(&[
@@ -212,35 +218,13 @@ fn contrastive_objective_trains_and_its_checkpoint_evaluates() {
 #[test]
 fn eval_localize_reports_centre_untrained_and_trained() {
     let f = fixture();
-    let ann = f.world.join("annotations.jsonl");
     let maps = tempfile::tempdir().unwrap();
     let eval = |map: &str| {
         let dump = maps.path().join(format!("{map}.jsonl"));
-        let out = run_pretext(&[
-            "eval",
-            "localize",
-            "--checkpoint",
-            f.checkpoint.to_str().unwrap(),
-            "--data",
-            f.world.to_str().unwrap(),
-            "--annotations",
-            ann.to_str().unwrap(),
-            "--split",
-            "all",
-            "--frames-per-clip",
-            "2",
-            "--upsample",
-            "bicubic",
-            "--map",
-            map,
-            "--maps",
-            dump.to_str().unwrap(),
-            "--json",
-            "--device",
-            "cpu",
-        ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        let flags = ["--frames-per-clip", "2", "--upsample", "bicubic", "--map", map, "--maps"];
+        let mut args = flags.to_vec();
+        args.push(dump.to_str().unwrap());
+        eval_localize_json(&f.checkpoint, &f.world, &args)
     };
     let (v, head) = (eval("cosine"), eval("head"));
     // --maps: one coarse map per trained sample, values in [0, 1].
