@@ -1,4 +1,5 @@
-//! Runtime CPU-feature detection for the per-frame loops.
+//! Runtime CPU-feature detection for the per-frame loops, and the few kernels written with
+//! intrinsics.
 //!
 //! The crate is compiled for baseline x86-64 (SSE2) so one binary runs everywhere. The
 //! spectrogram's hot loops (windowing, power, square roots, mel sums, logs, the transpose into
@@ -9,14 +10,23 @@
 //! target-feature function does not work: the closure is a separate function and stays SSE2.)
 //!
 //! Results are bit-identical either way: Rust never contracts `a * b + c` into an FMA nor
-//! reorders floating-point sums on its own, so wider vectors change speed, not values. The FFT is
-//! rustfft's, which does its own detection.
+//! reorders floating-point sums on its own, so wider vectors change speed, not values; the
+//! intrinsic kernels below use no FMA either and do, lane for lane, the scalar code's operations.
+//! The FFT is rustfft's, which does its own detection.
 //!
-//! One kernel is written with intrinsics because LLVM does not find it: [`transpose`]'s 8×8
-//! tile (eight row loads, 24 shuffles, eight row stores instead of 64 scattered scalar stores),
-//! used to turn frame-major spectra into the bins-major blocks the filterbank and the
-//! `[freq, time]` output want. It is the module's only `unsafe`.
+//! Two kernels are written with intrinsics because LLVM does not find them, and they hold the
+//! module's `unsafe` (with [`as_complex_mut`], a slice cast):
+//! - [`transpose`]'s 8×8 tile (eight row loads, 24 shuffles, eight row stores instead of 64
+//!   scattered scalar stores), used to turn frame-major spectra into the bins-major blocks the
+//!   filterbank and the `[freq, time]` output want;
+//! - [`SplitBlocks::power`], the f32 real-FFT split fused with the power (`stft.rs`): bins `k`
+//!   and `M − k` of a real `2M`-point spectrum come from entries `k` and `M − k` of a complex
+//!   `M`-point FFT, so eight bins are read forwards and their eight mirrors backwards
+//!   (de-interleaving shuffles with the pair order reversed, a 128-bit lane swap), and the powers
+//!   of both are stored with one permute each.
 #![allow(unsafe_code)]
+
+use realfft::num_complex::Complex;
 
 /// Whether this CPU has AVX2 and FMA (std checks once and caches the answer).
 #[inline]
@@ -114,6 +124,136 @@ unsafe fn tile8x8(src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
     ];
     for (i, v) in out.iter().enumerate() {
         _mm256_storeu_ps(dst.add(i * ds), *v);
+    }
+}
+
+/// Views an even-length buffer as consecutive pairs `(x[2i], x[2i + 1])`, the input of a real
+/// FFT computed as a complex FFT of half the length.
+///
+/// # Panics
+/// If the length is odd.
+#[inline]
+pub(crate) fn as_complex_mut<T: Copy>(x: &mut [T]) -> &mut [Complex<T>] {
+    assert!(x.len() % 2 == 0, "as_complex_mut: odd length {}", x.len());
+    // SAFETY: `Complex<T>` is `#[repr(C)] { re: T, im: T }`: the layout of `[T; 2]`, aligned as
+    // `T`; the new slice covers exactly the old one's elements and borrows it mutably.
+    unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<Complex<T>>(), x.len() / 2) }
+}
+
+/// Lane `j` of an AVX block holds bin `k + SIGMA[j]`: the order in which `_mm256_shuffle_ps`
+/// de-interleaves two registers of four complex values.
+#[cfg(target_arch = "x86_64")]
+const SIGMA: [usize; 8] = [0, 1, 4, 5, 2, 3, 6, 7];
+
+/// The f32 real-FFT split fused with the power, eight bin pairs per step (AVX, see the module
+/// docs). Exists only on CPUs with AVX2 and FMA, so holding one is the check.
+///
+/// For a real frame of `2M` samples whose pairs went through a complex `M`-point FFT `Z`, and
+/// `a = Z[k]`, `b = Z[M − k]`, `(c, s) = e^{−iπk/M}`: with `σ = a + b̄`, `δ = a − b̄`,
+/// `u = c·δ_im + s·δ_re`, `v = s·δ_im − c·δ_re`, twice bin `k` is `(σ_re + u, σ_im + v)` and
+/// twice bin `M − k` is conjugate to `(σ_re − u, σ_im − v)`. [`SplitBlocks::power`] writes
+/// `|·|²·quarter[bin]` for both, exactly as `stft.rs`'s scalar loop does (same operations, no
+/// FMA).
+pub(crate) struct SplitBlocks {
+    /// Complex FFT length `M`.
+    m: usize,
+    /// First bin `k` of each block (bins `k..k + 8` and their mirrors). The last block may
+    /// overlap the one before it; overlapping bins are written twice with the same value.
+    starts: Vec<usize>,
+    /// `cos` and `sin` of `−πk/M` per block, in [`SIGMA`] order.
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+impl SplitBlocks {
+    /// Blocks covering the bin pairs `1..=k_max` (`k_max < M − k_max`), with `twiddles[k]` =
+    /// `e^{−iπk/M}`; `None` when the CPU lacks AVX2/FMA, off x86-64, or for fewer than 8 pairs.
+    pub(crate) fn new(m: usize, k_max: usize, twiddles: &[Complex<f32>]) -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        if avx2_fma() && k_max >= 8 {
+            assert!(2 * k_max < m && twiddles.len() > k_max, "split blocks for {m}, {k_max}");
+            let mut starts: Vec<usize> = (1..=k_max - 7).step_by(8).collect();
+            if starts.last().is_some_and(|&s| s + 7 < k_max) {
+                starts.push(k_max - 7);
+            }
+            let lanes = |f: fn(&Complex<f32>) -> f32| -> Vec<f32> {
+                starts.iter().flat_map(|&s| SIGMA.map(|j| f(&twiddles[s + j]))).collect()
+            };
+            let (cos, sin) = (lanes(|w| w.re), lanes(|w| w.im));
+            return Some(SplitBlocks { m, starts, cos, sin });
+        }
+        let _ = (m, k_max, twiddles);
+        None
+    }
+
+    /// Writes `out[k]` and `out[M − k]` for every pair the blocks cover; `z` holds the `M`
+    /// complex FFT outputs, `quarter` and `out` `M + 1` bins.
+    ///
+    /// # Panics
+    /// If the lengths are not those.
+    #[inline]
+    pub(crate) fn power(&self, z: &[Complex<f32>], quarter: &[f32], out: &mut [f32]) {
+        assert!(z.len() == self.m && quarter.len() == self.m + 1 && out.len() == self.m + 1);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the constructor returned `Some` only on a CPU with AVX2 and FMA; the lengths
+        // were just checked, the block starts in `new` (`1 ≤ k`, `k + 7 ≤ k_max < M/2`).
+        unsafe {
+            split_power_avx2(self, z, quarter, out);
+        }
+    }
+}
+
+/// [`SplitBlocks::power`]'s loop.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; `z.len() == blocks.m`, `quarter.len() == out.len() ==
+/// blocks.m + 1`, and every start `k` satisfies `1 ≤ k` and `k + 8 ≤ blocks.m`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn split_power_avx2(
+    blocks: &SplitBlocks,
+    z: &[Complex<f32>],
+    quarter: &[f32],
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let m = blocks.m;
+    let zp = z.as_ptr().cast::<f32>();
+    let (qp, op) = (quarter.as_ptr(), out.as_mut_ptr());
+    // Lane j of the mirrored powers holds bin M − k − SIGMA[j]; this puts them in bin order.
+    let mirror = _mm256_setr_epi32(7, 6, 3, 2, 5, 4, 1, 0);
+    for (i, &k) in blocks.starts.iter().enumerate() {
+        // First of the eight mirrored bins M − k − 7 ..= M − k.
+        let r = m - k - 7;
+        let a0 = _mm256_loadu_ps(zp.add(2 * k));
+        let a1 = _mm256_loadu_ps(zp.add(2 * k + 8));
+        let b0 = _mm256_loadu_ps(zp.add(2 * r));
+        let b1 = _mm256_loadu_ps(zp.add(2 * r + 8));
+        // a: lane j = Z[k + SIGMA[j]].
+        let a_re = _mm256_shuffle_ps::<0x88>(a0, a1);
+        let a_im = _mm256_shuffle_ps::<0xDD>(a0, a1);
+        // b: pairs taken in reverse, halves swapped: lane j = Z[r + 7 − SIGMA[j]] = Z[M − k − SIGMA[j]].
+        let b_re = _mm256_shuffle_ps::<0x22>(b1, b0);
+        let b_im = _mm256_shuffle_ps::<0x77>(b1, b0);
+        let b_re = _mm256_permute2f128_ps::<0x01>(b_re, b_re);
+        let b_im = _mm256_permute2f128_ps::<0x01>(b_im, b_im);
+        let c = _mm256_loadu_ps(blocks.cos.as_ptr().add(8 * i));
+        let s = _mm256_loadu_ps(blocks.sin.as_ptr().add(8 * i));
+        let sum_re = _mm256_add_ps(a_re, b_re);
+        let sum_im = _mm256_sub_ps(a_im, b_im);
+        let dif_re = _mm256_sub_ps(a_re, b_re);
+        let dif_im = _mm256_add_ps(a_im, b_im);
+        let u = _mm256_add_ps(_mm256_mul_ps(c, dif_im), _mm256_mul_ps(s, dif_re));
+        let v = _mm256_sub_ps(_mm256_mul_ps(s, dif_im), _mm256_mul_ps(c, dif_re));
+        let (x_re, x_im) = (_mm256_add_ps(sum_re, u), _mm256_add_ps(sum_im, v));
+        let (y_re, y_im) = (_mm256_sub_ps(sum_re, u), _mm256_sub_ps(sum_im, v));
+        let p = _mm256_add_ps(_mm256_mul_ps(x_re, x_re), _mm256_mul_ps(x_im, x_im));
+        let q = _mm256_add_ps(_mm256_mul_ps(y_re, y_re), _mm256_mul_ps(y_im, y_im));
+        // SIGMA order → bin order: swap the middle 64-bit pairs.
+        let p = _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(p)));
+        let q = _mm256_permutevar8x32_ps(q, mirror);
+        _mm256_storeu_ps(op.add(k), _mm256_mul_ps(p, _mm256_loadu_ps(qp.add(k))));
+        _mm256_storeu_ps(op.add(r), _mm256_mul_ps(q, _mm256_loadu_ps(qp.add(r))));
     }
 }
 
