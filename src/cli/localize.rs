@@ -12,7 +12,8 @@ use std::time::Duration;
 use anyhow::Context;
 use pretext::evaluation::localization::eval_set::{centre_crop, decode_size, model_view};
 use pretext::evaluation::localization::{
-    localize_frame, upsample, FrameLocalization, Interpolation, Localizer, BOX_THRESHOLD,
+    localize_frame, top_quartile_mean, upsample, FrameLocalization, Interpolation, Localizer,
+    MapSmoothing, BOX_THRESHOLD,
 };
 use pretext::media::{
     discover, probe, AudioDecoder, AudioOptions, Container, EncoderConfig, MediaEncoder,
@@ -50,6 +51,10 @@ pub struct Args {
     /// How the map scores each location.
     #[arg(long, value_enum, default_value = "cosine")]
     pub map: super::eval_localize::MapArg,
+    /// Gaussian smoothing of the coarse map before upsampling, σ as a fraction of the map's
+    /// side (0 = off; see `pretext eval localize --smooth` for choosing it on held-out clips).
+    #[arg(long, default_value_t = 0.0, value_name = "SIGMA")]
+    pub smooth: f64,
     /// Device (auto, cpu, cuda:N).
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -80,6 +85,7 @@ fn localize_clip(
     args: &Args,
     name: &str,
 ) -> anyhow::Result<ClipResult> {
+    let smoothing = MapSmoothing::new(args.smooth)?;
     let info = probe(path)?;
     let video = info.video.as_ref().ok_or_else(|| anyhow::anyhow!("no video stream"))?;
     let clip_fps = video.avg_fps.or(video.real_fps).unwrap_or(25.0).max(1e-3);
@@ -153,11 +159,17 @@ fn localize_clip(
             .pop()
             .ok_or_else(|| anyhow::anyhow!("the model returned no map"))?;
         let d = display as usize;
-        let heat =
-            upsample(&map.values, (map.height, map.width), (d, d), Interpolation::Bilinear, false)?;
+        let up = |m: &[f32]| {
+            upsample(m, (map.height, map.width), (d, d), Interpolation::Bilinear, false)
+        };
+        let heat = up(&smoothing.smoothed(&map).values)?;
         let Some(mut fl) = localize_frame(&heat, display, display, t, BOX_THRESHOLD) else {
             continue;
         };
+        if !smoothing.is_off() {
+            // Smoothing moves the map, not the confidence (see MapSmoothing).
+            fl.confidence = top_quartile_mean(&up(&map.values)?);
+        }
         let caption = format!("t={t:.2}s conf {:.2}", fl.confidence);
         let frame = RgbImage { width: df.width, height: df.height, rgb: df.data };
         let picture = overlay(&frame, &heat, &style, Some(&caption));
@@ -195,6 +207,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.fps > 0.0 && args.fps <= 120.0, "--fps must be in (0, 120]");
     let device: Device = args.device.parse::<pretext::training::DeviceSpec>()?.resolve()?;
     super::train::set_torch_threads(super::data::cores());
+    MapSmoothing::new(args.smooth).context("--smooth")?;
     let mut loc = Localizer::from_checkpoint(&args.checkpoint, device)
         .with_context(|| format!("loading {}", args.checkpoint.display()))?
         .with_map_score(args.map.into());

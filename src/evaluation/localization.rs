@@ -5,7 +5,8 @@
 //! 1. A ground-truth map `G` on the evaluation grid (224×224 by default) is built from boxes
 //!    ([`gt_map`]): Flickr-SoundNet sums three annotators' boxes, halves and clips to 1; VGG-SS
 //!    and the synthetic world take the binary union.
-//! 2. The model's coarse score map is upsampled to the grid exactly like PyTorch's
+//! 2. Optionally smoothed first ([`MapSmoothing`], off by default: a post-processing choice
+//!    made on a validation split), the model's coarse score map is upsampled to the grid exactly like PyTorch's
 //!    `F.interpolate` ([`upsample`]; bilinear by default, bicubic selectable), min-max
 //!    normalised and binarised at the median (`thr = sort(P)[N/2]`, `B = P >= thr`).
 //! 3. Per sample, `cIoU = Σ(B·G) / (ΣG + Σ B·[G=0])` ([`score_sample`]).
@@ -29,6 +30,7 @@ pub mod gt_map;
 mod localizer;
 pub mod pointing;
 mod sample;
+mod smoothing;
 mod summary;
 pub mod synth_target;
 pub mod upsample;
@@ -41,6 +43,7 @@ pub use localizer::{Localizer, ScoreMap};
 pub use sample::{
     binarize_at_median, ciou, min_max_normalize, score_sample, top_quartile_mean, SampleScore,
 };
+pub use smoothing::MapSmoothing;
 pub use summary::{summarize, LocalizationSummary};
 pub use upsample::{upsample, Interpolation};
 

@@ -259,6 +259,32 @@ fn eval_localize_reports_centre_untrained_and_trained() {
     let conf = |r: &serde_json::Value| r["trained"]["extended"]["mean_confidence_visible"].clone();
     assert!(conf(&v).is_f64(), "{v}");
     assert_ne!(conf(&v), conf(&head), "--map head gave the cosine map's confidences");
+    // --smooth moves the maps the metrics read, never the confidences or the centre prior.
+    let smooth = eval_localize_json(
+        &f.checkpoint,
+        &f.world,
+        &["--frames-per-clip", "2", "--upsample", "bicubic", "--smooth", "0.3"],
+    );
+    assert_eq!(smooth["smooth"], 0.3, "{smooth}");
+    assert_eq!(v["smooth"], 0.0, "{v}");
+    assert_eq!(smooth["centre_prior"], v["centre_prior"]);
+    assert_eq!(conf(&smooth), conf(&v));
+    let bad = run_pretext(&[
+        "eval",
+        "localize",
+        "--checkpoint",
+        f.checkpoint.to_str().unwrap(),
+        "--data",
+        f.world.to_str().unwrap(),
+        "--annotations",
+        f.world.join("annotations.jsonl").to_str().unwrap(),
+        "--smooth",
+        "1.5",
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("smooth"), "{bad:?}");
     // Bad input is a clear error, not a panic.
     let out = run_pretext(&[
         "eval",
@@ -333,4 +359,48 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
     let dur: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
     assert!((dur - 2.0).abs() < 0.1, "duration {dur}");
     assert!(image::open(out_dir.path().join("contact_sheet.png")).is_ok());
+    // --smooth spreads the heatmap (the box around the peak grows or stays) and keeps the
+    // confidence of the unsmoothed map.
+    let smooth_dir = tempfile::tempdir().unwrap();
+    let out = run_pretext(&[
+        "localize",
+        "--checkpoint",
+        f.checkpoint.to_str().unwrap(),
+        clip.to_str().unwrap(),
+        "--out",
+        smooth_dir.path().to_str().unwrap(),
+        "--fps",
+        "2",
+        "--smooth",
+        "0.25",
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let smoothed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(smooth_dir.path().join("clip_0000.json")).unwrap())
+            .unwrap();
+    let area = |fr: &serde_json::Value| {
+        let b: Vec<u64> =
+            fr["box"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+        (b[2] - b[0]) * (b[3] - b[1])
+    };
+    let plain_area: u64 = frames.iter().map(area).sum();
+    let smooth_frames = smoothed["frames"].as_array().unwrap();
+    assert_eq!(smooth_frames.len(), 4);
+    for (a, b) in frames.iter().zip(smooth_frames) {
+        assert_eq!(a["confidence"], b["confidence"], "{a} vs {b}");
+    }
+    assert!(smooth_frames.iter().map(area).sum::<u64>() >= plain_area, "{smoothed}");
+    let out = run_pretext(&[
+        "localize",
+        "--checkpoint",
+        f.checkpoint.to_str().unwrap(),
+        clip.to_str().unwrap(),
+        "--out",
+        smooth_dir.path().to_str().unwrap(),
+        "--smooth=-1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("smooth"));
 }

@@ -1,5 +1,5 @@
-//! Typed errors of the localisation evaluator: unreadable annotation files and maps whose
-//! shapes do not agree.
+//! Typed errors of the localisation evaluator: unreadable annotation files, maps whose
+//! shapes do not agree, and settings out of range.
 
 use std::path::PathBuf;
 
@@ -35,4 +35,7 @@ pub enum LocalizationError {
         /// Actual number of values.
         got: usize,
     },
+    /// A setting is out of its range (the message names it and the range).
+    #[error("{0}")]
+    Invalid(String),
 }

@@ -2,6 +2,11 @@
 //! upsampled to the evaluation grid with the configured interpolation, its confidence is the
 //! top-quarter mean of the upsampled map (SLAVC), and [`score_sample`] applies the published
 //! median-threshold cIoU and the pointing game.
+//!
+//! With [`EvalConfig::smoothing`] on, cIoU and the pointing game read the smoothed map, while
+//! the confidence still reads the map as the model gave it: smoothing is a choice about *where*
+//! (spreading a cell's evidence over the object), and averaging peaks into the background would
+//! only blur *whether* a visible object sounds (the AP of the extended protocol).
 
 use crate::Result;
 
@@ -9,7 +14,7 @@ use super::centre_prior::centre_prior;
 use super::eval_set::EvalSample;
 use super::{
     gt_map, score_sample, summarize, top_quartile_mean, upsample, Interpolation,
-    LocalizationSummary, Localizer, SampleScore, ScoreMap,
+    LocalizationSummary, Localizer, MapSmoothing, SampleScore, ScoreMap,
 };
 
 /// How maps are turned into scores.
@@ -21,6 +26,8 @@ pub struct EvalConfig {
     pub interpolation: Interpolation,
     /// PyTorch's `align_corners` (false in EZ-VSL/LVS; SLAVC's test uses true).
     pub align_corners: bool,
+    /// Gaussian smoothing of the coarse map before cIoU and pointing (off by default).
+    pub smoothing: MapSmoothing,
     /// Samples per model call.
     pub batch: usize,
 }
@@ -31,6 +38,7 @@ impl Default for EvalConfig {
             size: super::EVAL_SIZE,
             interpolation: Interpolation::Bilinear,
             align_corners: false,
+            smoothing: MapSmoothing::OFF,
             batch: 16,
         }
     }
@@ -39,22 +47,15 @@ impl Default for EvalConfig {
 /// Scores one coarse map against its sample.
 pub fn score_map(sample: &EvalSample, map: &ScoreMap, cfg: &EvalConfig) -> Result<SampleScore> {
     let s = cfg.size;
-    let up = upsample(
-        &map.values,
-        (map.height, map.width),
-        (s, s),
-        cfg.interpolation,
-        cfg.align_corners,
-    )?;
+    let up = |values: &[f32]| {
+        upsample(values, (map.height, map.width), (s, s), cfg.interpolation, cfg.align_corners)
+    };
+    let raw = up(&map.values)?;
+    let confidence = top_quartile_mean(&raw);
+    let located =
+        if cfg.smoothing.is_off() { raw } else { up(&cfg.smoothing.smoothed(map).values)? };
     let gt = gt_map(&sample.target, s);
-    Ok(score_sample(
-        &sample.target.name,
-        &up,
-        &gt,
-        s,
-        sample.target.boxes.len(),
-        top_quartile_mean(&up),
-    )?)
+    Ok(score_sample(&sample.target.name, &located, &gt, s, sample.target.boxes.len(), confidence)?)
 }
 
 /// Runs `localizer` over `samples` in batches; `on_batch` sees the number of samples done and
@@ -79,13 +80,74 @@ pub fn evaluate_localizer(
     Ok((scores, summary))
 }
 
-/// The centre-prior baseline on `samples`.
+/// The centre-prior baseline on `samples` (never smoothed).
 pub fn evaluate_centre_prior(
     samples: &[EvalSample],
     cfg: &EvalConfig,
 ) -> Result<(Vec<SampleScore>, LocalizationSummary)> {
     let map = ScoreMap { height: cfg.size, width: cfg.size, values: centre_prior(cfg.size) };
-    let scores = samples.iter().map(|s| score_map(s, &map, cfg)).collect::<Result<Vec<_>>>()?;
+    // A fixed blob already: smoothing would not move its median disk, only cost time.
+    let cfg = EvalConfig { smoothing: MapSmoothing::OFF, ..*cfg };
+    let scores = samples.iter().map(|s| score_map(s, &map, &cfg)).collect::<Result<Vec<_>>>()?;
     let summary = summarize(&scores);
     Ok((scores, summary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evaluation::localization::{Consensus, LocalizationTarget, PixelBox};
+    use crate::media::RgbFrame;
+
+    fn sample(boxes: Vec<PixelBox>) -> EvalSample {
+        EvalSample {
+            target: LocalizationTarget {
+                name: "s".into(),
+                boxes,
+                consensus: Consensus::Union,
+                time: None,
+            },
+            file: "s.mp4".into(),
+            frame: RgbFrame { width: 1, height: 1, pts: 0.0, data: vec![0; 3] },
+            audio: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn smoothing_moves_the_map_and_leaves_the_confidence() {
+        // A 12×12 map whose evidence sits on a ring of texture around a box covering the
+        // centre 40 % of the grid; the box's own middle is as low as the background corners.
+        let (h, w) = (12usize, 12usize);
+        let mut values = vec![0.2f32; h * w];
+        for r in 3..9 {
+            for c in 3..9 {
+                let ring = r == 3 || r == 8 || c == 3 || c == 8;
+                values[r * w + c] = if ring { 0.9 } else { 0.2 };
+            }
+        }
+        let map = ScoreMap { height: h, width: w, values };
+        // Box over cells 3..9 on a 224 grid: 56..168 px (25 % of the grid).
+        let s = sample(vec![PixelBox { x0: 56, y0: 56, x1: 168, y1: 168 }]);
+        let raw = score_map(&s, &map, &EvalConfig::default()).unwrap();
+        let smooth =
+            EvalConfig { smoothing: MapSmoothing::new(0.2).unwrap(), ..Default::default() };
+        let smoothed = score_map(&s, &map, &smooth).unwrap();
+        assert!(
+            smoothed.ciou > raw.ciou + 0.05,
+            "smoothing fills the ring's middle: {} vs {}",
+            smoothed.ciou,
+            raw.ciou
+        );
+        assert_eq!(smoothed.confidence, raw.confidence, "confidence reads the unsmoothed map");
+    }
+
+    #[test]
+    fn the_centre_prior_is_never_smoothed() {
+        let samples = [sample(vec![PixelBox { x0: 60, y0: 60, x1: 160, y1: 160 }])];
+        let plain = evaluate_centre_prior(&samples, &EvalConfig::default()).unwrap();
+        let cfg = EvalConfig { smoothing: MapSmoothing::new(0.3).unwrap(), ..Default::default() };
+        let with = evaluate_centre_prior(&samples, &cfg).unwrap();
+        assert_eq!(plain.0[0].ciou, with.0[0].ciou);
+        assert_eq!(plain.0[0].confidence, with.0[0].confidence);
+    }
 }
