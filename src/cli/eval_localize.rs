@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pretext::evaluation::localization::eval_set::{image_samples, synth_samples, InputSpec};
+use pretext::evaluation::localization::eval_set::{
+    image_samples, mismatch_audio, synth_samples, InputSpec,
+};
 use pretext::evaluation::localization::evaluator::{
     evaluate_centre_prior, evaluate_localizer, EvalConfig,
 };
@@ -96,6 +98,11 @@ pub struct Args {
     /// map, the confidence (AP, max-F1) the unsmoothed one.
     #[arg(long, default_value_t = 0.0, value_name = "SIGMA")]
     pub smooth: f64,
+    /// Control: give every frame the sound of a sample from another file (its ground truth
+    /// stays). A map that follows the sound loses the frame's own source; a map that only looks
+    /// at the picture does not notice.
+    #[arg(long)]
+    pub mismatch_audio: bool,
     /// Use align_corners=True when upsampling (SLAVC's test script).
     #[arg(long)]
     pub align_corners: bool,
@@ -216,7 +223,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             samples
         }
     };
+    let mut samples = samples;
     anyhow::ensure!(!samples.is_empty(), "no sample to evaluate (check --split and --data)");
+    if args.mismatch_audio {
+        mismatch_audio(&mut samples)?;
+    }
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(2 * samples.len() as u64);
         bar.set_style(
@@ -277,6 +288,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "upsample": cfg.interpolation,
             "map": trained.map_score(),
             "smooth": smoothing.sigma(),
+            "mismatch_audio": args.mismatch_audio,
             "align_corners": cfg.align_corners,
             "grid": cfg.size,
             "centre_prior": centre,
@@ -285,11 +297,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let smoothed = if smoothing.is_off() {
+        let mut smoothed = if smoothing.is_off() {
             String::new()
         } else {
             format!(", maps smoothed (σ = {} of the side)", smoothing.sigma())
         };
+        if args.mismatch_audio {
+            smoothed.push_str(", every frame with ANOTHER file's sound (control)");
+        }
         println!(
             "localisation on {} samples ({} with a visible source), {:?} upsampling to {}x{}{}",
             trained_summary.samples,

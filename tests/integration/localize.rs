@@ -269,6 +269,17 @@ fn eval_localize_reports_centre_untrained_and_trained() {
     assert_eq!(v["smooth"], 0.0, "{v}");
     assert_eq!(smooth["centre_prior"], v["centre_prior"]);
     assert_eq!(conf(&smooth), conf(&v));
+    // --mismatch-audio: same frames and boxes, other files' sounds; the centre prior cannot
+    // tell, the models' confidences change.
+    let control = eval_localize_json(
+        &f.checkpoint,
+        &f.world,
+        &["--frames-per-clip", "2", "--upsample", "bicubic", "--mismatch-audio"],
+    );
+    assert_eq!(control["mismatch_audio"], true, "{control}");
+    assert_eq!(control["centre_prior"], v["centre_prior"]);
+    assert_eq!(control["trained"]["samples"], 6);
+    assert_ne!(conf(&control), conf(&v), "the sound did not reach the model");
     let bad = run_pretext(&[
         "eval",
         "localize",

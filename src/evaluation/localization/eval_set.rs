@@ -154,6 +154,38 @@ pub fn clip_samples(
     Ok(out)
 }
 
+/// The control of a sound-driven map: every sample keeps its frame and ground truth but gets
+/// the audio window of a sample from another file (a fixed rotation of the sample list by the
+/// largest number of samples per file, moved on past any sample of the same file). A map that
+/// follows the sound should lose its hold on the frame's own source; one that only looks at
+/// the picture should not notice.
+///
+/// # Errors
+/// If every sample comes from the same file (there is no other sound to give).
+pub fn mismatch_audio(samples: &mut [EvalSample]) -> Result<()> {
+    let n = samples.len();
+    let mut per_file = std::collections::HashMap::<&Path, usize>::new();
+    for s in samples.iter() {
+        *per_file.entry(s.file.as_path()).or_default() += 1;
+    }
+    let shift = per_file.values().copied().max().unwrap_or(0);
+    let mut donors = Vec::with_capacity(n);
+    for i in 0..n {
+        let donor = (0..n)
+            .map(|k| (i + shift + k) % n)
+            .find(|&j| samples[j].file != samples[i].file)
+            .ok_or_else(|| {
+                Error::Config("mismatched audio needs samples from at least two files".into())
+            })?;
+        donors.push(donor);
+    }
+    let audio: Vec<Vec<f32>> = donors.iter().map(|&j| samples[j].audio.clone()).collect();
+    for (s, a) in samples.iter_mut().zip(audio) {
+        s.audio = a;
+    }
+    Ok(())
+}
+
 fn find_with_ext(dir: &Path, name: &str, exts: &[&str]) -> Option<PathBuf> {
     exts.iter().map(|e| dir.join(format!("{name}.{e}"))).find(|p| p.is_file())
 }
@@ -213,6 +245,36 @@ mod tests {
         assert_eq!(c.data.iter().step_by(3).copied().collect::<Vec<_>>(), vec![8, 9, 14, 15]);
         let v = model_view(160, 160, 96);
         assert!((v.width - 160.0 * 96.0 / 108.0).abs() < 1e-9 && (v.x0 - v.y0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn mismatched_audio_always_comes_from_another_file() {
+        let sample = |file: &str, tag: f32| EvalSample {
+            target: LocalizationTarget {
+                name: file.into(),
+                boxes: Vec::new(),
+                consensus: crate::evaluation::localization::Consensus::Union,
+                time: None,
+            },
+            file: file.into(),
+            frame: RgbFrame { width: 1, height: 1, pts: 0.0, data: vec![0; 3] },
+            audio: vec![tag],
+        };
+        // Uneven groups: a has 3 samples, b 1, c 2.
+        let files = ["a", "a", "a", "b", "c", "c"];
+        let mut s: Vec<_> = files.iter().enumerate().map(|(i, f)| sample(f, i as f32)).collect();
+        mismatch_audio(&mut s).unwrap();
+        let mut used = Vec::new();
+        for (i, x) in s.iter().enumerate() {
+            let donor = x.audio[0] as usize;
+            assert_ne!(files[donor], files[i], "sample {i} kept audio of its own file");
+            used.push(donor);
+        }
+        // Frames and targets stay; only audio moves.
+        assert!(s.iter().zip(files).all(|(x, f)| x.target.name == f));
+        let mut one = vec![sample("a", 0.0), sample("a", 1.0)];
+        assert!(mismatch_audio(&mut one).is_err());
+        assert!(mismatch_audio(&mut []).is_ok());
     }
 
     #[test]
