@@ -318,18 +318,13 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
     let f = fixture();
     let out_dir = tempfile::tempdir().unwrap();
     let clip = f.world.join("clip_0000.mp4");
-    let out = run_pretext(&[
-        "localize",
-        "--checkpoint",
-        f.checkpoint.to_str().unwrap(),
-        clip.to_str().unwrap(),
-        "--out",
-        out_dir.path().to_str().unwrap(),
-        "--fps",
-        "2",
-        "--device",
-        "cpu",
-    ]);
+    let localize = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["localize", "--checkpoint", f.checkpoint.to_str().unwrap()];
+        args.extend([clip.to_str().unwrap(), "--out", out.to_str().unwrap(), "--fps", "2"]);
+        args.extend(extra.iter().chain(&["--device", "cpu"]));
+        run_pretext(&args)
+    };
+    let out = localize(out_dir.path(), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // 2 s at 2 fps: frames at 0.25, 0.75, 1.25, 1.75 s.
     let pngs: Vec<_> = std::fs::read_dir(out_dir.path().join("clip_0000"))
@@ -373,20 +368,7 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
     // --smooth spreads the heatmap (the box around the peak grows or stays) and keeps the
     // confidence of the unsmoothed map.
     let smooth_dir = tempfile::tempdir().unwrap();
-    let out = run_pretext(&[
-        "localize",
-        "--checkpoint",
-        f.checkpoint.to_str().unwrap(),
-        clip.to_str().unwrap(),
-        "--out",
-        smooth_dir.path().to_str().unwrap(),
-        "--fps",
-        "2",
-        "--smooth",
-        "0.25",
-        "--device",
-        "cpu",
-    ]);
+    let out = localize(smooth_dir.path(), &["--smooth", "0.25"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let smoothed: serde_json::Value =
         serde_json::from_slice(&std::fs::read(smooth_dir.path().join("clip_0000.json")).unwrap())
@@ -403,15 +385,7 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
         assert_eq!(a["confidence"], b["confidence"], "{a} vs {b}");
     }
     assert!(smooth_frames.iter().map(area).sum::<u64>() >= plain_area, "{smoothed}");
-    let out = run_pretext(&[
-        "localize",
-        "--checkpoint",
-        f.checkpoint.to_str().unwrap(),
-        clip.to_str().unwrap(),
-        "--out",
-        smooth_dir.path().to_str().unwrap(),
-        "--smooth=-1",
-    ]);
+    let out = localize(smooth_dir.path(), &["--smooth=-1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("smooth"));
 }
