@@ -3,6 +3,10 @@
 //! Without `--no-as-needed`, the linker drops `libtorch_cuda.so` (nothing references it
 //! directly) and `tch::Cuda::is_available()` is false even on a GPU machine. The rpath lets the
 //! binary and the test executables run with no `LD_LIBRARY_PATH`.
+//!
+//! It also sets `cfg(pretext_avx512)` when the compiler is Rust 1.89 or newer, where the AVX-512
+//! target features are stable: the spectrogram's AVX-512 loop (`src/features/simd.rs`) is
+//! compiled only then, so older compilers down to the crate's `rust-version` still build it.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,8 +28,20 @@ fn torch_lib_dir() -> Option<PathBuf> {
     out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
+/// The compiler's minor version (`rustc 1.MINOR.patch ...`).
+fn rustc_minor() -> Option<u32> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let out = Command::new(rustc).arg("--version").output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?;
+    text.split_whitespace().nth(1)?.split('.').nth(1)?.parse().ok()
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rustc-check-cfg=cfg(pretext_avx512)");
+    if rustc_minor().is_some_and(|minor| minor >= 89) {
+        println!("cargo:rustc-cfg=pretext_avx512");
+    }
     let Some(lib) = torch_lib_dir() else {
         println!(
             "cargo:warning=torch libraries not found: run `make setup` (or set PYTHON_SYS_EXECUTABLE)"

@@ -200,6 +200,11 @@ impl Spectrogram {
     }
 
     fn fill(&mut self, wave: &[f32], out: &mut [f32], n_frames: usize) -> Result<(), FeatureError> {
+        #[cfg(all(target_arch = "x86_64", pretext_avx512))]
+        if super::simd::avx512() {
+            // SAFETY: as below, `avx512` checked these features.
+            return unsafe { self.fill_frames_avx512(wave, out, n_frames) };
+        }
         #[cfg(target_arch = "x86_64")]
         if super::simd::avx2_fma() {
             // SAFETY: the only precondition of a `#[target_feature]` function is that the CPU
@@ -221,9 +226,21 @@ impl Spectrogram {
         self.fill_frames::<true>(wave, out, n_frames)
     }
 
-    /// Checks the samples are finite, then the per-frame work; inlined into both the baseline
-    /// and the AVX2 caller.
-    /// `WIDE`: called from the AVX2 copy (enables the AVX transpose tiles).
+    /// [`Spectrogram::fill_frames`] compiled for AVX-512 (see `simd.rs`).
+    #[cfg(all(target_arch = "x86_64", pretext_avx512))]
+    #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+    fn fill_frames_avx512(
+        &mut self,
+        wave: &[f32],
+        out: &mut [f32],
+        n_frames: usize,
+    ) -> Result<(), FeatureError> {
+        self.fill_frames::<true>(wave, out, n_frames)
+    }
+
+    /// Checks the samples are finite, then the per-frame work; inlined into the baseline, the
+    /// AVX2 and the AVX-512 caller.
+    /// `WIDE`: called from an AVX2 or AVX-512 copy (enables the AVX transpose tiles).
     #[inline(always)]
     fn fill_frames<const WIDE: bool>(
         &mut self,
@@ -380,6 +397,36 @@ mod tests {
             assert!(spec.iter().all(|v| v.is_finite()), "{preset}: clipped input");
             let peak = spec.iter().cloned().fold(f32::MIN, f32::max);
             assert!(f64::from(peak) > floor + 1.0, "{preset}: clipped input is not silent");
+        }
+    }
+
+    #[test]
+    fn baseline_avx2_and_avx512_loops_give_identical_bits() {
+        let n = 48_000;
+        let wave: Vec<f32> = (0..n)
+            .map(|i| (i as f32 * 0.013).sin() * 0.3 + ((i * 7919) % 101) as f32 * 1e-3)
+            .collect();
+        for preset in Preset::ALL {
+            let mut s = Spectrogram::new(preset.config()).unwrap();
+            let (f, t) = s.shape(n);
+            let mut base = vec![f32::NAN; f * t];
+            s.fill_frames::<false>(&wave, &mut base, t).unwrap();
+            let same =
+                |wide: &[f32]| base.iter().zip(wide).all(|(a, b)| a.to_bits() == b.to_bits());
+            #[cfg(target_arch = "x86_64")]
+            if super::super::simd::avx2_fma() {
+                let mut wide = vec![f32::NAN; f * t];
+                // SAFETY: the CPU has the features just checked.
+                unsafe { s.fill_frames_avx2(&wave, &mut wide, t) }.unwrap();
+                assert!(same(&wide), "{preset}: the AVX2 loop differs from the baseline loop");
+            }
+            #[cfg(all(target_arch = "x86_64", pretext_avx512))]
+            if super::super::simd::avx512() {
+                let mut wide = vec![f32::NAN; f * t];
+                // SAFETY: the CPU has the features just checked.
+                unsafe { s.fill_frames_avx512(&wave, &mut wide, t) }.unwrap();
+                assert!(same(&wide), "{preset}: the AVX-512 loop differs from the baseline loop");
+            }
         }
     }
 
