@@ -24,12 +24,17 @@
 //! - [`transpose`]'s 8×8 tile (eight row loads, 24 shuffles, eight row stores instead of 64
 //!   scattered scalar stores), used to turn frame-major spectra into the bins-major blocks the
 //!   filterbank and the `[freq, time]` output want;
-//! - [`SplitBlocks::power`], the f32 real-FFT split fused with the power (`stft.rs`): bins `k`
-//!   and `M − k` of a real `2M`-point spectrum come from entries `k` and `M − k` of a complex
-//!   `M`-point FFT, so eight bins are read forwards and their eight mirrors backwards
-//!   (de-interleaving shuffles with the pair order reversed, a 128-bit lane swap), and the powers
-//!   of both are stored with one permute each.
+//! - [`SplitBlocks::power`], the real-FFT split fused with the power (`stft.rs`), for f32 and
+//!   f64 ([`SplitLanes`]): bins `k` and `M − k` of a real `2M`-point spectrum come from entries
+//!   `k` and `M − k` of a complex `M`-point FFT, so eight (f32) or four (f64) bins are read
+//!   forwards and as many mirrors backwards (de-interleaving shuffles with the pair order
+//!   reversed, a 128-bit lane swap), and the powers of both are stored with one permute each.
+//!   The arithmetic between the shuffles is [`split_pair`], the scalar loop's own function, run
+//!   on AVX registers through the `Avx` wrapper's operators (their intrinsic calls are the
+//!   remaining `unsafe`; an `Avx` exists only inside the kernels).
 #![allow(unsafe_code)]
+
+use std::ops::{Add, Mul, Sub};
 
 use realfft::num_complex::Complex;
 
@@ -153,50 +158,81 @@ pub(crate) fn as_complex_mut<T: Copy>(x: &mut [T]) -> &mut [Complex<T>] {
     unsafe { std::slice::from_raw_parts_mut(x.as_mut_ptr().cast::<Complex<T>>(), x.len() / 2) }
 }
 
-/// Lane `j` of an AVX block holds bin `k + SIGMA[j]`: the order in which `_mm256_shuffle_ps`
-/// de-interleaves two registers of four complex values.
+/// [`SplitBlocks::power`]'s loop.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; `z.len() == blocks.m`, `quarter.len() == out.len() ==
+/// blocks.m + 1`, and every start `k` satisfies `1 ≤ k` and `k + SIGMA.len() ≤ blocks.m`.
 #[cfg(target_arch = "x86_64")]
-const SIGMA: [usize; 8] = [0, 1, 4, 5, 2, 3, 6, 7];
+type SplitKernel<T> = unsafe fn(&SplitBlocks<T>, &[Complex<T>], &[T], &mut [f32]);
 
-/// The f32 real-FFT split fused with the power, eight bin pairs per step (AVX, see the module
-/// docs). Exists only on CPUs with AVX2 and FMA, so holding one is the check.
+/// A float type with a real-FFT split kernel for [`SplitBlocks`]: f32 (eight bins per AVX
+/// register) and f64 (four).
+pub(crate) trait SplitLanes: Copy + 'static {
+    /// Lane `j` of a block holds bin `k + SIGMA[j]` (and its mirror `M − k − SIGMA[j]`): the
+    /// order in which the de-interleaving shuffles leave two registers of complex values. Its
+    /// length is the block size.
+    const SIGMA: &'static [usize];
+    /// The block loop.
+    #[cfg(target_arch = "x86_64")]
+    const KERNEL: SplitKernel<Self>;
+}
+
+impl SplitLanes for f32 {
+    const SIGMA: &'static [usize] = &[0, 1, 4, 5, 2, 3, 6, 7];
+    #[cfg(target_arch = "x86_64")]
+    const KERNEL: SplitKernel<f32> = split_power_f32;
+}
+
+impl SplitLanes for f64 {
+    const SIGMA: &'static [usize] = &[0, 2, 1, 3];
+    #[cfg(target_arch = "x86_64")]
+    const KERNEL: SplitKernel<f64> = split_power_f64;
+}
+
+/// The real-FFT split fused with the power, `SIGMA.len()` bin pairs per step (AVX, see the
+/// module docs). Exists only on CPUs with AVX2 and FMA, so holding one is the check.
 ///
 /// For a real frame of `2M` samples whose pairs went through a complex `M`-point FFT `Z`, and
 /// `a = Z[k]`, `b = Z[M − k]`, `(c, s) = e^{−iπk/M}`: with `σ = a + b̄`, `δ = a − b̄`,
 /// `u = c·δ_im + s·δ_re`, `v = s·δ_im − c·δ_re`, twice bin `k` is `(σ_re + u, σ_im + v)` and
 /// twice bin `M − k` is conjugate to `(σ_re − u, σ_im − v)`. [`SplitBlocks::power`] writes
-/// `|·|²·quarter[bin]` for both, exactly as `stft.rs`'s scalar loop does (same operations, no
-/// FMA).
-pub(crate) struct SplitBlocks {
+/// `|·|²·quarter[bin]` for both, rounded to f32, exactly as `stft.rs`'s scalar loop does (same
+/// operations, no FMA).
+pub(crate) struct SplitBlocks<T: SplitLanes> {
     /// Complex FFT length `M`.
     m: usize,
-    /// First bin `k` of each block (bins `k..k + 8` and their mirrors). The last block may
-    /// overlap the one before it; overlapping bins are written twice with the same value.
+    /// First bin `k` of each block (bins `k..k + SIGMA.len()` and their mirrors). The last
+    /// block may overlap the one before it; overlapping bins are written twice with the same
+    /// value.
     starts: Vec<usize>,
-    /// `cos` and `sin` of `−πk/M` per block, in [`SIGMA`] order.
-    cos: Vec<f32>,
-    sin: Vec<f32>,
+    /// `cos` and `sin` of `−πk/M` per block, in `SIGMA` order.
+    cos: Vec<T>,
+    sin: Vec<T>,
 }
 
-impl SplitBlocks {
+impl<T: SplitLanes> SplitBlocks<T> {
     /// Blocks covering the bin pairs `1..=k_max` (`k_max < M − k_max`), with `twiddles[k]` =
-    /// `e^{−iπk/M}`; `None` when the CPU lacks AVX2/FMA, off x86-64, or for fewer than 8 pairs.
-    pub(crate) fn new(m: usize, k_max: usize, twiddles: &[Complex<f32>]) -> Option<Self> {
-        #[cfg(target_arch = "x86_64")]
-        if avx2_fma() && k_max >= 8 {
-            assert!(2 * k_max < m && twiddles.len() > k_max, "split blocks for {m}, {k_max}");
-            let mut starts: Vec<usize> = (1..=k_max - 7).step_by(8).collect();
-            if starts.last().is_some_and(|&s| s + 7 < k_max) {
-                starts.push(k_max - 7);
-            }
-            let lanes = |f: fn(&Complex<f32>) -> f32| -> Vec<f32> {
-                starts.iter().flat_map(|&s| SIGMA.map(|j| f(&twiddles[s + j]))).collect()
-            };
-            let (cos, sin) = (lanes(|w| w.re), lanes(|w| w.im));
-            return Some(SplitBlocks { m, starts, cos, sin });
+    /// `e^{−iπk/M}`; `None` when the CPU lacks AVX2/FMA, off x86-64, or for fewer pairs than a
+    /// block holds.
+    pub(crate) fn new(m: usize, k_max: usize, twiddles: &[Complex<T>]) -> Option<Self> {
+        let lanes = T::SIGMA.len();
+        if !avx2_fma() || k_max < lanes {
+            return None;
         }
-        let _ = (m, k_max, twiddles);
-        None
+        assert!(2 * k_max < m && twiddles.len() > k_max, "split blocks for {m}, {k_max}");
+        let mut starts: Vec<usize> = (1..=k_max + 1 - lanes).step_by(lanes).collect();
+        if starts.last().is_some_and(|&s| s + lanes <= k_max) {
+            starts.push(k_max + 1 - lanes);
+        }
+        let part = |f: fn(&Complex<T>) -> T| -> Vec<T> {
+            starts
+                .iter()
+                .flat_map(|&s| T::SIGMA.iter().map(move |&j| f(&twiddles[s + j])))
+                .collect()
+        };
+        let (cos, sin) = (part(|w| w.re), part(|w| w.im));
+        Some(SplitBlocks { m, starts, cos, sin })
     }
 
     /// Writes `out[k]` and `out[M − k]` for every pair the blocks cover; `z` holds the `M`
@@ -205,26 +241,85 @@ impl SplitBlocks {
     /// # Panics
     /// If the lengths are not those.
     #[inline]
-    pub(crate) fn power(&self, z: &[Complex<f32>], quarter: &[f32], out: &mut [f32]) {
+    pub(crate) fn power(&self, z: &[Complex<T>], quarter: &[T], out: &mut [f32]) {
         assert!(z.len() == self.m && quarter.len() == self.m + 1 && out.len() == self.m + 1);
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the constructor returned `Some` only on a CPU with AVX2 and FMA; the lengths
-        // were just checked, the block starts in `new` (`1 ≤ k`, `k + 7 ≤ k_max < M/2`).
+        // were just checked, the block starts in `new` (`1 ≤ k`, `k + lanes − 1 ≤ k_max < M/2`).
         unsafe {
-            split_power_avx2(self, z, quarter, out);
+            T::KERNEL(self, z, quarter, out)
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        unreachable!("no split blocks off x86-64")
     }
 }
 
-/// [`SplitBlocks::power`]'s loop.
+/// Twice bins `k` and `M − k` squared, `(|2X[k]|², |2X[M − k]|²)`, from `a = Z[k]`,
+/// `b = Z[M − k]` and `(c, s) = e^{−iπk/M}` ([`SplitBlocks`] gives the formula): one pair in
+/// `stft.rs`'s scalar loop, a register of pairs ([`Avx`]) in the kernels below, the same
+/// operations in the same order on both.
+#[inline(always)]
+pub(crate) fn split_pair<V>(a_re: V, a_im: V, b_re: V, b_im: V, c: V, s: V) -> (V, V)
+where
+    V: Copy + Add<Output = V> + Sub<Output = V> + Mul<Output = V>,
+{
+    let (sum_re, sum_im) = (a_re + b_re, a_im - b_im);
+    let (dif_re, dif_im) = (a_re - b_re, a_im + b_im);
+    let u = c * dif_im + s * dif_re;
+    let v = s * dif_im - c * dif_re;
+    let (x_re, x_im) = (sum_re + u, sum_im + v);
+    let (y_re, y_im) = (sum_re - u, sum_im - v);
+    (x_re * x_re + x_im * x_im, y_re * y_re + y_im * y_im)
+}
+
+/// An AVX register with lane-wise `+`, `−`, `×` (no FMA), for [`split_pair`]. Built only
+/// inside the `avx2,fma` kernels below, into which its `#[inline(always)]` operators inline.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Avx<V>(V);
+
+#[cfg(target_arch = "x86_64")]
+macro_rules! avx_ops {
+    ($v:ty, $add:ident, $sub:ident, $mul:ident) => {
+        impl Add for Avx<$v> {
+            type Output = Self;
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                // SAFETY: an `Avx` exists only inside the AVX2 kernels (see the type).
+                Avx(unsafe { std::arch::x86_64::$add(self.0, o.0) })
+            }
+        }
+        impl Sub for Avx<$v> {
+            type Output = Self;
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                // SAFETY: as `add`.
+                Avx(unsafe { std::arch::x86_64::$sub(self.0, o.0) })
+            }
+        }
+        impl Mul for Avx<$v> {
+            type Output = Self;
+            #[inline(always)]
+            fn mul(self, o: Self) -> Self {
+                // SAFETY: as `add`.
+                Avx(unsafe { std::arch::x86_64::$mul(self.0, o.0) })
+            }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+avx_ops!(std::arch::x86_64::__m256, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps);
+#[cfg(target_arch = "x86_64")]
+avx_ops!(std::arch::x86_64::__m256d, _mm256_add_pd, _mm256_sub_pd, _mm256_mul_pd);
+
+/// The f32 split: lane `j` = bin `k + SIGMA[j]`, eight per step.
 ///
 /// # Safety
-/// The CPU must have AVX2 and FMA; `z.len() == blocks.m`, `quarter.len() == out.len() ==
-/// blocks.m + 1`, and every start `k` satisfies `1 ≤ k` and `k + 8 ≤ blocks.m`.
+/// As [`SplitKernel`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn split_power_avx2(
-    blocks: &SplitBlocks,
+unsafe fn split_power_f32(
+    blocks: &SplitBlocks<f32>,
     z: &[Complex<f32>],
     quarter: &[f32],
     out: &mut [f32],
@@ -253,21 +348,60 @@ unsafe fn split_power_avx2(
         let b_im = _mm256_permute2f128_ps::<0x01>(b_im, b_im);
         let c = _mm256_loadu_ps(blocks.cos.as_ptr().add(8 * i));
         let s = _mm256_loadu_ps(blocks.sin.as_ptr().add(8 * i));
-        let sum_re = _mm256_add_ps(a_re, b_re);
-        let sum_im = _mm256_sub_ps(a_im, b_im);
-        let dif_re = _mm256_sub_ps(a_re, b_re);
-        let dif_im = _mm256_add_ps(a_im, b_im);
-        let u = _mm256_add_ps(_mm256_mul_ps(c, dif_im), _mm256_mul_ps(s, dif_re));
-        let v = _mm256_sub_ps(_mm256_mul_ps(s, dif_im), _mm256_mul_ps(c, dif_re));
-        let (x_re, x_im) = (_mm256_add_ps(sum_re, u), _mm256_add_ps(sum_im, v));
-        let (y_re, y_im) = (_mm256_sub_ps(sum_re, u), _mm256_sub_ps(sum_im, v));
-        let p = _mm256_add_ps(_mm256_mul_ps(x_re, x_re), _mm256_mul_ps(x_im, x_im));
-        let q = _mm256_add_ps(_mm256_mul_ps(y_re, y_re), _mm256_mul_ps(y_im, y_im));
+        let (Avx(p), Avx(q)) =
+            split_pair(Avx(a_re), Avx(a_im), Avx(b_re), Avx(b_im), Avx(c), Avx(s));
         // SIGMA order → bin order: swap the middle 64-bit pairs.
         let p = _mm256_castpd_ps(_mm256_permute4x64_pd::<0xD8>(_mm256_castps_pd(p)));
         let q = _mm256_permutevar8x32_ps(q, mirror);
         _mm256_storeu_ps(op.add(k), _mm256_mul_ps(p, _mm256_loadu_ps(qp.add(k))));
         _mm256_storeu_ps(op.add(r), _mm256_mul_ps(q, _mm256_loadu_ps(qp.add(r))));
+    }
+}
+
+/// The f64 split: lane `j` = bin `k + SIGMA[j]`, four per step; the powers are scaled in f64 and
+/// rounded to f32 (`vcvtpd2ps`, round to nearest like `as f32`).
+///
+/// # Safety
+/// As [`SplitKernel`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn split_power_f64(
+    blocks: &SplitBlocks<f64>,
+    z: &[Complex<f64>],
+    quarter: &[f64],
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let m = blocks.m;
+    let zp = z.as_ptr().cast::<f64>();
+    let (qp, op) = (quarter.as_ptr(), out.as_mut_ptr());
+    for (i, &k) in blocks.starts.iter().enumerate() {
+        // First of the four mirrored bins M − k − 3 ..= M − k.
+        let r = m - k - 3;
+        let a0 = _mm256_loadu_pd(zp.add(2 * k));
+        let a1 = _mm256_loadu_pd(zp.add(2 * k + 4));
+        let b0 = _mm256_loadu_pd(zp.add(2 * r));
+        let b1 = _mm256_loadu_pd(zp.add(2 * r + 4));
+        // a: lane j = Z[k + SIGMA[j]] (k, k + 2, k + 1, k + 3).
+        let a_re = _mm256_unpacklo_pd(a0, a1);
+        let a_im = _mm256_unpackhi_pd(a0, a1);
+        // b: (r + 2, r, r + 3, r + 1), then halves swapped: lane j = Z[r + 3 − SIGMA[j]] =
+        // Z[M − k − SIGMA[j]].
+        let b_re = _mm256_unpacklo_pd(b1, b0);
+        let b_im = _mm256_unpackhi_pd(b1, b0);
+        let b_re = _mm256_permute2f128_pd::<0x01>(b_re, b_re);
+        let b_im = _mm256_permute2f128_pd::<0x01>(b_im, b_im);
+        let c = _mm256_loadu_pd(blocks.cos.as_ptr().add(4 * i));
+        let s = _mm256_loadu_pd(blocks.sin.as_ptr().add(4 * i));
+        let (Avx(p), Avx(q)) =
+            split_pair(Avx(a_re), Avx(a_im), Avx(b_re), Avx(b_im), Avx(c), Avx(s));
+        // SIGMA order → bin order: p's lanes (0, 2, 1, 3), q's (3, 1, 2, 0).
+        let p = _mm256_permute4x64_pd::<0xD8>(p);
+        let q = _mm256_permute4x64_pd::<0x27>(q);
+        let p = _mm256_cvtpd_ps(_mm256_mul_pd(p, _mm256_loadu_pd(qp.add(k))));
+        let q = _mm256_cvtpd_ps(_mm256_mul_pd(q, _mm256_loadu_pd(qp.add(r))));
+        _mm_storeu_ps(op.add(k), p);
+        _mm_storeu_ps(op.add(r), q);
     }
 }
 

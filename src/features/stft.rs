@@ -1,6 +1,6 @@
 //! The short-time Fourier transform: framing, optional centring, detrending, windowing, a real
-//! FFT (realfft on rustfft; for f32 and even sizes, rustfft at half the length with the real
-//! split fused into the power), and magnitude or power with optional scipy density scaling.
+//! FFT (for even sizes rustfft at half the length with the real split fused into the power,
+//! realfft for odd ones), and magnitude or power with optional scipy density scaling.
 //!
 //! Design:
 //! - One [`Stft`] owns its plan, window, frame buffer, spectrum and FFT scratch, so
@@ -228,11 +228,10 @@ struct Kernel<T: Sample> {
 
 /// How a kernel turns its real frame into powers.
 enum Transform<T: Sample> {
-    /// realfft's real-to-complex FFT, then `|X|²·scale` (f64, whose presets keep their values
-    /// bit for bit; odd sizes).
+    /// realfft's real-to-complex FFT, then `|X|²·scale` (odd sizes).
     Real { fft: Arc<dyn RealToComplex<T>>, spectrum: Vec<Complex<T>>, scratch: Vec<Complex<T>> },
     /// A complex FFT of the `n_fft / 2` sample pairs, with realfft's split into the real
-    /// spectrum fused with the power (f32, even sizes).
+    /// spectrum fused with the power (even sizes).
     Half(HalfSpectrum<T>),
 }
 
@@ -242,7 +241,8 @@ enum Transform<T: Sample> {
 /// `X[M − k]` its counterpart with the second term's sign flipped, conjugated. Only the powers
 /// are needed, so the split writes `|2X|²·scale/4` straight into the output: one pass over the
 /// spectrum instead of realfft's split and a separate power loop. On AVX2 the pairs go through
-/// [`simd::SplitBlocks`] (eight at once, bit-identical to the scalar loop here).
+/// [`simd::SplitBlocks`] (eight f32 or four f64 at once, bit-identical to the scalar loop here,
+/// both [`simd::split_pair`]).
 struct HalfSpectrum<T: Sample> {
     fft: Arc<dyn rustfft::Fft<T>>,
     /// `W^k` for `k ≤ k_max`.
@@ -253,11 +253,11 @@ struct HalfSpectrum<T: Sample> {
     quarter: Vec<T>,
     spectrum: Vec<Complex<T>>,
     scratch: Vec<Complex<T>>,
-    wide: Option<simd::SplitBlocks>,
+    wide: Option<simd::SplitBlocks<T>>,
 }
 
 impl<T: Sample> HalfSpectrum<T> {
-    /// `wide`: use the AVX2 split when the CPU has it (only f32 has one).
+    /// `wide`: use the AVX2 split when the CPU has it.
     fn new(n_fft: usize, bin_scale: &[T], wide: bool) -> Self {
         assert!(n_fft % 2 == 0, "HalfSpectrum needs an even n_fft, got {n_fft}");
         let m = n_fft / 2;
@@ -269,10 +269,7 @@ impl<T: Sample> HalfSpectrum<T> {
                 Complex { re: T::of_f64(angle.cos()), im: T::of_f64(angle.sin()) }
             })
             .collect();
-        let wide = match T::f32_twiddles(&twiddles) {
-            Some(w) if wide => simd::SplitBlocks::new(m, k_max, w),
-            _ => None,
-        };
+        let wide = if wide { simd::SplitBlocks::new(m, k_max, &twiddles) } else { None };
         HalfSpectrum {
             scratch: vec![Complex::new(T::zero(), T::zero()); fft.get_outofplace_scratch_len()],
             spectrum: vec![Complex::new(T::zero(), T::zero()); m],
@@ -305,32 +302,25 @@ impl<T: Sample> HalfSpectrum<T> {
             let c = z[m / 2];
             values[m / 2] = out(c.re * c.re + c.im * c.im, bin_scale[m / 2]);
         }
-        if let (Some(blocks), Some((z, quarter))) =
-            (&self.wide, T::f32_parts(&self.spectrum, &self.quarter))
-        {
-            blocks.power(z, quarter, values);
+        if let Some(blocks) = &self.wide {
+            blocks.power(z, &self.quarter, values);
             return;
         }
-        // The same operations as `SplitBlocks::power`, one pair at a time.
+        // `SplitBlocks::power`'s formula, one pair at a time.
         for k in 1..=self.k_max {
             let (a, b, w) = (z[k], z[m - k], self.twiddles[k]);
-            let (sum_re, sum_im) = (a.re + b.re, a.im - b.im);
-            let (dif_re, dif_im) = (a.re - b.re, a.im + b.im);
-            let u = w.re * dif_im + w.im * dif_re;
-            let v = w.im * dif_im - w.re * dif_re;
-            let (x_re, x_im) = (sum_re + u, sum_im + v);
-            let (y_re, y_im) = (sum_re - u, sum_im - v);
-            values[k] = out(x_re * x_re + x_im * x_im, self.quarter[k]);
-            values[m - k] = out(y_re * y_re + y_im * y_im, self.quarter[m - k]);
+            let (p, q) = simd::split_pair(a.re, a.im, b.re, b.im, w.re, w.im);
+            values[k] = out(p, self.quarter[k]);
+            values[m - k] = out(q, self.quarter[m - k]);
         }
     }
 }
 
 impl<T: Sample> Kernel<T> {
-    /// `half`: transform through [`HalfSpectrum`] (even `n_fft` only), else realfft.
-    fn new(window: &[f64], n_fft: usize, bin_scale: &[f64], half: bool) -> Self {
+    /// Even sizes transform through [`HalfSpectrum`], odd ones through realfft.
+    fn new(window: &[f64], n_fft: usize, bin_scale: &[f64]) -> Self {
         let bin_scale: Vec<T> = bin_scale.iter().map(|s| T::of_f64(*s)).collect();
-        let transform = if half && n_fft % 2 == 0 {
+        let transform = if n_fft % 2 == 0 {
             Transform::Half(HalfSpectrum::new(n_fft, &bin_scale, true))
         } else {
             let fft = RealFftPlanner::<T>::new().plan_fft_forward(n_fft);
@@ -350,21 +340,10 @@ impl<T: Sample> Kernel<T> {
 }
 
 /// The float types an STFT can run in.
-trait Sample: realfft::FftNum {
+trait Sample: realfft::FftNum + simd::SplitLanes {
     fn of_f32(x: f32) -> Self;
     fn of_f64(x: f64) -> Self;
     fn to_f64(self) -> f64;
-    /// The twiddles as f32, when `Self` is f32 (the AVX2 split exists for f32 only).
-    fn f32_twiddles(_: &[Complex<Self>]) -> Option<&[Complex<f32>]> {
-        None
-    }
-    /// A spectrum and its scales as f32, when `Self` is f32.
-    fn f32_parts<'a>(
-        _: &'a [Complex<Self>],
-        _: &'a [Self],
-    ) -> Option<(&'a [Complex<f32>], &'a [f32])> {
-        None
-    }
 }
 
 impl Sample for f64 {
@@ -394,16 +373,6 @@ impl Sample for f32 {
     #[inline(always)]
     fn to_f64(self) -> f64 {
         f64::from(self)
-    }
-    fn f32_twiddles(w: &[Complex<f32>]) -> Option<&[Complex<f32>]> {
-        Some(w)
-    }
-    #[inline(always)]
-    fn f32_parts<'a>(
-        z: &'a [Complex<f32>],
-        s: &'a [f32],
-    ) -> Option<(&'a [Complex<f32>], &'a [f32])> {
-        Some((z, s))
     }
 }
 
@@ -451,9 +420,8 @@ impl Stft {
             })
             .collect();
         let engine = match config.precision {
-            // f64 keeps realfft's arithmetic (the goldens' 1e-4 on L3's dB leaves little room).
-            Precision::F64 => Engine::F64(Kernel::new(&window, config.n_fft, &bin_scale, false)),
-            Precision::F32 => Engine::F32(Kernel::new(&window, config.n_fft, &bin_scale, true)),
+            Precision::F64 => Engine::F64(Kernel::new(&window, config.n_fft, &bin_scale)),
+            Precision::F32 => Engine::F32(Kernel::new(&window, config.n_fft, &bin_scale)),
         };
         Ok(Stft {
             values: vec![0.0; config.n_bins()],
@@ -751,16 +719,25 @@ mod tests {
 
     #[test]
     fn half_length_split_matches_naive_dft() {
-        // Powers of two (the presets), M odd (n_fft = 2 mod 4), and sizes too small for a block.
-        for n_fft in [512, 256, 1024, 2048, 130, 34, 40, 18, 16, 6, 4, 2] {
+        // Powers of two (the presets), 400, M odd (n_fft = 2 mod 4), and sizes too small for a
+        // block (8 f32 or 4 f64 pairs).
+        for n_fft in [512, 256, 1024, 2048, 400, 130, 34, 40, 18, 16, 10, 8, 6, 4, 2] {
             let frame: Vec<f64> =
                 noise(n_fft, n_fft as u64).iter().map(|x| f64::from(*x)).collect();
-            let (got, want) = half_power::<f64>(&frame, n_fft, false);
-            for (k, (g, e)) in got.iter().zip(&want).enumerate() {
-                let g = f64::from(*g);
-                assert!((g - e).abs() <= 1e-7 * e + 1e-9, "f64 {n_fft}: bin {k}: {g} vs {e}");
-            }
+            // The naive DFT's scaled powers.
+            let want = half_power::<f64>(&frame, n_fft, false).1;
             let peak = want.iter().cloned().fold(0.0, f64::max);
+            for wide in [false, true] {
+                let (got, _) = half_power::<f64>(&frame, n_fft, wide);
+                for (k, (g, e)) in got.iter().zip(&want).enumerate() {
+                    // f64 to the power (error ~1e-16 of the peak), then one f32 rounding.
+                    let g = f64::from(*g);
+                    assert!(
+                        (g - e).abs() <= 1e-7 * e + 1e-13 * peak,
+                        "f64 {n_fft} {wide}: bin {k}: {g} vs {e}"
+                    );
+                }
+            }
             for wide in [false, true] {
                 let (got, _) = half_power::<f32>(&frame, n_fft, wide);
                 for (k, (g, e)) in got.iter().zip(&want).enumerate() {
@@ -774,18 +751,25 @@ mod tests {
         }
     }
 
+    fn avx2_split_equals_the_scalar_split<T: Sample>() {
+        for n_fft in [512, 256, 1024, 2048, 400, 130, 34, 40, 18, 10, 8] {
+            let scale = vec![T::of_f64(1.0); n_fft / 2 + 1];
+            let blocks = HalfSpectrum::<T>::new(n_fft, &scale, true).wide;
+            let pairs = (n_fft / 2 - 1) / 2;
+            let lanes = <T as simd::SplitLanes>::SIGMA.len();
+            assert_eq!(blocks.is_some(), simd::avx2_fma() && pairs >= lanes, "{n_fft}");
+            let frame: Vec<f64> = noise(n_fft, 5).iter().map(|x| f64::from(*x)).collect();
+            let scalar = half_power::<T>(&frame, n_fft, false).0;
+            let wide = half_power::<T>(&frame, n_fft, true).0;
+            let same = scalar.iter().zip(&wide).all(|(a, b)| a.to_bits() == b.to_bits());
+            assert!(same, "{n_fft} ({lanes} lanes): {scalar:?} vs {wide:?}");
+        }
+    }
+
     #[test]
     fn avx2_split_equals_the_scalar_split_bit_for_bit() {
-        for n_fft in [512, 256, 1024, 2048, 130, 34, 40, 18] {
-            let blocks = HalfSpectrum::<f32>::new(n_fft, &vec![1.0; n_fft / 2 + 1], true).wide;
-            let pairs = (n_fft / 2 - 1) / 2;
-            assert_eq!(blocks.is_some(), simd::avx2_fma() && pairs >= 8, "{n_fft}");
-            let frame: Vec<f64> = noise(n_fft, 5).iter().map(|x| f64::from(*x)).collect();
-            let scalar = half_power::<f32>(&frame, n_fft, false).0;
-            let wide = half_power::<f32>(&frame, n_fft, true).0;
-            let same = scalar.iter().zip(&wide).all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(same, "{n_fft}: {scalar:?} vs {wide:?}");
-        }
+        avx2_split_equals_the_scalar_split::<f32>();
+        avx2_split_equals_the_scalar_split::<f64>();
     }
 
     #[test]
