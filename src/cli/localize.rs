@@ -83,9 +83,9 @@ fn localize_clip(
     path: &Path,
     out: &Path,
     args: &Args,
+    smoothing: MapSmoothing,
     name: &str,
 ) -> anyhow::Result<ClipResult> {
-    let smoothing = MapSmoothing::new(args.smooth)?;
     let info = probe(path)?;
     let video = info.video.as_ref().ok_or_else(|| anyhow::anyhow!("no video stream"))?;
     let clip_fps = video.avg_fps.or(video.real_fps).unwrap_or(25.0).max(1e-3);
@@ -207,7 +207,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.fps > 0.0 && args.fps <= 120.0, "--fps must be in (0, 120]");
     let device: Device = args.device.parse::<pretext::training::DeviceSpec>()?.resolve()?;
     super::train::set_torch_threads(super::data::cores());
-    MapSmoothing::new(args.smooth).context("--smooth")?;
+    let smoothing = MapSmoothing::new(args.smooth).context("--smooth")?;
     let mut loc = Localizer::from_checkpoint(&args.checkpoint, device)
         .with_context(|| format!("loading {}", args.checkpoint.display()))?
         .with_map_score(args.map.into());
@@ -224,7 +224,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut failed = 0usize;
     for path in &files {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        match localize_clip(&mut loc, path, &args.out, &args, &name) {
+        match localize_clip(&mut loc, path, &args.out, &args, smoothing, &name) {
             Ok(r) => {
                 eprintln!("{}: {} frames", path.display(), r.frames);
                 if let Some(o) = r.first_overlay {
