@@ -11,7 +11,7 @@ use pretext::evaluation::localization::eval_set::{
     image_samples, mismatch_audio, synth_samples, InputSpec,
 };
 use pretext::evaluation::localization::evaluator::{
-    evaluate_centre_prior, evaluate_localizer, EvalConfig,
+    choose_smoothing, evaluate_centre_prior, evaluate_localizer, EvalConfig, SMOOTHING_GRID,
 };
 use pretext::evaluation::localization::{
     flickr_xml, vggss_json, Interpolation, LocalizationSummary, Localizer, MapSmoothing,
@@ -48,6 +48,24 @@ impl From<MapArg> for pretext::models::MapScore {
             MapArg::Head => pretext::models::MapScore::Head,
         }
     }
+}
+
+/// `--smooth`: a fixed σ or one chosen on another split.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SmoothArg {
+    /// This σ (fraction of the map side).
+    Sigma(f64),
+    /// The best σ of [`SMOOTHING_GRID`] on `--smooth-split`.
+    Auto,
+}
+
+fn parse_smooth(s: &str) -> Result<SmoothArg, String> {
+    if s == "auto" {
+        return Ok(SmoothArg::Auto);
+    }
+    let sigma: f64 = s.parse().map_err(|_| format!("expected a number or \"auto\", got {s:?}"))?;
+    MapSmoothing::new(sigma).map_err(|e| e.to_string())?;
+    Ok(SmoothArg::Sigma(sigma))
 }
 
 /// Upsampling of the coarse map to the 224×224 grid.
@@ -91,13 +109,16 @@ pub struct Args {
     /// How the map scores each location (the untrained row uses the same).
     #[arg(long, value_enum, default_value = "cosine")]
     pub map: MapArg,
-    /// Gaussian smoothing of the coarse map before upsampling, σ as a fraction of the map's
-    /// side (0 = off, the published protocol). Choose it on the validation split (--split val)
-    /// and report the test split with that value; the untrained row gets the same (the centre
-    /// prior is a fixed blob and stays as it is). cIoU and pointing read the smoothed
-    /// map, the confidence (AP, max-F1) the unsmoothed one.
-    #[arg(long, default_value_t = 0.0, value_name = "SIGMA")]
-    pub smooth: f64,
+    /// Gaussian smoothing of the coarse map before upsampling: σ as a fraction of the map's
+    /// side (0 = off, the published protocol), or "auto": the σ of 0, 0.1, ..., 0.4 with the
+    /// best cIoU@0.5 on --smooth-split (synthetic worlds; the model runs once there), then
+    /// --split is read with it. Every row but the centre prior (a fixed blob) gets the same
+    /// σ. cIoU and pointing read the smoothed map, the confidence (AP, max-F1) the unsmoothed one.
+    #[arg(long, default_value = "0", value_name = "SIGMA|auto", value_parser = parse_smooth)]
+    pub smooth: SmoothArg,
+    /// The split "--smooth auto" chooses σ on (never the split being reported).
+    #[arg(long, default_value = "val")]
+    pub smooth_split: String,
     /// Control: give every frame the sound of a sample from another file (its ground truth
     /// stays). A map that follows the sound loses the frame's own source; a map that only looks
     /// at the picture does not notice.
@@ -177,7 +198,6 @@ fn table(rows: &[(&str, &LocalizationSummary)]) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let device: Device = args.device.parse::<pretext::training::DeviceSpec>()?.resolve()?;
     super::train::set_torch_threads(super::data::cores());
-    let smoothing = MapSmoothing::new(args.smooth).context("--smooth")?;
     let mut trained = Localizer::from_checkpoint(&args.checkpoint, device)
         .with_context(|| format!("loading {}", args.checkpoint.display()))?
         .with_map_score(args.map.into());
@@ -189,7 +209,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Upsample::Bicubic => Interpolation::Bicubic,
         },
         align_corners: args.align_corners,
-        smoothing,
         ..EvalConfig::default()
     };
     let input = InputSpec {
@@ -197,6 +216,49 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         sample_rate: trained.sample_rate(),
         clip_seconds: trained.clip_seconds(),
     };
+    let smoothing = match args.smooth {
+        SmoothArg::Sigma(sigma) => MapSmoothing::new(sigma)?,
+        SmoothArg::Auto => {
+            anyhow::ensure!(
+                args.format == Format::Synth,
+                "--smooth auto needs a synthetic world's --smooth-split; for {:?} pass a σ chosen \
+                 on held-out data",
+                args.format
+            );
+            anyhow::ensure!(
+                args.smooth_split != args.split && args.split != "all",
+                "--smooth auto would choose σ on the split it reports ({}); pick another \
+                 --smooth-split or --split",
+                args.split
+            );
+            let clips = pretext::synth::read_annotations(&args.annotations)?;
+            let fpc = args.frames_per_clip as usize;
+            let held_out = synth_samples(
+                &args.data,
+                &clips,
+                Some(args.smooth_split.as_str()),
+                fpc,
+                input,
+                cfg.size,
+            )
+            .context("reading the clips --smooth auto chooses on")?;
+            anyhow::ensure!(!held_out.is_empty(), "no clip in split {:?}", args.smooth_split);
+            let (best, tried) = choose_smoothing(&mut trained, &held_out, &cfg, &SMOOTHING_GRID)?;
+            let list: Vec<String> = tried
+                .iter()
+                .map(|(s, r)| format!("{}: {}", s.sigma(), fmt(r.ciou_at_50)))
+                .collect();
+            eprintln!(
+                "--smooth auto: cIoU@0.5 on {} ({} samples) by σ: {}; chose σ = {}",
+                args.smooth_split,
+                held_out.len(),
+                list.join(", "),
+                best.sigma()
+            );
+            best
+        }
+    };
+    let cfg = EvalConfig { smoothing, ..cfg };
     let samples = match args.format {
         Format::Synth => {
             let clips = pretext::synth::read_annotations(&args.annotations)?;
@@ -288,6 +350,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "upsample": cfg.interpolation,
             "map": trained.map_score(),
             "smooth": smoothing.sigma(),
+            "smooth_chosen_on": matches!(args.smooth, SmoothArg::Auto).then_some(&args.smooth_split),
             "mismatch_audio": args.mismatch_audio,
             "align_corners": cfg.align_corners,
             "grid": cfg.size,

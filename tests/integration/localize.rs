@@ -280,6 +280,29 @@ fn eval_localize_reports_centre_untrained_and_trained() {
     assert_eq!(control["centre_prior"], v["centre_prior"]);
     assert_eq!(control["trained"]["samples"], 6);
     assert_ne!(conf(&control), conf(&v), "the sound did not reach the model");
+    // --smooth auto chooses σ on another split (the toy world has train and test clips), and
+    // reports what a fixed --smooth of that σ reports; it refuses to choose on what it reports.
+    let ann = f.world.join("annotations.jsonl");
+    let split_eval = |extra: &[&str]| {
+        let mut args = vec!["eval", "localize", "--checkpoint", f.checkpoint.to_str().unwrap()];
+        args.extend(["--data", f.world.to_str().unwrap(), "--annotations", ann.to_str().unwrap()]);
+        args.extend(["--split", "test", "--json", "--device", "cpu"]);
+        args.extend(extra);
+        run_pretext(&args)
+    };
+    let auto = split_eval(&["--smooth", "auto", "--smooth-split", "train"]);
+    assert!(auto.status.success(), "{}", String::from_utf8_lossy(&auto.stderr));
+    assert!(String::from_utf8_lossy(&auto.stderr).contains("--smooth auto: cIoU@0.5 on train"));
+    let auto: serde_json::Value = serde_json::from_slice(&auto.stdout).unwrap();
+    assert_eq!(auto["smooth_chosen_on"], "train", "{auto}");
+    let sigma = auto["smooth"].as_f64().unwrap();
+    let fixed = split_eval(&["--smooth", &sigma.to_string()]);
+    let fixed: serde_json::Value = serde_json::from_slice(&fixed.stdout).unwrap();
+    assert_eq!(fixed["trained"], auto["trained"]);
+    assert!(fixed["smooth_chosen_on"].is_null());
+    let same = split_eval(&["--smooth", "auto", "--smooth-split", "test"]);
+    assert_eq!(same.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&same.stderr).contains("--smooth-split"));
     let bad = run_pretext(&[
         "eval",
         "localize",
