@@ -53,8 +53,8 @@ impl From<MapArg> for pretext::models::MapScore {
 /// `--smooth`: a fixed σ or one chosen on another split.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SmoothArg {
-    /// This σ (fraction of the map side).
-    Sigma(f64),
+    /// This smoothing.
+    Fixed(MapSmoothing),
     /// The best σ of [`SMOOTHING_GRID`] on `--smooth-split`.
     Auto,
 }
@@ -63,9 +63,13 @@ fn parse_smooth(s: &str) -> Result<SmoothArg, String> {
     if s == "auto" {
         return Ok(SmoothArg::Auto);
     }
-    let sigma: f64 = s.parse().map_err(|_| format!("expected a number or \"auto\", got {s:?}"))?;
-    MapSmoothing::new(sigma).map_err(|e| e.to_string())?;
-    Ok(SmoothArg::Sigma(sigma))
+    parse_sigma(s).map(SmoothArg::Fixed)
+}
+
+/// A `--smooth SIGMA` value (also `pretext localize`'s), validated by [`MapSmoothing::new`].
+pub fn parse_sigma(s: &str) -> Result<MapSmoothing, String> {
+    let sigma: f64 = s.parse().map_err(|_| format!("expected a number, got {s:?}"))?;
+    MapSmoothing::new(sigma).map_err(|e| e.to_string())
 }
 
 /// Upsampling of the coarse map to the 224×224 grid.
@@ -142,9 +146,9 @@ pub struct Args {
     /// Also write every sample's cIoU and confidence (JSON Lines) here.
     #[arg(long)]
     pub scores: Option<PathBuf>,
-    /// Also write the trained model's coarse maps here, before --smooth and upsampling (JSON Lines, one per
-    /// sample in --scores order: name, height, width, row-major values in [0, 1]); what
-    /// `scripts/localization_cells.py` reads.
+    /// Also write the trained model's coarse maps here, before --smooth and upsampling (JSON
+    /// Lines, one per sample in --scores order: name, height, width, row-major values in
+    /// [0, 1]); what `scripts/localization_cells.py` reads.
     #[arg(long)]
     pub maps: Option<PathBuf>,
     /// Device (auto, cpu, cuda:N).
@@ -216,8 +220,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         sample_rate: trained.sample_rate(),
         clip_seconds: trained.clip_seconds(),
     };
+    let clips = match args.format {
+        Format::Synth => pretext::synth::read_annotations(&args.annotations)?,
+        Format::Flickr | Format::Vggss => Vec::new(),
+    };
     let smoothing = match args.smooth {
-        SmoothArg::Sigma(sigma) => MapSmoothing::new(sigma)?,
+        SmoothArg::Fixed(smoothing) => smoothing,
         SmoothArg::Auto => {
             anyhow::ensure!(
                 args.format == Format::Synth,
@@ -231,7 +239,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                  --smooth-split or --split",
                 args.split
             );
-            let clips = pretext::synth::read_annotations(&args.annotations)?;
             let fpc = args.frames_per_clip as usize;
             let held_out = synth_samples(
                 &args.data,
@@ -259,9 +266,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let cfg = EvalConfig { smoothing, ..cfg };
-    let samples = match args.format {
+    let mut samples = match args.format {
         Format::Synth => {
-            let clips = pretext::synth::read_annotations(&args.annotations)?;
             let split = (args.split != "all").then_some(args.split.as_str());
             synth_samples(&args.data, &clips, split, args.frames_per_clip as usize, input, cfg.size)
                 .context("reading the synthetic clips")?
@@ -285,7 +291,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             samples
         }
     };
-    let mut samples = samples;
     anyhow::ensure!(!samples.is_empty(), "no sample to evaluate (check --split and --data)");
     if args.mismatch_audio {
         mismatch_audio(&mut samples)?;
@@ -350,7 +355,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "upsample": cfg.interpolation,
             "map": trained.map_score(),
             "smooth": smoothing.sigma(),
-            "smooth_chosen_on": matches!(args.smooth, SmoothArg::Auto).then_some(&args.smooth_split),
+            "smooth_chosen_on":
+                matches!(args.smooth, SmoothArg::Auto).then_some(&args.smooth_split),
             "mismatch_audio": args.mismatch_audio,
             "align_corners": cfg.align_corners,
             "grid": cfg.size,

@@ -22,6 +22,8 @@ use pretext::media::{
 use pretext::viz::{contact_sheet, overlay, save_rgb_png, OverlayStyle, RgbImage};
 use tch::Device;
 
+use super::eval_localize::{parse_sigma, MapArg};
+
 /// Heatmaps of where the sound comes from, for every sampled frame of each clip.
 ///
 /// The model sees the centred square of each frame, cropped as in training (shorter side scaled
@@ -29,8 +31,9 @@ use tch::Device;
 /// resolution (at most 512 px) with the map upsampled
 /// bilinearly. Heat values are the model's scores on an absolute 0–1 scale ((cos+1)/2 of each
 /// location's embedding with the audio embedding; σ of the AVOL logits with --map head), so a
-/// clip whose sound has no visible source stays dark. Confidence = mean of the top quarter of the map (SLAVC). The box is the region around
-/// the peak above half the frame's score range. Audio windows are centred on each frame.
+/// clip whose sound has no visible source stays dark. Confidence = mean of the top quarter of
+/// the (unsmoothed) map (SLAVC). The box is the region around the peak above half the frame's
+/// score range. Audio windows are centred on each frame.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The checkpoint (.safetensors written by pretext train).
@@ -50,11 +53,11 @@ pub struct Args {
     pub every_frame: bool,
     /// How the map scores each location.
     #[arg(long, value_enum, default_value = "cosine")]
-    pub map: super::eval_localize::MapArg,
+    pub map: MapArg,
     /// Gaussian smoothing of the coarse map before upsampling, σ as a fraction of the map's
     /// side (0 = off; see `pretext eval localize --smooth` for choosing it on held-out clips).
-    #[arg(long, default_value_t = 0.0, value_name = "SIGMA")]
-    pub smooth: f64,
+    #[arg(long, default_value = "0", value_name = "SIGMA", value_parser = parse_sigma)]
+    pub smooth: MapSmoothing,
     /// Device (auto, cpu, cuda:N).
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -83,7 +86,6 @@ fn localize_clip(
     path: &Path,
     out: &Path,
     args: &Args,
-    smoothing: MapSmoothing,
     name: &str,
 ) -> anyhow::Result<ClipResult> {
     let info = probe(path)?;
@@ -162,11 +164,11 @@ fn localize_clip(
         let up = |m: &[f32]| {
             upsample(m, (map.height, map.width), (d, d), Interpolation::Bilinear, false)
         };
-        let heat = up(&smoothing.smoothed(&map).values)?;
+        let heat = up(&args.smooth.smoothed(&map).values)?;
         let Some(mut fl) = localize_frame(&heat, display, display, t, BOX_THRESHOLD) else {
             continue;
         };
-        if !smoothing.is_off() {
+        if !args.smooth.is_off() {
             // Smoothing moves the map, not the confidence (see MapSmoothing).
             fl.confidence = top_quartile_mean(&up(&map.values)?);
         }
@@ -207,7 +209,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.fps > 0.0 && args.fps <= 120.0, "--fps must be in (0, 120]");
     let device: Device = args.device.parse::<pretext::training::DeviceSpec>()?.resolve()?;
     super::train::set_torch_threads(super::data::cores());
-    let smoothing = MapSmoothing::new(args.smooth).context("--smooth")?;
     let mut loc = Localizer::from_checkpoint(&args.checkpoint, device)
         .with_context(|| format!("loading {}", args.checkpoint.display()))?
         .with_map_score(args.map.into());
@@ -224,7 +225,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut failed = 0usize;
     for path in &files {
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        match localize_clip(&mut loc, path, &args.out, &args, smoothing, &name) {
+        match localize_clip(&mut loc, path, &args.out, &args, &name) {
             Ok(r) => {
                 eprintln!("{}: {} frames", path.display(), r.frames);
                 if let Some(o) = r.first_overlay {

@@ -6,9 +6,10 @@
 //!    ([`gt_map`]): Flickr-SoundNet sums three annotators' boxes, halves and clips to 1; VGG-SS
 //!    and the synthetic world take the binary union.
 //! 2. Optionally smoothed first ([`MapSmoothing`], off by default: a post-processing choice
-//!    made on a validation split), the model's coarse score map is upsampled to the grid exactly like PyTorch's
-//!    `F.interpolate` ([`upsample`]; bilinear by default, bicubic selectable), min-max
-//!    normalised and binarised at the median (`thr = sort(P)[N/2]`, `B = P >= thr`).
+//!    made on a validation split), the model's coarse score map is upsampled to the grid
+//!    exactly like PyTorch's `F.interpolate` ([`upsample`]; bilinear by default, bicubic
+//!    selectable), min-max normalised and binarised at the median (`thr = sort(P)[N/2]`,
+//!    `B = P >= thr`).
 //! 3. Per sample, `cIoU = Σ(B·G) / (ΣG + Σ B·[G=0])` ([`score_sample`]).
 //! 4. Over samples with a visible source ([`summarize`]): the headline "cIoU" (share of samples
 //!    with cIoU ≥ 0.5), the mean cIoU, the AUC of the success rate over t = 0, 0.05, …, 1
