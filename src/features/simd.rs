@@ -16,14 +16,16 @@
 //! Results are bit-identical on every path (tested): Rust never contracts `a * b + c` into
 //! an FMA nor reorders floating-point sums on its own, so wider vectors change speed, not
 //! values; the intrinsic kernels below use no FMA either and do, lane for lane, the scalar
-//! code's operations.
+//! code's operations. The one explicit FMA user, the log (`f32::mul_add`), is a correctly
+//! rounded library call on the baseline path and one instruction on the others.
 //! The FFT is rustfft's, which does its own detection.
 //!
-//! Two kernels are written with intrinsics because LLVM does not find them, and they hold the
+//! Three kernels are written with intrinsics because LLVM does not find them, and they hold the
 //! module's `unsafe` (with [`as_complex_mut`], a slice cast):
 //! - [`transpose`]'s 8×8 tile (eight row loads, 24 shuffles, eight row stores instead of 64
 //!   scattered scalar stores), used to turn frame-major spectra into the bins-major blocks the
 //!   filterbank and the `[freq, time]` output want;
+//! - [`stream_copy`], non-temporal stores for batch outputs larger than the cache;
 //! - [`SplitBlocks::power`], the real-FFT split fused with the power (`stft.rs`), for f32 and
 //!   f64 ([`SplitLanes`]): bins `k` and `M − k` of a real `2M`-point spectrum come from entries
 //!   `k` and `M − k` of a complex `M`-point FFT, so eight (f32) or four (f64) bins are read
@@ -405,11 +407,62 @@ unsafe fn split_power_f64(
     }
 }
 
+/// Copies `src` into `dst`, bypassing the cache where the CPU has AVX: non-temporal 32-byte
+/// stores from the first 32-byte aligned element of `dst`, plain copies for the ends.
+///
+/// # Panics
+/// If the lengths differ.
+pub(crate) fn stream_copy(src: &[f32], dst: &mut [f32]) {
+    assert_eq!(src.len(), dst.len(), "stream_copy lengths");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        let head = dst.as_ptr().align_offset(32).min(dst.len());
+        let body = (dst.len() - head) / 8 * 8;
+        dst[..head].copy_from_slice(&src[..head]);
+        // SAFETY: AVX was just detected; `dst[head..head + body]` starts 32-byte aligned, and
+        // both slices hold `head + body` elements.
+        unsafe { stream_body(&src[head..head + body], &mut dst[head..head + body]) };
+        dst[head + body..].copy_from_slice(&src[head + body..]);
+        return;
+    }
+    dst.copy_from_slice(src);
+}
+
+/// [`stream_copy`]'s aligned middle, eight floats per store, fenced so later stores are ordered
+/// after these.
+///
+/// # Safety
+/// The CPU must have AVX; `dst` must be 32-byte aligned and both slices a multiple of eight
+/// long, `src` at least as long as `dst`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn stream_body(src: &[f32], dst: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+    for i in (0..dst.len()).step_by(8) {
+        _mm256_stream_ps(d.add(i), _mm256_loadu_ps(s.add(i)));
+    }
+    _mm_sfence();
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn detection_is_stable() {
         assert_eq!(super::avx2_fma(), super::avx2_fma());
+    }
+
+    #[test]
+    fn stream_copy_copies_every_alignment_and_length() {
+        let src: Vec<f32> = (0..300).map(|i| i as f32 * 0.5 - 7.0).collect();
+        for offset in 0..9 {
+            for len in [0, 1, 7, 8, 9, 31, 64, 250] {
+                let mut dst = vec![-1.0f32; offset + len + 3];
+                super::stream_copy(&src[5..5 + len], &mut dst[offset..offset + len]);
+                assert_eq!(&dst[offset..offset + len], &src[5..5 + len], "{offset} {len}");
+                assert!(dst[..offset].iter().chain(&dst[offset + len..]).all(|v| *v == -1.0));
+            }
+        }
     }
 
     #[test]
