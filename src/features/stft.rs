@@ -573,25 +573,33 @@ impl<T: Sample> Kernel<T> {
     }
 }
 
-/// Sum with 32 interleaved partial sums: as many vector registers as it takes to hide the
-/// adds' latency (one 8-lane chain would wait three cycles per add); the order is fixed, so
-/// every SIMD width gives the same bits.
+/// Sum with 32 interleaved partial sums: enough independent vector adds to hide their latency
+/// (one 8-lane chain would wait three cycles per add), combined pairwise by [`pairwise`]. The
+/// order is fixed, so every SIMD width gives the same bits.
 #[inline(always)]
 fn sum<T: Sample>(values: &[T]) -> T {
-    const LANES: usize = 32;
-    let mut acc = [T::zero(); LANES];
-    let mut chunks = values.chunks_exact(LANES);
-    for c in &mut chunks {
-        for i in 0..LANES {
-            acc[i] = acc[i] + c[i];
+    let mut acc = [T::zero(); 32];
+    let mut chunks = values.chunks_exact(32);
+    for x in &mut chunks {
+        for i in 0..32 {
+            acc[i] = acc[i] + x[i];
         }
     }
-    // Pairwise, halving the width each step: vector adds instead of a 32-add scalar chain.
-    let h: [T; 16] = std::array::from_fn(|i| acc[i] + acc[i + 16]);
-    let h: [T; 8] = std::array::from_fn(|i| h[i] + h[i + 8]);
-    let h: [T; 4] = std::array::from_fn(|i| h[i] + h[i + 4]);
-    let h: [T; 2] = std::array::from_fn(|i| h[i] + h[i + 2]);
-    (h[0] + h[1]) + chunks.remainder().iter().fold(T::zero(), |a, b| a + *b)
+    pairwise(acc) + chunks.remainder().iter().fold(T::zero(), |a, b| a + *b)
+}
+
+/// `acc`'s halves added lane by lane until one value is left. Not inlined on purpose: inside the
+/// caller, LLVM vectorises the whole reduction tree, loop included, two lanes wide.
+#[inline(never)]
+fn pairwise<T: Sample>(mut acc: [T; 32]) -> T {
+    let mut width = 32;
+    while width > 1 {
+        width /= 2;
+        for i in 0..width {
+            acc[i] = acc[i] + acc[i + width];
+        }
+    }
+    acc[0]
 }
 
 /// Sample `j` of the virtually padded signal: zero outside (constant) or mirrored (reflect).
