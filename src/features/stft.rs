@@ -533,24 +533,29 @@ impl<T: Sample> Kernel<T> {
         self.buffer[g.hi..].fill(T::zero());
         let dst = &mut self.buffer[g.lo..g.hi];
         let inside = start >= 0 && start + win as isize <= n;
-        if inside && g.detrend == Detrend::None {
+        if inside {
+            // Straight from the signal: the mean (when detrending) is summed from it too, so the
+            // frame is read twice and written once.
             let src = &wave[start as usize..start as usize + win];
-            for ((d, s), w) in dst.iter_mut().zip(src).zip(&self.window) {
-                *d = T::of_f32(*s) * *w;
+            match g.detrend {
+                Detrend::None => {
+                    for ((d, s), w) in dst.iter_mut().zip(src).zip(&self.window) {
+                        *d = T::of_f32(*s) * *w;
+                    }
+                }
+                Detrend::Constant => {
+                    let mean = sum(src, T::of_f32) / T::of_f64(win as f64);
+                    for ((d, s), w) in dst.iter_mut().zip(src).zip(&self.window) {
+                        *d = (T::of_f32(*s) - mean) * *w;
+                    }
+                }
             }
         } else {
-            if inside {
-                let src = &wave[start as usize..start as usize + win];
-                for (d, s) in dst.iter_mut().zip(src) {
-                    *d = T::of_f32(*s);
-                }
-            } else {
-                for (k, d) in dst.iter_mut().enumerate() {
-                    *d = T::of_f64(padded_sample(wave, start + k as isize, g.reflect));
-                }
+            for (k, d) in dst.iter_mut().enumerate() {
+                *d = T::of_f64(padded_sample(wave, start + k as isize, g.reflect));
             }
             let mean = match g.detrend {
-                Detrend::Constant => sum(dst) / T::of_f64(win as f64),
+                Detrend::Constant => sum(dst, |x| x) / T::of_f64(win as f64),
                 Detrend::None => T::zero(),
             };
             for (d, w) in dst.iter_mut().zip(&self.window) {
@@ -573,19 +578,19 @@ impl<T: Sample> Kernel<T> {
     }
 }
 
-/// Sum with 32 interleaved partial sums: enough independent vector adds to hide their latency
-/// (one 8-lane chain would wait three cycles per add), combined pairwise by [`pairwise`]. The
-/// order is fixed, so every SIMD width gives the same bits.
+/// Sum of `of(v)` over `values` with 32 interleaved partial sums: enough independent vector adds
+/// to hide their latency (one 8-lane chain would wait three cycles per add), combined pairwise by
+/// [`pairwise`]. The order is fixed, so every SIMD width gives the same bits.
 #[inline(always)]
-fn sum<T: Sample>(values: &[T]) -> T {
+fn sum<T: Sample, S: Copy>(values: &[S], of: impl Fn(S) -> T) -> T {
     let mut acc = [T::zero(); 32];
     let mut chunks = values.chunks_exact(32);
     for x in &mut chunks {
         for i in 0..32 {
-            acc[i] = acc[i] + x[i];
+            acc[i] = acc[i] + of(x[i]);
         }
     }
-    pairwise(acc) + chunks.remainder().iter().fold(T::zero(), |a, b| a + *b)
+    pairwise(acc) + chunks.remainder().iter().fold(T::zero(), |a, b| a + of(*b))
 }
 
 /// `acc`'s halves added lane by lane until one value is left. Not inlined on purpose: inside the
