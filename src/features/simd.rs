@@ -168,28 +168,38 @@ pub(crate) fn as_complex_mut<T: Copy>(x: &mut [T]) -> &mut [Complex<T>] {
 #[cfg(target_arch = "x86_64")]
 type SplitKernel<T> = unsafe fn(&SplitBlocks<T>, &[Complex<T>], &[T], &mut [f32]);
 
-/// A float type with a real-FFT split kernel for [`SplitBlocks`]: f32 (eight bins per AVX
-/// register) and f64 (four).
+/// A float type with real-FFT split kernels for [`SplitBlocks`]: f32 (eight bins per AVX
+/// register, sixteen per AVX-512 one) and f64 (four, eight).
 pub(crate) trait SplitLanes: Copy + 'static {
     /// Lane `j` of a block holds bin `k + SIGMA[j]` (and its mirror `M − k − SIGMA[j]`): the
     /// order in which the de-interleaving shuffles leave two registers of complex values. Its
     /// length is the block size.
     const SIGMA: &'static [usize];
-    /// The block loop.
+    /// The AVX2 block loop.
     #[cfg(target_arch = "x86_64")]
     const KERNEL: SplitKernel<Self>;
+    /// The AVX-512 block loop and its lane order (the bins in order: a two-source permute
+    /// de-interleaves and reverses in one step).
+    #[cfg(all(target_arch = "x86_64", pretext_avx512))]
+    const KERNEL512: (&'static [usize], SplitKernel<Self>);
 }
 
 impl SplitLanes for f32 {
     const SIGMA: &'static [usize] = &[0, 1, 4, 5, 2, 3, 6, 7];
     #[cfg(target_arch = "x86_64")]
     const KERNEL: SplitKernel<f32> = split_power_f32;
+    #[cfg(all(target_arch = "x86_64", pretext_avx512))]
+    const KERNEL512: (&'static [usize], SplitKernel<f32>) =
+        (&[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], split_power_f32_avx512);
 }
 
 impl SplitLanes for f64 {
     const SIGMA: &'static [usize] = &[0, 2, 1, 3];
     #[cfg(target_arch = "x86_64")]
     const KERNEL: SplitKernel<f64> = split_power_f64;
+    #[cfg(all(target_arch = "x86_64", pretext_avx512))]
+    const KERNEL512: (&'static [usize], SplitKernel<f64>) =
+        (&[0, 1, 2, 3, 4, 5, 6, 7], split_power_f64_avx512);
 }
 
 /// The real-FFT split fused with the power, `SIGMA.len()` bin pairs per step (AVX, see the
@@ -201,25 +211,60 @@ impl SplitLanes for f64 {
 /// twice bin `M − k` is conjugate to `(σ_re − u, σ_im − v)`. [`SplitBlocks::power`] writes
 /// `|·|²·quarter[bin]` for both, rounded to f32, exactly as `stft.rs`'s scalar loop does (same
 /// operations, no FMA).
+/// The widest split kernel a [`SplitBlocks`] may use (tests pin AVX2 on AVX-512 machines).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SplitWidth {
+    /// 256-bit registers.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Avx2,
+    /// 512-bit registers where the CPU has AVX-512, else 256-bit.
+    Widest,
+}
+
 pub(crate) struct SplitBlocks<T: SplitLanes> {
     /// Complex FFT length `M`.
     m: usize,
-    /// First bin `k` of each block (bins `k..k + SIGMA.len()` and their mirrors). The last
+    /// First bin `k` of each block (bins `k..k + lanes` and their mirrors). The last
     /// block may overlap the one before it; overlapping bins are written twice with the same
     /// value.
     starts: Vec<usize>,
-    /// `cos` and `sin` of `−πk/M` per block, in `SIGMA` order.
+    /// `cos` and `sin` of `−πk/M` per block, in the kernel's lane order.
     cos: Vec<T>,
     sin: Vec<T>,
+    /// The block loop for this CPU: AVX-512 where it has it, else AVX2.
+    #[cfg(target_arch = "x86_64")]
+    kernel: SplitKernel<T>,
 }
 
 impl<T: SplitLanes> SplitBlocks<T> {
     /// Blocks covering the bin pairs `1..=k_max` (`k_max < M − k_max`), with `twiddles[k]` =
-    /// `e^{−iπk/M}`; `None` when the CPU lacks AVX2/FMA, off x86-64, or for fewer pairs than a
-    /// block holds.
-    pub(crate) fn new(m: usize, k_max: usize, twiddles: &[Complex<T>]) -> Option<Self> {
-        let lanes = T::SIGMA.len();
-        if !avx2_fma() || k_max < lanes {
+    /// `e^{−iπk/M}`, for the widest kernel up to `width` this CPU runs (AVX-512 blocks need as
+    /// many pairs as they hold, else AVX2 ones serve); `None` when the CPU lacks AVX2/FMA, off
+    /// x86-64, or for fewer pairs than an AVX2 block holds.
+    pub(crate) fn new(
+        m: usize,
+        k_max: usize,
+        twiddles: &[Complex<T>],
+        width: SplitWidth,
+    ) -> Option<Self> {
+        if !avx2_fma() {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        let (sigma, kernel) = (T::SIGMA, T::KERNEL);
+        #[cfg(all(target_arch = "x86_64", pretext_avx512))]
+        let (sigma, kernel) =
+            if width == SplitWidth::Widest && avx512() && k_max >= T::KERNEL512.0.len() {
+                T::KERNEL512
+            } else {
+                (sigma, kernel)
+            };
+        #[cfg(not(all(target_arch = "x86_64", pretext_avx512)))]
+        let _ = width;
+        #[cfg(not(target_arch = "x86_64"))]
+        let sigma = T::SIGMA;
+        let lanes = sigma.len();
+        if k_max < lanes {
             return None;
         }
         assert!(2 * k_max < m && twiddles.len() > k_max, "split blocks for {m}, {k_max}");
@@ -228,13 +273,17 @@ impl<T: SplitLanes> SplitBlocks<T> {
             starts.push(k_max + 1 - lanes);
         }
         let part = |f: fn(&Complex<T>) -> T| -> Vec<T> {
-            starts
-                .iter()
-                .flat_map(|&s| T::SIGMA.iter().map(move |&j| f(&twiddles[s + j])))
-                .collect()
+            starts.iter().flat_map(|&s| sigma.iter().map(move |&j| f(&twiddles[s + j]))).collect()
         };
         let (cos, sin) = (part(|w| w.re), part(|w| w.im));
-        Some(SplitBlocks { m, starts, cos, sin })
+        Some(SplitBlocks {
+            m,
+            starts,
+            cos,
+            sin,
+            #[cfg(target_arch = "x86_64")]
+            kernel,
+        })
     }
 
     /// Writes `out[k]` and `out[M − k]` for every pair the blocks cover; `z` holds the `M`
@@ -246,10 +295,11 @@ impl<T: SplitLanes> SplitBlocks<T> {
     pub(crate) fn power(&self, z: &[Complex<T>], quarter: &[T], out: &mut [f32]) {
         assert!(z.len() == self.m && quarter.len() == self.m + 1 && out.len() == self.m + 1);
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the constructor returned `Some` only on a CPU with AVX2 and FMA; the lengths
-        // were just checked, the block starts in `new` (`1 ≤ k`, `k + lanes − 1 ≤ k_max < M/2`).
+        // SAFETY: the constructor chose the kernel for the features this CPU has (AVX2 and FMA,
+        // AVX-512 for the wide one); the lengths were just checked, the block starts in `new`
+        // (`1 ≤ k`, `k + lanes − 1 ≤ k_max < M/2`).
         unsafe {
-            T::KERNEL(self, z, quarter, out)
+            (self.kernel)(self, z, quarter, out)
         }
         #[cfg(not(target_arch = "x86_64"))]
         unreachable!("no split blocks off x86-64")
@@ -274,8 +324,9 @@ where
     (x_re * x_re + x_im * x_im, y_re * y_re + y_im * y_im)
 }
 
-/// An AVX register with lane-wise `+`, `−`, `×` (no FMA), for [`split_pair`]. Built only
-/// inside the `avx2,fma` kernels below, into which its `#[inline(always)]` operators inline.
+/// An AVX or AVX-512 register with lane-wise `+`, `−`, `×` (no FMA), for [`split_pair`]. Built
+/// only inside the kernels below (AVX2 for 256-bit registers, AVX-512 for 512-bit ones), into
+/// which its `#[inline(always)]` operators inline.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 struct Avx<V>(V);
@@ -287,7 +338,7 @@ macro_rules! avx_ops {
             type Output = Self;
             #[inline(always)]
             fn add(self, o: Self) -> Self {
-                // SAFETY: an `Avx` exists only inside the AVX2 kernels (see the type).
+                // SAFETY: an `Avx` exists only inside kernels compiled for its width (see the type).
                 Avx(unsafe { std::arch::x86_64::$add(self.0, o.0) })
             }
         }
@@ -313,6 +364,10 @@ macro_rules! avx_ops {
 avx_ops!(std::arch::x86_64::__m256, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps);
 #[cfg(target_arch = "x86_64")]
 avx_ops!(std::arch::x86_64::__m256d, _mm256_add_pd, _mm256_sub_pd, _mm256_mul_pd);
+#[cfg(all(target_arch = "x86_64", pretext_avx512))]
+avx_ops!(std::arch::x86_64::__m512, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps);
+#[cfg(all(target_arch = "x86_64", pretext_avx512))]
+avx_ops!(std::arch::x86_64::__m512d, _mm512_add_pd, _mm512_sub_pd, _mm512_mul_pd);
 
 /// The f32 split: lane `j` = bin `k + SIGMA[j]`, eight per step.
 ///
@@ -404,6 +459,92 @@ unsafe fn split_power_f64(
         let q = _mm256_cvtpd_ps(_mm256_mul_pd(q, _mm256_loadu_pd(qp.add(r))));
         _mm_storeu_ps(op.add(k), p);
         _mm_storeu_ps(op.add(r), q);
+    }
+}
+
+/// The f64 split on AVX-512: eight bins and their eight mirrors per step, lane `j` = bin
+/// `k + j`. `vpermt2pd` de-interleaves the pairs (and, for the mirrors, reverses them) in one
+/// shuffle per register; one more puts the mirrored powers back in bin order.
+///
+/// # Safety
+/// As [`SplitKernel`], and the CPU must have AVX-512F.
+#[cfg(all(target_arch = "x86_64", pretext_avx512))]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+unsafe fn split_power_f64_avx512(
+    blocks: &SplitBlocks<f64>,
+    z: &[Complex<f64>],
+    quarter: &[f64],
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let m = blocks.m;
+    let zp = z.as_ptr().cast::<f64>();
+    let (qp, op) = (quarter.as_ptr(), out.as_mut_ptr());
+    // Doubles 0..8 of the first register, 8..16 of the second.
+    let re = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    let im = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+    let re_reversed = _mm512_setr_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+    let im_reversed = _mm512_setr_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+    let reverse = _mm512_setr_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    for (i, &k) in blocks.starts.iter().enumerate() {
+        // First of the eight mirrored bins M − k − 7 ..= M − k.
+        let r = m - k - 7;
+        let (a0, a1) = (_mm512_loadu_pd(zp.add(2 * k)), _mm512_loadu_pd(zp.add(2 * k + 8)));
+        let (b0, b1) = (_mm512_loadu_pd(zp.add(2 * r)), _mm512_loadu_pd(zp.add(2 * r + 8)));
+        // a: lane j = Z[k + j]; b: lane j = Z[r + 7 − j] = Z[M − k − j].
+        let (a_re, a_im) = (_mm512_permutex2var_pd(a0, re, a1), _mm512_permutex2var_pd(a0, im, a1));
+        let b_re = _mm512_permutex2var_pd(b0, re_reversed, b1);
+        let b_im = _mm512_permutex2var_pd(b0, im_reversed, b1);
+        let c = _mm512_loadu_pd(blocks.cos.as_ptr().add(8 * i));
+        let s = _mm512_loadu_pd(blocks.sin.as_ptr().add(8 * i));
+        let (Avx(p), Avx(q)) =
+            split_pair(Avx(a_re), Avx(a_im), Avx(b_re), Avx(b_im), Avx(c), Avx(s));
+        // q's lane j is bin M − k − j: reversed, lane j is bin r + j.
+        let q = _mm512_permutexvar_pd(reverse, q);
+        let p = _mm512_cvtpd_ps(_mm512_mul_pd(p, _mm512_loadu_pd(qp.add(k))));
+        let q = _mm512_cvtpd_ps(_mm512_mul_pd(q, _mm512_loadu_pd(qp.add(r))));
+        _mm256_storeu_ps(op.add(k), p);
+        _mm256_storeu_ps(op.add(r), q);
+    }
+}
+
+/// The f32 split on AVX-512: sixteen bins and their mirrors per step, as
+/// [`split_power_f64_avx512`] (`vpermt2ps`).
+///
+/// # Safety
+/// As [`SplitKernel`], and the CPU must have AVX-512F.
+#[cfg(all(target_arch = "x86_64", pretext_avx512))]
+#[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+unsafe fn split_power_f32_avx512(
+    blocks: &SplitBlocks<f32>,
+    z: &[Complex<f32>],
+    quarter: &[f32],
+    out: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let m = blocks.m;
+    let zp = z.as_ptr().cast::<f32>();
+    let (qp, op) = (quarter.as_ptr(), out.as_mut_ptr());
+    let re = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let im = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    let re_reversed = _mm512_setr_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    let im_reversed = _mm512_setr_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    let reverse = _mm512_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    for (i, &k) in blocks.starts.iter().enumerate() {
+        // First of the sixteen mirrored bins M − k − 15 ..= M − k.
+        let r = m - k - 15;
+        let (a0, a1) = (_mm512_loadu_ps(zp.add(2 * k)), _mm512_loadu_ps(zp.add(2 * k + 16)));
+        let (b0, b1) = (_mm512_loadu_ps(zp.add(2 * r)), _mm512_loadu_ps(zp.add(2 * r + 16)));
+        let (a_re, a_im) = (_mm512_permutex2var_ps(a0, re, a1), _mm512_permutex2var_ps(a0, im, a1));
+        let b_re = _mm512_permutex2var_ps(b0, re_reversed, b1);
+        let b_im = _mm512_permutex2var_ps(b0, im_reversed, b1);
+        let c = _mm512_loadu_ps(blocks.cos.as_ptr().add(16 * i));
+        let s = _mm512_loadu_ps(blocks.sin.as_ptr().add(16 * i));
+        let (Avx(p), Avx(q)) =
+            split_pair(Avx(a_re), Avx(a_im), Avx(b_re), Avx(b_im), Avx(c), Avx(s));
+        let q = _mm512_permutexvar_ps(reverse, q);
+        _mm512_storeu_ps(op.add(k), _mm512_mul_ps(p, _mm512_loadu_ps(qp.add(k))));
+        _mm512_storeu_ps(op.add(r), _mm512_mul_ps(q, _mm512_loadu_ps(qp.add(r))));
     }
 }
 

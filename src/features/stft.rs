@@ -258,7 +258,7 @@ struct HalfSpectrum<T: Sample> {
 
 impl<T: Sample> HalfSpectrum<T> {
     /// `wide`: use the AVX2 split when the CPU has it.
-    fn new(n_fft: usize, bin_scale: &[T], wide: bool) -> Self {
+    fn new(n_fft: usize, bin_scale: &[T], wide: Option<simd::SplitWidth>) -> Self {
         assert!(n_fft % 2 == 0, "HalfSpectrum needs an even n_fft, got {n_fft}");
         let m = n_fft / 2;
         let fft = rustfft::FftPlanner::<T>::new().plan_fft_forward(m);
@@ -269,7 +269,7 @@ impl<T: Sample> HalfSpectrum<T> {
                 Complex { re: T::of_f64(angle.cos()), im: T::of_f64(angle.sin()) }
             })
             .collect();
-        let wide = if wide { simd::SplitBlocks::new(m, k_max, &twiddles) } else { None };
+        let wide = wide.and_then(|width| simd::SplitBlocks::new(m, k_max, &twiddles, width));
         HalfSpectrum {
             scratch: vec![Complex::new(T::zero(), T::zero()); fft.get_outofplace_scratch_len()],
             spectrum: vec![Complex::new(T::zero(), T::zero()); m],
@@ -321,7 +321,7 @@ impl<T: Sample> Kernel<T> {
     fn new(window: &[f64], n_fft: usize, bin_scale: &[f64]) -> Self {
         let bin_scale: Vec<T> = bin_scale.iter().map(|s| T::of_f64(*s)).collect();
         let transform = if n_fft % 2 == 0 {
-            Transform::Half(HalfSpectrum::new(n_fft, &bin_scale, true))
+            Transform::Half(HalfSpectrum::new(n_fft, &bin_scale, Some(simd::SplitWidth::Widest)))
         } else {
             let fft = RealFftPlanner::<T>::new().plan_fft_forward(n_fft);
             Transform::Real {
@@ -628,6 +628,7 @@ fn padded_sample(wave: &[f32], j: isize, reflect: bool) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::simd::SplitWidth;
 
     /// Naive one-sided DFT power of a windowed, zero-padded frame.
     fn naive_power(frame: &[f64], n_fft: usize) -> Vec<f64> {
@@ -723,7 +724,11 @@ mod tests {
     }
 
     /// The powers of `frame` through a [`HalfSpectrum`] with per-bin scales `1 + k/8`.
-    fn half_power<T: Sample>(frame: &[f64], n_fft: usize, wide: bool) -> (Vec<f32>, Vec<f64>) {
+    fn half_power<T: Sample>(
+        frame: &[f64],
+        n_fft: usize,
+        wide: Option<SplitWidth>,
+    ) -> (Vec<f32>, Vec<f64>) {
         let scale: Vec<T> = (0..=n_fft / 2).map(|k| T::of_f64(1.0 + k as f64 / 8.0)).collect();
         let mut half = HalfSpectrum::new(n_fft, &scale, wide);
         let mut buffer = vec![T::zero(); n_fft];
@@ -745,51 +750,57 @@ mod tests {
             let frame: Vec<f64> =
                 noise(n_fft, n_fft as u64).iter().map(|x| f64::from(*x)).collect();
             // The naive DFT's scaled powers.
-            let want = half_power::<f64>(&frame, n_fft, false).1;
+            let want = half_power::<f64>(&frame, n_fft, None).1;
             let peak = want.iter().cloned().fold(0.0, f64::max);
-            for wide in [false, true] {
+            for wide in WIDTHS {
                 let (got, _) = half_power::<f64>(&frame, n_fft, wide);
                 for (k, (g, e)) in got.iter().zip(&want).enumerate() {
                     // f64 to the power (error ~1e-16 of the peak), then one f32 rounding.
                     let g = f64::from(*g);
                     assert!(
                         (g - e).abs() <= 1e-7 * e + 1e-13 * peak,
-                        "f64 {n_fft} {wide}: bin {k}: {g} vs {e}"
+                        "f64 {n_fft} {wide:?}: bin {k}: {g} vs {e}"
                     );
                 }
             }
-            for wide in [false, true] {
+            for wide in WIDTHS {
                 let (got, _) = half_power::<f32>(&frame, n_fft, wide);
                 for (k, (g, e)) in got.iter().zip(&want).enumerate() {
                     let g = f64::from(*g);
                     assert!(
                         (g - e).abs() <= 2e-6 * peak,
-                        "f32 {n_fft} {wide}: bin {k}: {g} vs {e}"
+                        "f32 {n_fft} {wide:?}: bin {k}: {g} vs {e}"
                     );
                 }
             }
         }
     }
 
-    fn avx2_split_equals_the_scalar_split<T: Sample>() {
-        for n_fft in [512, 256, 1024, 2048, 400, 130, 34, 40, 18, 10, 8] {
+    /// The scalar loop, the AVX2 kernel and the widest one (AVX-512 where the CPU has it).
+    const WIDTHS: [Option<SplitWidth>; 3] =
+        [None, Some(SplitWidth::Avx2), Some(SplitWidth::Widest)];
+
+    fn simd_splits_equal_the_scalar_split<T: Sample>() {
+        for n_fft in [512, 256, 1024, 2048, 400, 130, 66, 34, 40, 18, 10, 8] {
             let scale = vec![T::of_f64(1.0); n_fft / 2 + 1];
-            let blocks = HalfSpectrum::<T>::new(n_fft, &scale, true).wide;
             let pairs = (n_fft / 2 - 1) / 2;
             let lanes = <T as simd::SplitLanes>::SIGMA.len();
+            let blocks = HalfSpectrum::<T>::new(n_fft, &scale, Some(SplitWidth::Avx2)).wide;
             assert_eq!(blocks.is_some(), simd::avx2_fma() && pairs >= lanes, "{n_fft}");
             let frame: Vec<f64> = noise(n_fft, 5).iter().map(|x| f64::from(*x)).collect();
-            let scalar = half_power::<T>(&frame, n_fft, false).0;
-            let wide = half_power::<T>(&frame, n_fft, true).0;
-            let same = scalar.iter().zip(&wide).all(|(a, b)| a.to_bits() == b.to_bits());
-            assert!(same, "{n_fft} ({lanes} lanes): {scalar:?} vs {wide:?}");
+            let scalar = half_power::<T>(&frame, n_fft, None).0;
+            for width in [SplitWidth::Avx2, SplitWidth::Widest] {
+                let wide = half_power::<T>(&frame, n_fft, Some(width)).0;
+                let same = scalar.iter().zip(&wide).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "{n_fft} ({width:?}): {scalar:?} vs {wide:?}");
+            }
         }
     }
 
     #[test]
-    fn avx2_split_equals_the_scalar_split_bit_for_bit() {
-        avx2_split_equals_the_scalar_split::<f32>();
-        avx2_split_equals_the_scalar_split::<f64>();
+    fn simd_splits_equal_the_scalar_split_bit_for_bit() {
+        simd_splits_equal_the_scalar_split::<f32>();
+        simd_splits_equal_the_scalar_split::<f64>();
     }
 
     #[test]
