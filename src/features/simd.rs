@@ -364,10 +364,15 @@ macro_rules! avx_ops {
 avx_ops!(std::arch::x86_64::__m256, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps);
 #[cfg(target_arch = "x86_64")]
 avx_ops!(std::arch::x86_64::__m256d, _mm256_add_pd, _mm256_sub_pd, _mm256_mul_pd);
+// The AVX-512 items below exist only where `build.rs` found Rust ≥ 1.89 (`pretext_avx512`), so
+// the crate's older MSRV does not apply to them.
 #[cfg(all(target_arch = "x86_64", pretext_avx512))]
-avx_ops!(std::arch::x86_64::__m512, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps);
-#[cfg(all(target_arch = "x86_64", pretext_avx512))]
-avx_ops!(std::arch::x86_64::__m512d, _mm512_add_pd, _mm512_sub_pd, _mm512_mul_pd);
+#[allow(clippy::incompatible_msrv)]
+mod avx512_ops {
+    use super::*;
+    avx_ops!(std::arch::x86_64::__m512, _mm512_add_ps, _mm512_sub_ps, _mm512_mul_ps);
+    avx_ops!(std::arch::x86_64::__m512d, _mm512_add_pd, _mm512_sub_pd, _mm512_mul_pd);
+}
 
 /// The f32 split: lane `j` = bin `k + SIGMA[j]`, eight per step.
 ///
@@ -470,6 +475,7 @@ unsafe fn split_power_f64(
 /// As [`SplitKernel`], and the CPU must have AVX-512F.
 #[cfg(all(target_arch = "x86_64", pretext_avx512))]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+#[allow(clippy::incompatible_msrv)]
 unsafe fn split_power_f64_avx512(
     blocks: &SplitBlocks<f64>,
     z: &[Complex<f64>],
@@ -515,6 +521,7 @@ unsafe fn split_power_f64_avx512(
 /// As [`SplitKernel`], and the CPU must have AVX-512F.
 #[cfg(all(target_arch = "x86_64", pretext_avx512))]
 #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+#[allow(clippy::incompatible_msrv)]
 unsafe fn split_power_f32_avx512(
     blocks: &SplitBlocks<f32>,
     z: &[Complex<f32>],
