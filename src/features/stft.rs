@@ -551,9 +551,26 @@ impl<T: Sample> Kernel<T> {
                 }
             }
         } else {
-            for (k, d) in dst.iter_mut().enumerate() {
-                *d = T::of_f64(padded_sample(wave, start + k as isize, g.reflect));
+            // Only the parts of the window outside the signal (`..lo`, `hi..`) go through the
+            // index map; the rest is copied.
+            let lo = (-start).clamp(0, win as isize) as usize;
+            let hi = (n - start).clamp(lo as isize, win as isize) as usize;
+            let (head, rest) = dst.split_at_mut(lo);
+            let (mid, tail) = rest.split_at_mut(hi - lo);
+            let padded = |k: usize| T::of_f64(padded_sample(wave, start + k as isize, g.reflect));
+            for (k, d) in head.iter_mut().enumerate() {
+                *d = padded(k);
             }
+            for (k, d) in tail.iter_mut().enumerate() {
+                *d = padded(hi + k);
+            }
+            if hi > lo {
+                let from = (start + lo as isize) as usize;
+                for (d, x) in mid.iter_mut().zip(&wave[from..from + (hi - lo)]) {
+                    *d = T::of_f32(*x);
+                }
+            }
+            let dst = &mut self.buffer[g.lo..g.hi];
             let mean = match g.detrend {
                 Detrend::Constant => sum(dst, |x| x) / T::of_f64(win as f64),
                 Detrend::None => T::zero(),
@@ -878,6 +895,53 @@ mod tests {
         let reflect = StftConfig { center: Some(PadMode::Reflect), ..cfg };
         let mut stft = Stft::new(&reflect, 8).unwrap();
         assert!((collect(&mut stft, &wave)[0][0] - 8.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn padded_frames_equal_the_sample_by_sample_index_map() {
+        // Frames over either edge, past both edges (signal shorter than the window), with and
+        // without detrending: the copied middle and the mapped ends must give what mapping
+        // every sample gives.
+        for pad in [PadMode::Constant, PadMode::Reflect] {
+            for n in [3, 11, 40] {
+                for detrend in [Detrend::None, Detrend::Constant] {
+                    let cfg = StftConfig {
+                        window: Window::Hann,
+                        win_length: 16,
+                        n_fft: 16,
+                        hop: 3,
+                        framing: Framing::Fft,
+                        center: Some(pad),
+                        detrend,
+                        amplitude: Amplitude::Power,
+                        ..StftConfig::default()
+                    };
+                    let wave = noise(n, n as u64);
+                    let mut stft = Stft::new(&cfg, 1000).unwrap();
+                    let w = Window::Hann.samples(Symmetry::Periodic, 16).unwrap();
+                    for (t, got) in collect(&mut stft, &wave).iter().enumerate() {
+                        let start = (t * 3) as isize - 8;
+                        let raw: Vec<f64> = (0..16)
+                            .map(|k| padded_sample(&wave, start + k, pad == PadMode::Reflect))
+                            .collect();
+                        let mean = match detrend {
+                            Detrend::Constant => raw.iter().sum::<f64>() / 16.0,
+                            Detrend::None => 0.0,
+                        };
+                        let frame: Vec<f64> =
+                            raw.iter().zip(&w).map(|(x, w)| (x - mean) * w).collect();
+                        let want = naive_power(&frame, 16);
+                        let peak = want.iter().cloned().fold(1e-30, f64::max);
+                        for (k, (g, e)) in got.iter().zip(&want).enumerate() {
+                            assert!(
+                                (g - e).abs() <= 1e-6 * peak,
+                                "{pad:?} n {n} {detrend:?} frame {t} bin {k}: {g} vs {e}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
