@@ -3,7 +3,9 @@
 //!
 //! A [`Spectrogram`] is built once from a validated [`SpectrogramConfig`] (usually
 //! [`super::Preset::config`]) and owns the FFT plan, window, filterbank and every buffer, so
-//! [`Spectrogram::compute_into`] and [`Spectrogram::compute_batch_into`] allocate nothing.
+//! [`Spectrogram::compute_into`] allocates nothing, nor does [`Spectrogram::compute_batch_into`]
+//! after its first batch of more than 4 MiB (which sizes the staging buffer large outputs are
+//! streamed through).
 //! It is `Send` but meant to be owned by one worker thread; build one per thread.
 //!
 //! Output layout: row `f` (frequency bin or mel band, lowest first) holds the `frames` values of
