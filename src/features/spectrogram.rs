@@ -72,8 +72,8 @@ const BLOCK: usize = 16;
 
 /// Batch outputs at least this large are written through [`Spectrogram::staged`]: each example
 /// is built in that cache-resident buffer and copied out with non-temporal stores, which skip
-/// reading every output line into the cache before overwriting it (a quarter less time for L3
-/// batches on the benchmark machine). Smaller batches stay in cache and are written directly.
+/// reading every output line into the cache before overwriting it (about a tenth less time for
+/// L3 batches on the benchmark machine, docs/benchmarks.md). Smaller batches stay in cache and are written directly.
 const STREAM_MIN_BYTES: usize = 4 << 20;
 
 impl Spectrogram {
@@ -206,7 +206,9 @@ impl Spectrogram {
             if stream {
                 let mut staged = std::mem::take(&mut self.staged);
                 let result = self.fill(wave, &mut staged[..per], n_frames);
-                super::simd::stream_copy(&staged[..per], chunk);
+                if result.is_ok() {
+                    super::simd::stream_copy(&staged[..per], chunk);
+                }
                 self.staged = staged;
                 result?;
             } else {
