@@ -257,7 +257,7 @@ struct HalfSpectrum<T: Sample> {
 }
 
 impl<T: Sample> HalfSpectrum<T> {
-    /// `wide`: use the AVX2 split when the CPU has it.
+    /// `wide`: the widest SIMD split to use where the CPU has it (`None`: the scalar loop).
     fn new(n_fft: usize, bin_scale: &[T], wide: Option<simd::SplitWidth>) -> Self {
         assert!(n_fft % 2 == 0, "HalfSpectrum needs an even n_fft, got {n_fft}");
         let m = n_fft / 2;
