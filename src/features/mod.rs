@@ -9,6 +9,7 @@
 //! (frame counts, layouts) and how the golden tests pin them to the reference code.
 
 mod error;
+mod lane_fft;
 pub mod log_scale;
 pub mod mel;
 mod preset;

@@ -324,12 +324,13 @@ where
     (x_re * x_re + x_im * x_im, y_re * y_re + y_im * y_im)
 }
 
-/// An AVX or AVX-512 register with lane-wise `+`, `−`, `×` (no FMA), for [`split_pair`]. Built
-/// only inside the kernels below (AVX2 for 256-bit registers, AVX-512 for 512-bit ones), into
-/// which its `#[inline(always)]` operators inline.
+/// An SSE2, AVX or AVX-512 register with lane-wise `+`, `−`, `×` (no FMA), for [`split_pair`]
+/// and the lane FFT (`lane_fft.rs`). Built only inside code compiled for its width (SSE2, the
+/// x86-64 baseline, for 128-bit registers; AVX2 for 256-bit; AVX-512 for 512-bit), into which
+/// its `#[inline(always)]` operators inline.
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
-struct Avx<V>(V);
+pub(crate) struct Avx<V>(pub(crate) V);
 
 #[cfg(target_arch = "x86_64")]
 macro_rules! avx_ops {
@@ -360,6 +361,8 @@ macro_rules! avx_ops {
         }
     };
 }
+#[cfg(target_arch = "x86_64")]
+avx_ops!(std::arch::x86_64::__m128d, _mm_add_pd, _mm_sub_pd, _mm_mul_pd);
 #[cfg(target_arch = "x86_64")]
 avx_ops!(std::arch::x86_64::__m256, _mm256_add_ps, _mm256_sub_ps, _mm256_mul_ps);
 #[cfg(target_arch = "x86_64")]

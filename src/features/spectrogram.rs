@@ -13,6 +13,7 @@
 //! the golden tests transpose it. Frame counts are documented in `docs/spectrograms.md` and
 //! [`super::stft`].
 
+use super::lane_fft::{self, Lane};
 use super::log_scale::{finish_example, Affine, LogScale};
 use super::mel::{MelConfig, MelFilterbank};
 use super::stft::{Stft, StftConfig};
@@ -238,7 +239,22 @@ impl Spectrogram {
             // has those features, which `avx2_fma` just checked.
             return unsafe { self.fill_frames_avx2(wave, out, n_frames) };
         }
-        self.fill_frames::<false>(wave, out, n_frames)
+        self.fill_frames_baseline(wave, out, n_frames)
+    }
+
+    /// [`Spectrogram::fill_frames`] for any CPU of the target: SSE2 lanes on x86-64 (its
+    /// baseline), one lane elsewhere.
+    fn fill_frames_baseline(
+        &mut self,
+        wave: &[f32],
+        out: &mut [f32],
+        n_frames: usize,
+    ) -> Result<(), FeatureError> {
+        // SAFETY: every x86-64 CPU has SSE2; `f64` lanes need nothing.
+        #[cfg(target_arch = "x86_64")]
+        return unsafe { self.fill_frames::<false, lane_fft::Sse2>(wave, out, n_frames) };
+        #[cfg(not(target_arch = "x86_64"))]
+        return unsafe { self.fill_frames::<false, f64>(wave, out, n_frames) };
     }
 
     /// [`Spectrogram::fill_frames`] compiled for AVX2 + FMA (see `simd.rs`).
@@ -250,7 +266,8 @@ impl Spectrogram {
         out: &mut [f32],
         n_frames: usize,
     ) -> Result<(), FeatureError> {
-        self.fill_frames::<true>(wave, out, n_frames)
+        // SAFETY: this function runs only on CPUs with AVX2.
+        unsafe { self.fill_frames::<true, lane_fft::Avx2>(wave, out, n_frames) }
     }
 
     /// [`Spectrogram::fill_frames`] compiled for AVX-512 (see `simd.rs`).
@@ -262,14 +279,19 @@ impl Spectrogram {
         out: &mut [f32],
         n_frames: usize,
     ) -> Result<(), FeatureError> {
-        self.fill_frames::<true>(wave, out, n_frames)
+        // SAFETY: this function runs only on CPUs with AVX-512F.
+        unsafe { self.fill_frames::<true, lane_fft::Avx512>(wave, out, n_frames) }
     }
 
     /// Checks the samples are finite, then the per-frame work; inlined into the baseline, the
     /// AVX2 and the AVX-512 caller.
-    /// `WIDE`: called from an AVX2 or AVX-512 copy (enables the AVX transpose tiles).
+    /// `WIDE`: called from an AVX2 or AVX-512 copy (enables the AVX transpose tiles); `V`: the
+    /// lanes of the lane-parallel FFT ([`Stft::block_into`]) where the STFT has one.
+    ///
+    /// # Safety
+    /// The CPU must have `V`'s features.
     #[inline(always)]
-    fn fill_frames<const WIDE: bool>(
+    unsafe fn fill_frames<const WIDE: bool, V: Lane>(
         &mut self,
         wave: &[f32],
         out: &mut [f32],
@@ -289,30 +311,28 @@ impl Spectrogram {
         let mel = self.mel.as_ref();
         let (rows, block, logs) = (&mut self.rows, &mut self.block, &mut self.logs);
         let n_bins = self.stft.n_bins();
-        for t in 0..n_frames {
-            let b = t % BLOCK;
-            self.stft.frame_into(wave, t, &mut rows[b * n_bins..(b + 1) * n_bins])?;
-            if b + 1 < BLOCK && t + 1 < n_frames {
-                continue;
+        let emit = Emit { mel, log, affine: with_log, n_frames };
+        if self.stft.has_lanes() {
+            // Sixteen frames at a time, straight into the bins-major block.
+            for t0 in (0..n_frames).step_by(BLOCK) {
+                let cols = BLOCK.min(n_frames - t0);
+                // SAFETY: the caller guarantees `V`'s features.
+                unsafe { self.stft.block_into::<V>(wave, t0, cols, block, BLOCK) }?;
+                emit.block(block, logs, out, t0, cols);
             }
-            let (t0, cols) = (t - b, b + 1);
-            match mel {
-                Some(bank) => {
-                    // Frame-major rows → the bins-major block, filterbank sums vectorised across
-                    // frames, logs, and contiguous stores into each output row.
-                    super::simd::transpose::<WIDE>(rows, n_bins, cols, n_bins, block, BLOCK);
-                    for (m, row) in logs.chunks_exact_mut(BLOCK).enumerate() {
-                        row.copy_from_slice(&bank.band_block::<BLOCK>(m, block));
-                    }
-                    log.apply_in_place(logs, &with_log);
-                    for (row, src) in out.chunks_exact_mut(n_frames).zip(logs.chunks_exact(BLOCK)) {
-                        // An element loop: a `memcpy` call per 64-byte row costs more.
-                        for (d, v) in row[t0..t0 + cols].iter_mut().zip(src) {
-                            *d = *v;
-                        }
-                    }
+        } else {
+            for t in 0..n_frames {
+                let b = t % BLOCK;
+                self.stft.frame_into(wave, t, &mut rows[b * n_bins..(b + 1) * n_bins])?;
+                if b + 1 < BLOCK && t + 1 < n_frames {
+                    continue;
                 }
-                None => {
+                let (t0, cols) = (t - b, b + 1);
+                if mel.is_some() {
+                    // Frame-major rows → the bins-major block the filterbank sums across.
+                    super::simd::transpose::<WIDE>(rows, n_bins, cols, n_bins, block, BLOCK);
+                    emit.block(block, logs, out, t0, cols);
+                } else {
                     // Logs in place on the frame-major rows, transposed straight into the output.
                     log.apply_in_place(&mut rows[..cols * n_bins], &with_log);
                     super::simd::transpose::<WIDE>(
@@ -328,6 +348,48 @@ impl Spectrogram {
         }
         finish_example(out, log.top_db(), &after);
         Ok(())
+    }
+}
+
+/// What follows the spectra of a block of frames: filterbank sums (vectorised across frames),
+/// logs, and contiguous stores into each output row.
+struct Emit<'a> {
+    mel: Option<&'a MelFilterbank>,
+    log: LogScale,
+    affine: Affine,
+    n_frames: usize,
+}
+
+impl Emit<'_> {
+    /// `block` holds the spectra of frames `t0..t0 + cols` bins-major (`[n_bins, BLOCK]`);
+    /// `logs` is scratch of `[n_freq, BLOCK]`.
+    #[inline(always)]
+    fn block(&self, block: &mut [f32], logs: &mut [f32], out: &mut [f32], t0: usize, cols: usize) {
+        let rows = match self.mel {
+            Some(bank) => {
+                for (m, row) in logs.chunks_exact_mut(BLOCK).enumerate() {
+                    row.copy_from_slice(&bank.band_block::<BLOCK>(m, block));
+                }
+                logs
+            }
+            None => block,
+        };
+        self.log.apply_in_place(rows, &self.affine);
+        for (row, src) in out.chunks_exact_mut(self.n_frames).zip(rows.chunks_exact(BLOCK)) {
+            // Whole blocks as fixed-size arrays (one or two register moves) and the last one
+            // element by element: LLVM turns a slice copy, or a loop it cannot size, into a
+            // `memcpy` call per 64-byte row, which costs more than the copy.
+            if let (Ok(d), Ok(v)) = (
+                <&mut [f32; BLOCK]>::try_from(&mut row[t0..t0 + cols]),
+                <&[f32; BLOCK]>::try_from(src),
+            ) {
+                *d = *v;
+            } else {
+                for (d, v) in row[t0..t0 + cols].iter_mut().zip(src) {
+                    *d = *v;
+                }
+            }
+        }
     }
 }
 
@@ -468,7 +530,7 @@ mod tests {
             let mut s = Spectrogram::new(preset.config()).unwrap();
             let (f, t) = s.shape(n);
             let mut base = vec![f32::NAN; f * t];
-            s.fill_frames::<false>(&wave, &mut base, t).unwrap();
+            s.fill_frames_baseline(&wave, &mut base, t).unwrap();
             let same =
                 |wide: &[f32]| base.iter().zip(wide).all(|(a, b)| a.to_bits() == b.to_bits());
             #[cfg(target_arch = "x86_64")]

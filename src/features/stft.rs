@@ -27,6 +27,7 @@ use std::sync::Arc;
 use realfft::num_complex::Complex;
 use realfft::{RealFftPlanner, RealToComplex};
 
+use super::lane_fft::{Lane, LaneFft, MAX_LANES};
 use super::simd;
 use super::window::{Symmetry, Window};
 use super::FeatureError;
@@ -206,7 +207,15 @@ pub struct Stft {
     /// Position of the window's first sample relative to the frame start.
     frame_offset: usize,
     engine: Engine,
+    /// The lane-parallel transform for f64 power-of-two sizes (see [`Stft::block_into`]).
+    lanes: Option<Lanes>,
     values: Vec<f32>,
+}
+
+/// [`LaneFft`] and the windowed frames of one group (`[MAX_LANES, n_fft]`).
+struct Lanes {
+    fft: LaneFft,
+    frames: Vec<f64>,
 }
 
 /// The FFT and its buffers at the configured precision.
@@ -423,12 +432,18 @@ impl Stft {
             Precision::F64 => Engine::F64(Kernel::new(&window, config.n_fft, &bin_scale)),
             Precision::F32 => Engine::F32(Kernel::new(&window, config.n_fft, &bin_scale)),
         };
+        let lanes = match config.precision {
+            Precision::F64 => LaneFft::new(config.n_fft, &bin_scale)
+                .map(|fft| Lanes { fft, frames: vec![0.0; MAX_LANES * config.n_fft] }),
+            Precision::F32 => None,
+        };
         Ok(Stft {
             values: vec![0.0; config.n_bins()],
             config: config.clone(),
             win_offset,
             frame_offset,
             engine,
+            lanes,
         })
     }
 
@@ -483,20 +498,8 @@ impl Stft {
         if out.len() != self.n_bins() {
             return Err(FeatureError::BufferSize { got: out.len(), expected: self.n_bins() });
         }
-        let reflect = self.config.center == Some(PadMode::Reflect);
-        if reflect && wave.is_empty() {
-            return Err(FeatureError::InvalidParameter(
-                "reflect padding needs at least one sample".into(),
-            ));
-        }
-        let geometry = Geometry {
-            lo: self.win_offset,
-            hi: self.win_offset + self.config.win_length,
-            detrend: self.config.detrend,
-            reflect,
-        };
-        // Index of the window's first sample in the unpadded signal.
-        let start = (t * self.config.hop + self.frame_offset) as isize - self.config.pad() as isize;
+        let geometry = self.geometry(wave)?;
+        let start = self.window_start(t);
         match &mut self.engine {
             Engine::F64(k) => k.power(wave, start, &geometry, out)?,
             Engine::F32(k) => k.power(wave, start, &geometry, out)?,
@@ -505,6 +508,98 @@ impl Stft {
             out.iter_mut().for_each(|v| *v = v.sqrt());
         }
         Ok(())
+    }
+}
+
+impl Stft {
+    /// Whether [`Stft::block_into`] is available: f64 precision and a power-of-two `n_fft`
+    /// of at least 16.
+    pub(crate) fn has_lanes(&self) -> bool {
+        self.lanes.is_some()
+    }
+
+    /// Frames `t0..t0 + cols` of `wave` through the lane-parallel transform (`lane_fft.rs`):
+    /// bin `k` of frame `t0 + c` goes to `out[k·stride + c]`, magnitude or (scaled) power as
+    /// [`Stft::frame`] gives it (to the last bits: the transform differs). Columns up to the
+    /// next multiple of `V::LANES` are written too (with the values of frames past the end
+    /// or of earlier groups); `stride` must leave room for them.
+    ///
+    /// # Safety
+    /// The CPU must have `V`'s features (see [`Lane`]).
+    ///
+    /// # Panics
+    /// Without lanes ([`Stft::has_lanes`]), or if `out` or `stride` is too small.
+    #[inline(always)]
+    pub(crate) unsafe fn block_into<V: Lane>(
+        &mut self,
+        wave: &[f32],
+        t0: usize,
+        cols: usize,
+        out: &mut [f32],
+        stride: usize,
+    ) -> Result<(), FeatureError> {
+        let geometry = self.geometry(wave)?;
+        let n_fft = self.config.n_fft;
+        let n_bins = self.n_bins();
+        let width = cols.div_ceil(V::LANES) * V::LANES;
+        assert!(stride >= width && out.len() >= n_bins * stride, "block_into: output too short");
+        let (hop, offset) =
+            (self.config.hop, self.frame_offset as isize - self.config.pad() as isize);
+        let Engine::F64(kernel) = &self.engine else { unreachable!("lanes are f64 only") };
+        let lanes = self.lanes.as_mut().expect("block_into needs lanes (Stft::has_lanes)");
+        let (n, win) = (wave.len() as isize, geometry.hi - geometry.lo);
+        for g in (0..cols).step_by(V::LANES) {
+            let first = ((t0 + g) * hop) as isize + offset;
+            let last = first + ((V::LANES - 1) * hop) as isize;
+            if geometry.detrend == Detrend::None && first >= 0 && last + win as isize <= n {
+                // Every lane's window inside the signal: windowed and transposed in one step.
+                lanes.fft.power_from_signal::<V>(
+                    wave,
+                    first as usize,
+                    hop,
+                    &kernel.window,
+                    geometry.lo,
+                    &mut out[g..],
+                    stride,
+                );
+                continue;
+            }
+            for f in 0..V::LANES.min(cols - g) {
+                let start = ((t0 + g + f) * hop) as isize + offset;
+                let buffer = &mut lanes.frames[f * n_fft..(f + 1) * n_fft];
+                Kernel::window_frame(&kernel.window, wave, start, &geometry, buffer);
+            }
+            lanes.fft.power::<V>(&lanes.frames, &mut out[g..], stride);
+        }
+        if self.config.amplitude == Amplitude::Magnitude {
+            for row in out.chunks_exact_mut(stride).take(n_bins) {
+                row[..width].iter_mut().for_each(|v| *v = v.sqrt());
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the window sits in the FFT buffer; fails for reflect padding of an empty signal.
+    #[inline(always)]
+    fn geometry(&self, wave: &[f32]) -> Result<Geometry, FeatureError> {
+        let reflect = self.config.center == Some(PadMode::Reflect);
+        if reflect && wave.is_empty() {
+            return Err(FeatureError::InvalidParameter(
+                "reflect padding needs at least one sample".into(),
+            ));
+        }
+        Ok(Geometry {
+            lo: self.win_offset,
+            hi: self.win_offset + self.config.win_length,
+            detrend: self.config.detrend,
+            reflect,
+        })
+    }
+
+    /// Index of frame `t`'s first window sample in the unpadded signal.
+    #[inline(always)]
+    fn window_start(&self, t: usize) -> isize {
+        (t * self.config.hop + self.frame_offset) as isize - self.config.pad() as isize
     }
 }
 
@@ -526,12 +621,34 @@ impl<T: Sample> Kernel<T> {
         g: &Geometry,
         values: &mut [f32],
     ) -> Result<(), FeatureError> {
+        Self::window_frame(&self.window, wave, start, g, &mut self.buffer);
+        match &mut self.transform {
+            Transform::Real { fft, spectrum, scratch } => {
+                fft.process_with_scratch(&mut self.buffer, spectrum, scratch)
+                    .map_err(|e| FeatureError::Fft(e.to_string()))?;
+                // In the kernel's precision: f64 keeps the reference's arithmetic, f32 stays in
+                // f32.
+                for ((v, c), s) in values.iter_mut().zip(spectrum.iter()).zip(&self.bin_scale) {
+                    *v = ((c.re * c.re + c.im * c.im) * *s).to_f64() as f32;
+                }
+            }
+            Transform::Half(h) => h.power(&mut self.buffer, &self.bin_scale, values),
+        }
+        Ok(())
+    }
+}
+
+impl<T: Sample> Kernel<T> {
+    /// Frame `wave` at `start`, padded as `g` says and windowed, into `buffer` (`n_fft`
+    /// values: the window at `g.lo..g.hi`, zeros around it).
+    #[inline(always)]
+    fn window_frame(window: &[T], wave: &[f32], start: isize, g: &Geometry, buffer: &mut [T]) {
         let win = g.hi - g.lo;
         let n = wave.len() as isize;
         // The FFTs use their input as scratch: re-zero the padding around the window.
-        self.buffer[..g.lo].fill(T::zero());
-        self.buffer[g.hi..].fill(T::zero());
-        let dst = &mut self.buffer[g.lo..g.hi];
+        buffer[..g.lo].fill(T::zero());
+        buffer[g.hi..].fill(T::zero());
+        let dst = &mut buffer[g.lo..g.hi];
         let inside = start >= 0 && start + win as isize <= n;
         if inside {
             // Straight from the signal: the mean (when detrending) is summed from it too, so the
@@ -539,13 +656,13 @@ impl<T: Sample> Kernel<T> {
             let src = &wave[start as usize..start as usize + win];
             match g.detrend {
                 Detrend::None => {
-                    for ((d, s), w) in dst.iter_mut().zip(src).zip(&self.window) {
+                    for ((d, s), w) in dst.iter_mut().zip(src).zip(window) {
                         *d = T::of_f32(*s) * *w;
                     }
                 }
                 Detrend::Constant => {
                     let mean = sum(src, T::of_f32) / T::of_f64(win as f64);
-                    for ((d, s), w) in dst.iter_mut().zip(src).zip(&self.window) {
+                    for ((d, s), w) in dst.iter_mut().zip(src).zip(window) {
                         *d = (T::of_f32(*s) - mean) * *w;
                     }
                 }
@@ -570,28 +687,15 @@ impl<T: Sample> Kernel<T> {
                     *d = T::of_f32(*x);
                 }
             }
-            let dst = &mut self.buffer[g.lo..g.hi];
+            let dst = &mut buffer[g.lo..g.hi];
             let mean = match g.detrend {
                 Detrend::Constant => sum(dst, |x| x) / T::of_f64(win as f64),
                 Detrend::None => T::zero(),
             };
-            for (d, w) in dst.iter_mut().zip(&self.window) {
+            for (d, w) in dst.iter_mut().zip(window) {
                 *d = (*d - mean) * *w;
             }
         }
-        match &mut self.transform {
-            Transform::Real { fft, spectrum, scratch } => {
-                fft.process_with_scratch(&mut self.buffer, spectrum, scratch)
-                    .map_err(|e| FeatureError::Fft(e.to_string()))?;
-                // In the kernel's precision: f64 keeps the reference's arithmetic, f32 stays in
-                // f32.
-                for ((v, c), s) in values.iter_mut().zip(spectrum.iter()).zip(&self.bin_scale) {
-                    *v = ((c.re * c.re + c.im * c.im) * *s).to_f64() as f32;
-                }
-            }
-            Transform::Half(h) => h.power(&mut self.buffer, &self.bin_scale, values),
-        }
-        Ok(())
     }
 }
 
@@ -976,6 +1080,78 @@ mod tests {
                 assert!((d[k] - want).abs() <= 1e-7 * want + 1e-30, "bin {k}");
             }
         }
+    }
+
+    /// The lane-parallel block path against the frame-at-a-time path, for every framing,
+    /// centring and detrend, the SIMD width this CPU picks and the one-lane width.
+    #[test]
+    fn lane_blocks_match_single_frames() {
+        let wave = noise(3_000, 9);
+        let configs = [
+            StftConfig { n_fft: 256, win_length: 200, hop: 80, ..StftConfig::default() },
+            StftConfig {
+                n_fft: 512,
+                win_length: 400,
+                hop: 100,
+                framing: Framing::Fft,
+                center: Some(PadMode::Reflect),
+                amplitude: Amplitude::Power,
+                ..StftConfig::default()
+            },
+            StftConfig {
+                window: Window::Tukey { alpha: 0.25 },
+                n_fft: 128,
+                win_length: 128,
+                hop: 50,
+                center: Some(PadMode::Constant),
+                detrend: Detrend::Constant,
+                scaling: Scaling::Density,
+                amplitude: Amplitude::Power,
+                ..StftConfig::default()
+            },
+        ];
+        for config in configs {
+            let mut stft = Stft::new(&config, 16_000).unwrap();
+            assert!(stft.has_lanes());
+            let (n_bins, frames) = (stft.n_bins(), stft.n_frames(wave.len()));
+            let want = collect(&mut stft, &wave);
+            let peak = want.iter().flatten().cloned().fold(0.0, f64::max);
+            let check = |block: &[f32], t0: usize, cols: usize, what: &str| {
+                for c in 0..cols {
+                    for k in 0..n_bins {
+                        let (got, want) = (f64::from(block[k * 16 + c]), want[t0 + c][k]);
+                        let tol = 1e-6 * want.abs() + 1e-12 * peak;
+                        assert!(
+                            (got - want).abs() <= tol,
+                            "{what} {config:?}: frame {} bin {k}: {got} vs {want}",
+                            t0 + c
+                        );
+                    }
+                }
+            };
+            let mut block = vec![f32::NAN; n_bins * 16];
+            for t0 in (0..frames).step_by(16) {
+                let cols = 16.min(frames - t0);
+                // SAFETY: one-lane f64 needs no CPU feature.
+                unsafe { stft.block_into::<f64>(&wave, t0, cols, &mut block, 16) }.unwrap();
+                check(&block, t0, cols, "one lane");
+                #[cfg(target_arch = "x86_64")]
+                {
+                    // SAFETY: SSE2 is the x86-64 baseline.
+                    unsafe {
+                        stft.block_into::<crate::features::lane_fft::Sse2>(
+                            &wave, t0, cols, &mut block, 16,
+                        )
+                    }
+                    .unwrap();
+                    check(&block, t0, cols, "SSE2");
+                }
+            }
+        }
+        let f32_config = StftConfig { precision: Precision::F32, ..StftConfig::default() };
+        assert!(!Stft::new(&f32_config, 16_000).unwrap().has_lanes());
+        let odd = StftConfig { n_fft: 400, ..StftConfig::default() };
+        assert!(!Stft::new(&odd, 16_000).unwrap().has_lanes());
     }
 
     #[test]
