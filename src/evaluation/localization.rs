@@ -3,11 +3,11 @@
 //! The protocol (EZ-VSL `test.py`/`utils.py`, LVS `utils.py`, SLAVC `EvaluatorFull`):
 //!
 //! 1. A ground-truth map `G` on the evaluation grid (224×224 by default) is built from boxes
-//!    ([`gt_map`]): Flickr-SoundNet sums three annotators' boxes, halves and clips to 1; VGG-SS
+//!    ([`gt_map()`]): Flickr-SoundNet sums three annotators' boxes, halves and clips to 1; VGG-SS
 //!    and the synthetic world take the binary union.
 //! 2. Optionally smoothed first ([`MapSmoothing`], off by default: a post-processing choice
 //!    made on a validation split), the model's coarse score map is upsampled to the grid
-//!    exactly like PyTorch's `F.interpolate` ([`upsample`]; bilinear by default, bicubic
+//!    exactly like PyTorch's `F.interpolate` ([`upsample()`]; bilinear by default, bicubic
 //!    selectable), min-max normalised and binarised at the median (`thr = sort(P)[N/2]`,
 //!    `B = P >= thr`).
 //! 3. Per sample, `cIoU = Σ(B·G) / (ΣG + Σ B·[G=0])` ([`score_sample`]).

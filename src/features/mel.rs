@@ -214,7 +214,7 @@ impl MelFilterbank {
         self.starts.len()
     }
 
-    /// Number of FFT bins expected by [`MelFilterbank::apply`].
+    /// Number of FFT bins expected by [`MelFilterbank::band`].
     pub fn n_bins(&self) -> usize {
         self.n_bins
     }

@@ -4,7 +4,8 @@
 //! The chain is [`window`] → [`stft`] → [`mel`] (or linear bins) → [`log_scale`], assembled by
 //! [`Spectrogram`]. A [`Spectrogram`] owns its FFT plan, window, filterbank and scratch buffers,
 //! so computing one example allocates nothing; one instance lives on each feature worker thread.
-//! Per-frame loops are compiled for AVX2 and AVX-512 as well and picked at run time (`simd.rs`).
+//! Per-frame loops are compiled for AVX2 and AVX-512 as well and picked at run time (`simd.rs`);
+//! f64 power-of-two STFTs transform several frames at once, one per SIMD lane (`lane_fft.rs`).
 //! [`Preset`] names the published recipes; `docs/spectrograms.md` documents the conventions
 //! (frame counts, layouts) and how the golden tests pin them to the reference code.
 

@@ -8,6 +8,11 @@
 //! streamed through).
 //! It is `Send` but meant to be owned by one worker thread; build one per thread.
 //!
+//! Frames are processed sixteen at a time ([`BLOCK`]): through the lane FFT straight into a
+//! bins-major block where the STFT has one (f64, power-of-two `n_fft`), else one frame at a
+//! time and transposed; the block then goes through the filterbank (vectorised across frames),
+//! the log and contiguous row stores into the output.
+//!
 //! Output layout: row `f` (frequency bin or mel band, lowest first) holds the `frames` values of
 //! that band in time order, at `out[f * frames + t]`. VGGish's reference returns `[time, mel]`;
 //! the golden tests transpose it. Frame counts are documented in `docs/spectrograms.md` and
@@ -57,9 +62,10 @@ pub struct Spectrogram {
     config: SpectrogramConfig,
     stft: Stft,
     mel: Option<MelFilterbank>,
-    /// The spectra of up to [`BLOCK`] frames as computed, frame-major (`[BLOCK, n_bins]`).
+    /// The spectra of up to [`BLOCK`] frames as computed one at a time, frame-major
+    /// (`[BLOCK, n_bins]`).
     rows: Vec<f32>,
-    /// The same, bins-major (`[n_bins, BLOCK]`).
+    /// The same, bins-major (`[n_bins, BLOCK]`), or as the lane FFT writes them.
     block: Vec<f32>,
     /// Their logs, `[n_freq, BLOCK]`: each row is copied contiguously into the output row.
     logs: Vec<f32>,
@@ -177,7 +183,7 @@ impl Spectrogram {
     ///
     /// Every example is processed independently (`top_db` is per example). `out` must hold
     /// `waves.len() · freq · frames` values. Allocates only the first time a batch of more than
-    /// [`STREAM_MIN_BYTES`] needs a staging buffer (or a longer one than before).
+    /// 4 MiB (`STREAM_MIN_BYTES`) needs a staging buffer (or a longer one than before).
     pub fn compute_batch_into(
         &mut self,
         waves: &[&[f32]],

@@ -18,6 +18,10 @@
 //!   end up to `n_fft`, so the count depends on the window. Uncentred counts are
 //!   `1 + ⌊(N − L)/hop⌋` for frame length `L` (0 when `N < L`), centred counts
 //!   `1 + ⌊(N + 2⌊L/2⌋ − L)/hop⌋` (`1 + ⌊N/hop⌋` for even `L`).
+//! - [`Stft::frame`] transforms one frame (rustfft/realfft). Where the arithmetic is f64 and
+//!   `n_fft` a power of two ≥ 16, `Stft::block_into` also transforms blocks of frames several
+//!   at a time, one per SIMD lane (`lane_fft.rs`), into a bins-major block: what
+//!   [`super::Spectrogram`] uses. Both share the framing and windowing code below.
 //! - Centring pads `⌊L/2⌋` samples on each side, either zeros (librosa ≥ 0.10, `'constant'`) or
 //!   a mirror image without repeating the edge (`'reflect'`, numpy's rule, repeated for pads
 //!   longer than the signal). Padding is virtual: samples are fetched through an index map.

@@ -78,7 +78,7 @@ impl Ema {
         Ok(())
     }
 
-    /// What the shadow side holds, as named CPU tensors under [`LIVE_PREFIX`]: after
+    /// What the shadow side holds, as named CPU tensors under `ema.live.`: after
     /// [`Ema::swap`] these are the live weights, which is when a checkpoint writes them.
     pub fn shadow_tensors(&self) -> Result<Vec<(String, Tensor)>, TrainingError> {
         self.slots

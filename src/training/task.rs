@@ -145,7 +145,7 @@ pub struct SameFileNegatives {
 }
 
 impl Objective {
-    /// The mean loss of a batch (`origins`: where its examples come from, see [`Origins`]).
+    /// The mean loss of a batch (`origins`: where its examples come from, its groups and times).
     pub fn loss(
         self,
         logits: &Tensor,
