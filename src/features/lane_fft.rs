@@ -238,37 +238,10 @@ mod x86 {
             // The 8×8 f32 transpose in 256-bit registers (in-lane shuffles, cheaper than
             // 512-bit permutes), then each column widened.
             let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * stride)));
-            let t0 = _mm256_unpacklo_ps(r[0], r[1]);
-            let t1 = _mm256_unpackhi_ps(r[0], r[1]);
-            let t2 = _mm256_unpacklo_ps(r[2], r[3]);
-            let t3 = _mm256_unpackhi_ps(r[2], r[3]);
-            let t4 = _mm256_unpacklo_ps(r[4], r[5]);
-            let t5 = _mm256_unpackhi_ps(r[4], r[5]);
-            let t6 = _mm256_unpacklo_ps(r[6], r[7]);
-            let t7 = _mm256_unpackhi_ps(r[6], r[7]);
-            let u0 = _mm256_shuffle_ps::<0x44>(t0, t2);
-            let u1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
-            let u2 = _mm256_shuffle_ps::<0x44>(t1, t3);
-            let u3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
-            let u4 = _mm256_shuffle_ps::<0x44>(t4, t6);
-            let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
-            let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
-            let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-            let w = |a: __m256, b: __m256, high: bool| {
-                Avx(_mm512_cvtps_pd(if high {
-                    _mm256_permute2f128_ps::<0x31>(a, b)
-                } else {
-                    _mm256_permute2f128_ps::<0x20>(a, b)
-                }))
-            };
-            dst[0] = w(u0, u4, false);
-            dst[1] = w(u1, u5, false);
-            dst[2] = w(u2, u6, false);
-            dst[3] = w(u3, u7, false);
-            dst[4] = w(u0, u4, true);
-            dst[5] = w(u1, u5, true);
-            dst[6] = w(u2, u6, true);
-            dst[7] = w(u3, u7, true);
+            let columns = crate::features::simd::transpose8x8(r);
+            for (d, c) in dst.iter_mut().zip(columns) {
+                *d = Avx(_mm512_cvtps_pd(c));
+            }
         }
     }
 }

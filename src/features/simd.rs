@@ -107,7 +107,7 @@ pub(crate) fn transpose<const WIDE: bool>(
     }
 }
 
-/// Transposes one 8×8 tile of f32 (the standard unpack / shuffle / permute sequence).
+/// Transposes one 8×8 tile of f32.
 ///
 /// # Safety
 /// The CPU must have AVX; `src + r·ss + c` and `dst + c·ds + r` must be valid for `r, c < 8`.
@@ -115,7 +115,24 @@ pub(crate) fn transpose<const WIDE: bool>(
 #[target_feature(enable = "avx")]
 unsafe fn tile8x8(src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
     use std::arch::x86_64::*;
-    let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * ss)));
+    let rows: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * ss)));
+    for (i, v) in transpose8x8(rows).iter().enumerate() {
+        _mm256_storeu_ps(dst.add(i * ds), *v);
+    }
+}
+
+/// The 8×8 f32 transpose in registers (the standard unpack / shuffle / permute sequence, all
+/// in-lane except the last step): row `i` of the result is column `i` of `r`.
+///
+/// # Safety
+/// The CPU must have AVX; call it only from code compiled with AVX enabled (it is inlined
+/// there).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) unsafe fn transpose8x8(
+    r: [std::arch::x86_64::__m256; 8],
+) -> [std::arch::x86_64::__m256; 8] {
+    use std::arch::x86_64::*;
     let t0 = _mm256_unpacklo_ps(r[0], r[1]);
     let t1 = _mm256_unpackhi_ps(r[0], r[1]);
     let t2 = _mm256_unpacklo_ps(r[2], r[3]);
@@ -132,7 +149,7 @@ unsafe fn tile8x8(src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
     let u5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
     let u6 = _mm256_shuffle_ps::<0x44>(t5, t7);
     let u7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
-    let out = [
+    [
         _mm256_permute2f128_ps::<0x20>(u0, u4),
         _mm256_permute2f128_ps::<0x20>(u1, u5),
         _mm256_permute2f128_ps::<0x20>(u2, u6),
@@ -141,10 +158,7 @@ unsafe fn tile8x8(src: *const f32, ss: usize, dst: *mut f32, ds: usize) {
         _mm256_permute2f128_ps::<0x31>(u1, u5),
         _mm256_permute2f128_ps::<0x31>(u2, u6),
         _mm256_permute2f128_ps::<0x31>(u3, u7),
-    ];
-    for (i, v) in out.iter().enumerate() {
-        _mm256_storeu_ps(dst.add(i * ds), *v);
-    }
+    ]
 }
 
 /// Views an even-length buffer as consecutive pairs `(x[2i], x[2i + 1])`, the input of a real
