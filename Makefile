@@ -13,7 +13,7 @@ APT_PACKAGES  := libavcodec-dev libavformat-dev libavutil-dev libswscale-dev lib
 BIN           := target/release/pretext
 DEMO_OUT      ?= demo-out
 
-.PHONY: setup demo test bench build clean-demo apt torch cargo-config
+.PHONY: setup demo test test-data bench build clean-demo apt torch cargo-config
 
 setup: apt torch cargo-config
 
@@ -54,9 +54,9 @@ demo: build
 	$(BIN) probe samples/
 	$(BIN) frames samples/clip_0000.mp4 --at 0.5,1.5 --out $(DEMO_OUT)/frames
 	$(BIN) synth --out $(DEMO_OUT)/world --clips 120 --seconds 4 --seed 1
-	$(BIN) train --task avc --data $(DEMO_OUT)/world --out $(DEMO_OUT)/avc --max-time $(DEMO_TIME) --negatives easy
-	$(BIN) eval avc --checkpoint $(DEMO_OUT)/avc/checkpoints/best.safetensors --data $(DEMO_OUT)/world --split test --negatives easy
-	$(BIN) eval avc --checkpoint $(DEMO_OUT)/avc/checkpoints/best.safetensors --data $(DEMO_OUT)/world --split test --negatives easy --untrained
+	$(BIN) train --task avc --data $(DEMO_OUT)/world --out $(DEMO_OUT)/avc --max-time $(DEMO_TIME) --set task.negatives=easy
+	$(BIN) eval task --checkpoint $(DEMO_OUT)/avc/checkpoints/best.safetensors --data $(DEMO_OUT)/world --split test
+	$(BIN) eval task --checkpoint $(DEMO_OUT)/avc/checkpoints/best.safetensors --data $(DEMO_OUT)/world --split test --untrained
 	$(BIN) localize --checkpoint $(DEMO_OUT)/avc/checkpoints/best.safetensors samples/ --out $(DEMO_OUT)/localize
 	@echo
 	@echo "demo: done. Look at:"
@@ -65,8 +65,15 @@ demo: build
 	@echo "  $(DEMO_OUT)/avc/curves.png          loss and accuracy curves; metrics.jsonl, config.json"
 	@echo "  $(DEMO_OUT)/localize/contact_sheet.png and $(DEMO_OUT)/localize/<clip>.mp4   heatmaps"
 
+# The whole suite, then the data side alone (media, features, pipeline, tasks' samplers and
+# assemblers, synth) built without libtorch, so that build cannot rot.
 test: setup
 	cargo test --release --locked --no-fail-fast
+	cargo test --release --locked --no-fail-fast --no-default-features
+
+# The data side alone: no libtorch needed (seconds once built).
+test-data: apt
+	cargo test --release --locked --no-default-features
 
 bench: build
 	$(BIN) bench decode samples/

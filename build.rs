@@ -1,4 +1,5 @@
-//! Links libtorch_cuda explicitly and embeds an rpath to the torch libraries.
+//! Links libtorch_cuda explicitly and embeds an rpath to the torch libraries (with the `torch`
+//! feature, the default; the data side builds without libtorch).
 //!
 //! Without `--no-as-needed`, the linker drops `libtorch_cuda.so` (nothing references it
 //! directly) and `tch::Cuda::is_available()` is false even on a GPU machine. The rpath lets the
@@ -41,6 +42,9 @@ fn main() {
     println!("cargo:rustc-check-cfg=cfg(pretext_avx512)");
     if rustc_minor().is_some_and(|minor| minor >= 89) {
         println!("cargo:rustc-cfg=pretext_avx512");
+    }
+    if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
+        return;
     }
     let Some(lib) = torch_lib_dir() else {
         println!(

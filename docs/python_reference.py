@@ -66,11 +66,20 @@ class AvcNet(nn.Module):  # paths: vision.*, audio.*, head.*
         z = (z.amax(1) if hd.get("pool", "max") == "max" else torch.logsumexp(z, 1) - np.log(z.shape[1]))[:, None]
         return torch.cat([torch.zeros_like(z), z], 1)
 
+def pretext_name(k):
+    """A checkpoint variable's name in this module: pretext keeps the towers under `trunk.` and
+    the AVC head under `heads.avc.` (format 2; format 1 had `vision.`, `audio.`, `head.`)."""
+    if k.startswith("trunk."): return k[len("trunk."):]
+    if k.startswith("heads.avc."): return "head." + k[len("heads.avc."):]
+    return k
+
+
 def load(path):
     tensors = load_file(path)
     meta = json.loads(bytes(tensors.pop("meta.json").tolist()).decode())
     model = AvcNet(meta["run"]["model"]).eval()
-    weights = {k: v for k, v in tensors.items() if not k.startswith(("optim.", "ema."))}  # training state
+    # Training state (optimizer moments, the live weights under weight averaging) is not the model.
+    weights = {pretext_name(k): v for k, v in tensors.items() if not k.startswith(("optim.", "ema."))}
     missing, unexpected = model.load_state_dict(weights, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
     return model, meta
@@ -83,7 +92,9 @@ def spec_shape(meta):
 
 def check(args):
     model, meta = load(args.checkpoint)
-    assert meta["run"]["task"] in ("avc", "avc-in-batch"), "the reference covers AVC checkpoints"
+    task = meta["run"]["task"]
+    task = task["name"] if isinstance(task, dict) else task
+    assert task in ("avc", "localize", "avc-in-batch"), "the reference covers AVC checkpoints"
     m = meta["run"]["model"]
     assert m["vision"]["arch"] == "vgg" and m["audio"]["arch"] == "vgg", "the reference covers VGG towers"
     rng = np.random.default_rng(0)
@@ -125,6 +136,8 @@ class PairStream(torch.utils.data.IterableDataset):
 
 
 def bench(args):
+    if args.task != "avc" or args.model != "quick":
+        sys.exit(f"the reference implements the avc task's quick preset, not {args.task}/{args.model}")
     torch.manual_seed(0); torch.set_num_threads(args.threads)
     m = {"input": {"frames": 1}, "head": {"kind": "l3", "embedding": 128, "hidden": 128},
          "vision": {"channels": [16, 32, 64, 128], "convs_per_block": 1},
@@ -163,6 +176,7 @@ if __name__ == "__main__":
     b = sub.add_parser("bench")
     for k, v in [("--steps", 50), ("--batch", 32), ("--threads", 2)]: b.add_argument(k, type=int, default=v)
     b.add_argument("--device", default="cpu")
+    b.add_argument("--task", default="avc"); b.add_argument("--model", default="quick")
     b.add_argument("--data", nargs="*", help="video folders: batches made the pairs_ref.py way (default: in-memory batches)")
     b.add_argument("--workers", type=int, default=1, help="DataLoader worker processes with --data")
     b.add_argument("--frame-size", type=int, default=96); b.add_argument("--audio-seconds", type=float, default=0.96)

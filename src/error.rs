@@ -23,18 +23,24 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
     /// Localisation evaluation failed (annotations, map shapes).
+    #[cfg(feature = "torch")]
     #[error(transparent)]
     Localization(#[from] crate::evaluation::localization::LocalizationError),
     /// A model could not be built or run.
     #[error(transparent)]
     Model(#[from] crate::models::ModelError),
     /// Training, checkpointing or evaluation failed.
+    #[cfg(feature = "torch")]
     #[error(transparent)]
     Training(#[from] crate::training::TrainingError),
+    /// A task is unknown or its options are invalid.
+    #[error(transparent)]
+    Task(#[from] crate::tasks::TaskError),
     /// Generating the synthetic world failed.
     #[error(transparent)]
     Synth(#[from] crate::synth::SynthError),
     /// A libtorch operation failed.
+    #[cfg(feature = "torch")]
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     /// A configuration value is invalid; the message says which and why.

@@ -95,7 +95,10 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--audio-seconds", type=float, default=1.0)
+    ap.add_argument("--task", default="avc", help="only avc: the reference makes AVC pairs")
     a = ap.parse_args()
+    if a.task != "avc":
+        raise SystemExit(f"the reference makes avc pairs, not {a.task} examples")
     files = discover(a.inputs)
     rng = random.Random(a.seed)
     vggish_logmel(np.zeros(16000, np.float32))  # warm-up: librosa's first call compiles

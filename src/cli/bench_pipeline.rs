@@ -1,7 +1,8 @@
 //! `pretext bench pipeline`: the pair pipeline's throughput, with 1 worker and with all cores,
 //! side by side with the Python reference (`benches/python/pairs_ref.py`: PyAV seek + decode,
-//! PyAV resample, librosa VGGish log-mel) run in the same invocation on the same files. For
-//! frame-order tuples it also times the `ffmpeg` CLI decoding the same files (decode only).
+//! PyAV resample, librosa VGGish log-mel; AVC pairs only) run in the same invocation on the same
+//! files. For vision-only tasks it also times the `ffmpeg` CLI decoding the same files (decode
+//! only).
 //!
 //! Per-core figures divide by the CPU time the process used (`clock_gettime` on the process CPU
 //! clock, as Python's `time.process_time`; `getrusage` for the ffmpeg child), so they
@@ -14,7 +15,7 @@ use std::time::Instant;
 use anyhow::Context;
 use pretext::pipeline::discover;
 
-use super::pairs::{drive, write_stats, PipelineArgs, TaskArg};
+use super::pairs::{drive, write_stats, PipelineArgs};
 
 /// Measure the pair pipeline (1 worker and all cores) against the Python reference.
 #[derive(Debug, clap::Args)]
@@ -118,12 +119,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             a.per_cpu() / p.per_cpu()
         );
     }
-    if args.pipeline.task == TaskArg::FrameOrder {
+    // A vision-only task's visit is decoding frames: compare it with the ffmpeg CLI's.
+    let vision_only = !args.pipeline.recipe()?.task.data(pretext::tasks::Role::Train).needs_audio();
+    if vision_only {
         if let Some(per_file) = decode_per_file {
             let ff = ffmpeg_decode_per_file(&args.pipeline.inputs)?;
             println!(
-                "frame-order, CPU per file visit: pretext {:.1} ms (whole pipeline: motion pass + \
-                 tuple frames + features), ffmpeg CLI decode-only {:.1} ms: ratio {:.2}",
+                "{}, CPU per file visit: pretext {:.1} ms (whole pipeline: decoding, assembly, \
+                 features), ffmpeg CLI decode-only {:.1} ms: ratio {:.2}",
+                args.pipeline.recipe.task_name(),
                 per_file * 1e3,
                 ff * 1e3,
                 per_file / ff
@@ -140,7 +144,8 @@ fn python_reference(py: &PathBuf, args: &Args) -> anyhow::Result<Row> {
         .args(&p.inputs)
         .args(["--count", &p.count.to_string(), "--seed", &p.seed.to_string()])
         .args(["--size", &p.frame_size.to_string()])
-        .args(["--audio-seconds", &p.audio_seconds.to_string()]);
+        .args(["--audio-seconds", &p.audio_seconds.to_string()])
+        .args(["--task", p.recipe.task_name()]);
     let out = cmd.output().with_context(|| format!("running {}", py.display()))?;
     if !out.status.success() {
         anyhow::bail!("python reference failed: {}", String::from_utf8_lossy(&out.stderr));

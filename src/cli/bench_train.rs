@@ -4,29 +4,25 @@
 //! (`docs/python_reference.py bench`) in the same invocation, and the ratio is printed: on
 //! in-memory batches with `--data toy`, and with a video folder on batches made the
 //! `benches/python/pairs_ref.py` way (PyAV + librosa) in as many DataLoader workers as pretext
-//! has decode workers.
+//! has decode workers. The reference script refuses tasks and presets it does not implement.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
-use pretext::training::{DeviceSpec, RunConfig, TaskKind, Trainer};
+use pretext::tasks::{data_source, Recipe};
+use pretext::training::{DeviceSpec, RunConfig, TaskSpec, Trainer};
 
-use super::data::{open_source, DataArgs};
-use super::train::{load_preset, Task};
+use super::data::{DataArgs, RecipeArgs};
 
 /// Measure training samples/s and data-wait share (and PyTorch's, side by side).
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The pretext task.
-    #[arg(long, value_enum, default_value = "avc")]
-    pub task: Task,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Model preset (quick, fast, sync, l3).
-    #[arg(long, default_value = "quick")]
-    pub model: String,
     /// Steps to time (after 5 warm-up steps).
     #[arg(long, default_value_t = 50)]
     pub steps: u64,
@@ -48,8 +44,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let task: TaskKind = args.task.into();
-    let (model, mut train) = load_preset(Some(&args.model), None)?;
+    let recipe = Recipe::resolve(&args.recipe.source(Vec::new()))?;
+    let (task, model, mut train) = (recipe.task, recipe.model, recipe.train);
     let threads = args
         .threads
         .unwrap_or_else(|| super::data::cores().saturating_sub(args.data.decode_workers()).max(1));
@@ -67,20 +63,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     train.threads = Some(threads);
     train.amp = args.amp;
     let device = train.device.resolve()?;
-    let data = open_source(
-        &args.data,
-        task,
-        &model,
-        train.seed,
-        "val",
-        None,
-        pretext::tasks::NegativeKinds { easy: true, hard: true },
-        None,
-    )?;
+    let data = data_source(task.as_ref(), &model.input, &args.data.spec(train.seed, "val", None))?;
     let scratch = std::env::temp_dir().join(format!("pretext-bench-train-{}", std::process::id()));
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
-    let cfg = RunConfig { task, model: model.clone(), train: train.clone(), data: data.describe() };
-    let mut trainer = Trainer::new(&scratch, cfg)?;
+    let cfg = RunConfig {
+        task: TaskSpec { name: task.name().into(), options: task.options() },
+        model: model.clone(),
+        train: train.clone(),
+        data: data.describe(),
+    };
+    let mut trainer = Trainer::new(&scratch, cfg, &task)?;
     let never = AtomicBool::new(false);
     let (mut samples, mut wall, mut wait) = (0.0, 0.0, 0.0);
     let result = trainer.run(data.as_ref(), &never, &mut |r| {
@@ -104,17 +96,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.steps
     );
     if let Some(py) = &args.python {
-        anyhow::ensure!(task == TaskKind::Avc, "the Python reference times the AVC model only");
-        anyhow::ensure!(
-            model.name == "quick",
-            "the Python reference implements the quick preset's model; use --model quick with --python"
-        );
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/python_reference.py");
         let mut cmd = std::process::Command::new(py);
+        cmd.arg(&script).arg("bench").args(["--task", task.name(), "--model", &model.name]);
         if !args.data.is_toy() {
             // Batches made the benches/python/pairs_ref.py way, in as many DataLoader workers
             // as pretext has decode workers.
-            cmd.arg(&script).arg("bench").arg("--data").args(&args.data.data).args([
+            cmd.arg("--data").args(&args.data.data).args([
                 "--workers",
                 &args.data.decode_workers().to_string(),
                 "--frame-size",
@@ -122,8 +110,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "--audio-seconds",
                 &model.input.clip_seconds.to_string(),
             ]);
-        } else {
-            cmd.arg(&script).arg("bench");
         }
         let out = cmd
             .args(["--steps", &args.steps.to_string(), "--batch", &train.batch.to_string()])

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 /// Evaluate a trained model.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Audio-visual correspondence accuracy and ROC AUC on held-out files.
-    Avc(super::eval_avc::Args),
+    /// The task's own metrics (AVC accuracy and ROC AUC, frame-order balanced accuracy,
+    /// rotation accuracy, ...) on held-out files, next to the policy the examples were drawn by.
+    Task(super::eval_task::Args),
     /// Sound-source localisation (cIoU, AUC, pointing game, AP) against the centre prior and an
     /// untrained model.
     Localize(super::eval_localize::Args),
@@ -14,7 +15,7 @@ pub enum Command {
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Avc(a) => super::eval_avc::run(a),
+        Command::Task(a) => super::eval_task::run(a),
         Command::Localize(a) => super::eval_localize::run(a),
     }
 }

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pretext::evaluation::localization::eval_set::{
-    image_samples, mismatch_audio, synth_samples, InputSpec,
-};
+use pretext::evaluation::localization::eval_set::{image_samples, mismatch_audio, synth_samples};
 use pretext::evaluation::localization::evaluator::{
     choose_smoothing, evaluate_centre_prior, evaluate_localizer, EvalConfig, SMOOTHING_GRID,
 };
@@ -17,6 +15,8 @@ use pretext::evaluation::localization::{
     flickr_xml, vggss_json, Interpolation, LocalizationSummary, Localizer, MapSmoothing,
     SampleScore,
 };
+use pretext::pipeline::InputReader;
+use pretext::tasks::{Restored, Role};
 use tch::Device;
 
 /// Annotation format.
@@ -41,12 +41,10 @@ pub enum MapArg {
     Head,
 }
 
-impl From<MapArg> for pretext::models::MapScore {
-    fn from(m: MapArg) -> Self {
-        match m {
-            MapArg::Cosine => pretext::models::MapScore::Cosine,
-            MapArg::Head => pretext::models::MapScore::Head,
-        }
+impl MapArg {
+    /// Whether the head's own map was asked for.
+    pub fn head(self) -> bool {
+        self == MapArg::Head
     }
 }
 
@@ -202,11 +200,20 @@ fn table(rows: &[(&str, &LocalizationSummary)]) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let device: Device = args.device.parse::<pretext::training::DeviceSpec>()?.resolve()?;
     super::train::set_torch_threads(super::data::cores());
-    let mut trained = Localizer::from_checkpoint(&args.checkpoint, device)
-        .with_context(|| format!("loading {}", args.checkpoint.display()))?
-        .with_map_score(args.map.into());
-    let mut untrained =
-        Localizer::untrained(trained.model(), args.seed, device)?.with_map_score(args.map.into());
+    let r = Restored::load(&args.checkpoint, device, &[], false)
+        .with_context(|| format!("loading {}", args.checkpoint.display()))?;
+    let input = r.meta.run.model.input.clone();
+    let (uvs, umodel) = r.untrained(args.seed, device)?;
+    let mut reader = InputReader::new(
+        r.task.data(Role::Eval),
+        input.clone(),
+        std::time::Duration::from_secs(300),
+    );
+    let name = args.checkpoint.display().to_string();
+    let mut untrained = Localizer::new(uvs, umodel, input.clone(), "the untrained model", device)?
+        .with_head_map(args.map.head());
+    let mut trained =
+        Localizer::new(r.vs, r.model, input.clone(), &name, device)?.with_head_map(args.map.head());
     let cfg = EvalConfig {
         interpolation: match args.upsample {
             Upsample::Bilinear => Interpolation::Bilinear,
@@ -214,11 +221,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
         align_corners: args.align_corners,
         ..EvalConfig::default()
-    };
-    let input = InputSpec {
-        frame_size: trained.frame_size(),
-        sample_rate: trained.sample_rate(),
-        clip_seconds: trained.clip_seconds(),
     };
     let clips = match args.format {
         Format::Synth => pretext::synth::read_annotations(&args.annotations)?,
@@ -245,7 +247,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 &clips,
                 Some(args.smooth_split.as_str()),
                 fpc,
-                input,
+                &mut reader,
                 cfg.size,
             )
             .context("reading the clips --smooth auto chooses on")?;
@@ -269,7 +271,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut samples = match args.format {
         Format::Synth => {
             let split = (args.split != "all").then_some(args.split.as_str());
-            synth_samples(&args.data, &clips, split, args.frames_per_clip as usize, input, cfg.size)
+            let fpc = args.frames_per_clip as usize;
+            synth_samples(&args.data, &clips, split, fpc, &mut reader, cfg.size)
                 .context("reading the synthetic clips")?
         }
         Format::Flickr | Format::Vggss => {
@@ -278,7 +281,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             } else {
                 vggss_json::read_vggss_json(&args.annotations, cfg.size)?
             };
-            let (samples, missing) = image_samples(&args.data, &targets, input)?;
+            let (samples, missing) = image_samples(&args.data, &targets, &input)?;
             if !missing.is_empty() {
                 eprintln!(
                     "note: {} annotated samples have no frames/NAME.jpg + audio/NAME.wav in {} \
@@ -353,7 +356,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "checkpoint": args.checkpoint,
             "format": format!("{:?}", args.format).to_lowercase(),
             "upsample": cfg.interpolation,
-            "map": trained.map_score(),
+            "map": format!("{:?}", args.map).to_lowercase(),
             "smooth": smoothing.sigma(),
             "smooth_chosen_on":
                 matches!(args.smooth, SmoothArg::Auto).then_some(&args.smooth_split),

@@ -1,6 +1,7 @@
 //! `pretext pairs`: stream training examples from video folders into WebDataset tar shards.
 //!
-//! The flags become a validated [`PipelineConfig`]; the library does the work. Ctrl-C stops
+//! The flags become a resolved recipe (task, input spec) and a validated [`PipelineConfig`];
+//! the library does the work. Ctrl-C stops
 //! every pipeline thread cleanly (what was written stays valid: shards are renamed only when
 //! complete). A progress bar is shown when stderr is a terminal.
 
@@ -11,30 +12,13 @@ use std::sync::atomic::Ordering;
 
 use anyhow::Context;
 
+use super::data::RecipeArgs;
 use super::spectrogram::PresetArg;
 use pretext::pipeline::{
     AugmentConfig, BatchStream, PipelineConfig, PipelineError, PipelineStats, ShardWriter,
     ShardWriterConfig,
 };
-use pretext::tasks::{AvcConfig, FrameOrderConfig, NegativeKinds, TaskConfig};
-
-/// Which pretext task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum TaskArg {
-    /// Audio-visual correspondence: frame + 1 s of audio, positive or negative.
-    Avc,
-    /// Shuffle & Learn: is a 3-frame tuple in temporal order?
-    FrameOrder,
-}
-
-/// Negative kinds for AVC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum NegativeArg {
-    /// Audio from another file.
-    Easy,
-    /// Audio from the same file, shifted by at least --min-shift seconds.
-    Hard,
-}
+use pretext::tasks::{Recipe, Role};
 
 /// Flags shared by `pairs` and `bench pipeline`: what to sample and how.
 #[derive(Debug, Clone, clap::Args)]
@@ -42,9 +26,11 @@ pub struct PipelineArgs {
     /// Video files or folders (walked recursively for video extensions).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Pretext task.
-    #[arg(long, value_enum, default_value = "avc")]
-    pub task: TaskArg,
+    /// The task, its preset and options (`--set task.negatives=easy,hard`,
+    /// `--set task.gap=10`, ...; `pretext tasks` lists them). The training stream's sampler is
+    /// used.
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
     /// Number of examples to produce.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: u64,
@@ -57,30 +43,20 @@ pub struct PipelineArgs {
     /// Feature (augmentation + spectrogram) worker threads (default: half of --workers).
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub feature_workers: Option<u16>,
-    /// Spectrogram preset.
+    /// Spectrogram recipe (input.spectrogram).
     #[arg(long, value_enum, default_value = "vggish")]
-    pub preset: PresetArg,
-    /// AVC negative kinds, comma separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "easy")]
-    pub negatives: Vec<NegativeArg>,
-    /// Share of positive examples (default: 0.5 for avc, 0.25 for frame-order).
-    #[arg(long)]
-    pub positive_ratio: Option<f64>,
-    #[command(flatten)]
-    pub hard: super::data::HardNegativeArgs,
-    /// Frame-order: frames between the members of the window a..e.
-    #[arg(long, default_value_t = 3)]
-    pub gap: usize,
+    pub spectrogram: PresetArg,
     /// Examples cut from each file per pass (one visit per file).
-    #[arg(long, default_value_t = 4)]
-    pub clips_per_file: usize,
-    /// Audio window in seconds.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=10000))]
+    pub clips_per_file: u64,
+    /// Audio window in seconds (input.clip_seconds).
     #[arg(long, default_value_t = 1.0)]
     pub audio_seconds: f64,
-    /// Square crop side handed to the model.
+    /// Square crop side handed to the model (input.frame_size).
     #[arg(long, default_value_t = 224)]
     pub frame_size: u32,
-    /// Square the decoder scales frames to before cropping (default: frame size × 8/7).
+    /// Square the decoder scales frames to before cropping (input.decode_size; default: the
+    /// frame size plus an eighth).
     #[arg(long)]
     pub decode_size: Option<u32>,
     /// Disable augmentation (centre crop, no flip, no colour jitter).
@@ -98,58 +74,52 @@ pub struct PipelineArgs {
 }
 
 impl PipelineArgs {
+    /// The resolved recipe: the flags above are applied as `input.*` overrides before `--set`.
+    pub fn recipe(&self) -> anyhow::Result<Recipe> {
+        let preset: pretext::features::Preset = self.spectrogram.into();
+        let mut sets = vec![
+            format!("input.frame_size={}", self.frame_size),
+            format!("input.clip_seconds={:?}", self.audio_seconds),
+            format!("input.spectrogram=\"{}\"", preset.name()),
+        ];
+        if let Some(d) = self.decode_size {
+            sets.push(format!("input.decode_size={d}"));
+        }
+        Ok(Recipe::resolve(&self.recipe.source(sets))?)
+    }
+
     /// The validated library configuration.
     pub fn config(&self, workers_override: Option<usize>) -> anyhow::Result<PipelineConfig> {
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let workers = workers_override.unwrap_or(self.workers.map(usize::from).unwrap_or(cores));
         let feature_workers =
             self.feature_workers.map(usize::from).unwrap_or(workers.div_ceil(2)).max(1);
-        let task = match self.task {
-            TaskArg::Avc => TaskConfig::Avc(AvcConfig {
-                positive_ratio: self.positive_ratio.unwrap_or(0.5),
-                negatives: NegativeKinds {
-                    easy: self.negatives.contains(&NegativeArg::Easy),
-                    hard: self.negatives.contains(&NegativeArg::Hard),
-                },
-                min_shift: self.hard.min_shift,
-                hard_share: self.hard.hard_share,
-                curriculum: self.hard.curriculum(),
-                ..Default::default()
-            }),
-            TaskArg::FrameOrder => TaskConfig::FrameOrder(FrameOrderConfig {
-                positive_ratio: self.positive_ratio.unwrap_or(0.25),
-                gap: self.gap,
-                ..Default::default()
-            }),
-        };
-        let config = PipelineConfig {
-            files: self.inputs.clone(),
-            task,
-            seed: self.seed,
-            epochs: None,
-            max_samples: Some(self.count),
-            batch_size: 16,
-            decode_workers: workers,
-            feature_workers,
-            decode_size: self.decode_size.unwrap_or(self.frame_size * 8 / 7),
-            frame_size: self.frame_size,
-            augment: if self.no_augment { AugmentConfig::none() } else { AugmentConfig::default() },
-            preset: self.preset.into(),
-            audio_seconds: self.audio_seconds,
-            clips_per_file: self.clips_per_file,
-            manifest: self.manifest.clone(),
-            quarantine: self.quarantine.clone(),
-            ..Default::default()
-        };
+        let recipe = self.recipe()?;
+        let mut config = PipelineConfig::new(
+            self.inputs.clone(),
+            recipe.task.data(Role::Train),
+            recipe.model.input,
+        );
+        config.seed = self.seed;
+        config.max_samples = Some(self.count);
+        config.batch_size = 16;
+        config.decode_workers = workers;
+        config.feature_workers = feature_workers;
+        config.augment =
+            if self.no_augment { AugmentConfig::none() } else { AugmentConfig::default() };
+        config.clips_per_file = self.clips_per_file as usize;
+        config.manifest = self.manifest.clone();
+        config.quarantine = self.quarantine.clone();
         config.validate()?;
         Ok(config)
     }
 }
 
-/// Write WebDataset tar shards of audio-visual pairs or frame-order tuples.
+/// Write WebDataset tar shards of any task's examples (one .npy per field: frames, spec, label,
+/// ...).
 ///
 /// Every example is logged in OUT/samples.jsonl (file, video time, audio file and time, label,
-/// negative kind, augmentation) so it can be reproduced; broken files are listed in
+/// kind, augmentation) so it can be reproduced; broken files are listed in
 /// OUT/quarantine.jsonl and skipped by later runs; probe results are cached in
 /// OUT/manifest.json so re-runs start at once.
 #[derive(Debug, clap::Args)]

@@ -1,93 +1,23 @@
-//! `pretext train`: flags → a validated [`RunConfig`] → the task-generic [`Trainer`].
+//! `pretext train`: flags → a resolved [`Recipe`] → the task-generic [`Trainer`].
 //!
-//! Configuration precedence: the preset (`--model`, default `quick`) or `--config FILE.toml`,
-//! then explicit flags. `--resume` takes the configuration recorded in the run's last
-//! checkpoint and lets only `--steps`, `--max-time`, `--device` and `--threads` change.
+//! Configuration precedence: the task's preset (or `--preset`/`--config`), then `--set`, then
+//! the explicit flags below. `--resume` takes the configuration recorded in the run's last
+//! checkpoint and lets only `--steps`, `--max-time`, `--device`, `--threads` and the data flags
+//! change; flags that would change the model, task or optimiser are refused.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
-use pretext::models::{preset_text, ModelConfig};
+use pretext::tasks::{data_source, recorded_task, Recipe};
 use pretext::training::{
-    checkpoint, parse_duration, DeviceSpec, RunConfig, StopReason, TaskKind, TrainConfig, Trainer,
+    checkpoint, parse_duration, DeviceSpec, RunConfig, StopReason, TaskSpec, Trainer,
 };
 
-use super::data::{open_source, DataArgs};
-
-/// The pretext task to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Task {
-    /// Audio-visual correspondence (L3-Net / AVE-Net / AVOL-Net heads).
-    Avc,
-    /// Shuffle & Learn frame order (triplet Siamese).
-    FrameOrder,
-    /// Sound-source localisation (issue #7): `--objective mil` is AVOL-Net's multiple-instance
-    /// objective, i.e. the AVC task with the per-location `avol` head (σ of the max-location
-    /// logit against the correspondence label is exactly its 2-way softmax); `--objective
-    /// contrastive` is EZ-VSL's in-batch objective on the cosine map (validation metric:
-    /// in-batch retrieval accuracy).
-    Localize,
-}
-
-/// The training objective: which pairs the loss sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Objective {
-    /// AVC: the stream's labelled pairs (positives and the --negatives kinds), 2-way
-    /// cross-entropy. The default for --task avc.
-    Pairs,
-    /// AVC: every frame of a batch scored with every audio window of the batch: the other
-    /// files' audio are easy negatives (about B - 1 per frame for the tower compute of B
-    /// examples; two windows of one file are left out of the loss). With --negatives easy the batch holds matching pairs only; with
-    /// easy,hard it also holds hard negatives (--train-positive-ratio of matching pairs,
-    /// default half). Positives weigh half the loss, negatives half (split evenly between hard
-    /// and easy when both are on). Validated on labelled pairs like --objective pairs.
-    InBatch,
-    /// Localisation, AVOL-Net: per-location similarity, max over locations, binary
-    /// correspondence. The default for --task localize.
-    Mil,
-    /// Localisation, EZ-VSL: batches of matching pairs from distinct files, per-location cosine,
-    /// max over locations, symmetric cross-entropy over the batch at `--temperature` (the cosine
-    /// head).
-    Contrastive,
-}
-
-/// The trainer's task for a `--task`/`--objective` pair.
-fn task_kind(task: Task, objective: Option<Objective>) -> anyhow::Result<TaskKind> {
-    use clap::ValueEnum;
-    Ok(match (task, objective) {
-        (Task::Avc, None | Some(Objective::Pairs)) => TaskKind::Avc,
-        (Task::Avc, Some(Objective::InBatch)) => TaskKind::AvcInBatch,
-        (Task::Localize, None | Some(Objective::Mil)) => TaskKind::Avc,
-        (Task::Localize, Some(Objective::Contrastive)) => TaskKind::LocalizeContrastive,
-        (Task::FrameOrder, None) => TaskKind::FrameOrder,
-        (t, Some(o)) => {
-            let allowed = match t {
-                Task::Avc => "pairs or in-batch",
-                Task::Localize => "mil or contrastive",
-                Task::FrameOrder => "none (frame order has one objective)",
-            };
-            anyhow::bail!(
-                "--objective {} does not apply to --task {}: its objectives are {allowed}",
-                o.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
-                t.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
-            )
-        }
-    })
-}
-
-impl From<Task> for TaskKind {
-    fn from(t: Task) -> TaskKind {
-        match t {
-            Task::Avc => TaskKind::Avc,
-            Task::FrameOrder => TaskKind::FrameOrder,
-            Task::Localize => TaskKind::Avc,
-        }
-    }
-}
+use super::data::{DataArgs, RecipeArgs};
 
 /// Train a model on a pretext task, streaming examples from video folders.
 ///
@@ -97,92 +27,50 @@ impl From<Task> for TaskKind {
 /// `--resume` continues it.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The pretext task.
-    #[arg(long, value_enum, default_value = "avc")]
-    pub task: Task,
-    /// Training objective: pairs (default) or in-batch for --task avc; mil (default) or
-    /// contrastive for --task localize.
-    #[arg(long, value_enum)]
-    pub objective: Option<Objective>,
-    /// Temperature of the contrastive objective (default: the preset's head.temperature, 0.03
-    /// as in EZ-VSL).
-    #[arg(long)]
-    pub temperature: Option<f64>,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
     #[command(flatten)]
     pub data: DataArgs,
     /// Run folder.
     #[arg(long)]
     pub out: PathBuf,
-    /// Model preset shipped in models/ (quick, fast, sync, l3).
-    #[arg(long, conflicts_with = "config")]
-    pub model: Option<String>,
-    /// A preset file of your own (same schema as models/quick.toml).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
     /// auto (CUDA when present, else CPU), cpu, cuda or cuda:N (an error when CUDA is missing).
     #[arg(long)]
     pub device: Option<String>,
-    /// Total optimisation steps.
+    /// Total optimisation steps (train.steps).
     #[arg(long)]
     pub steps: Option<u64>,
     /// Wall-clock budget (e.g. 900, 15m, 1h30m); saves a checkpoint and stops when spent.
     #[arg(long)]
     pub max_time: Option<String>,
-    /// Examples per batch.
+    /// Examples per batch (train.batch).
     #[arg(long)]
     pub batch: Option<usize>,
-    /// Peak learning rate.
+    /// Peak learning rate (train.lr).
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Seed for weights and sampling.
+    /// Seed for weights and sampling (train.seed).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Validate and publish an exponential moving average of the weights with this decay
-    /// (e.g. 0.999 ≈ the last thousand steps; 0 = off; default: the preset's train.ema).
+    /// (e.g. 0.999 ≈ the last thousand steps; 0 = off; train.ema).
     #[arg(long)]
     pub ema: Option<f64>,
     /// libtorch threads (default: cores minus decode workers).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Validate (and checkpoint) every N steps.
+    /// Validate (and checkpoint) every N steps (train.val_every).
     #[arg(long)]
     pub val_every: Option<u64>,
-    /// Validation batches per validation.
+    /// Validation batches per validation (train.val_batches).
     #[arg(long)]
     pub val_batches: Option<usize>,
     /// Mixed precision on CUDA (ignored on CPU).
     #[arg(long)]
     pub amp: bool,
-    /// Training negatives for AVC: easy (another file), hard (same file, shifted), or both.
-    #[arg(long, default_value = "easy,hard", value_parser = super::data::parse_negative_kinds)]
-    pub negatives: pretext::tasks::NegativeKinds,
-    /// --objective in-batch with --negatives easy,hard: also call two windows of one file in a
-    /// batch a hard negative pair where the audio is at least --min-shift from the frame (a
-    /// file visit gives --clips-per-file consecutive examples). With --train-positive-ratio 1
-    /// every example is a matching pair and all hard negatives come from the batch.
-    #[arg(long)]
-    pub same_file_negatives: bool,
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
-}
-
-/// Reads the preset or config file: (model, train defaults, origin).
-pub fn load_preset(
-    model: Option<&str>,
-    config: Option<&Path>,
-) -> anyhow::Result<(ModelConfig, TrainConfig)> {
-    let (text, origin) = match config {
-        Some(path) => (
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-            path.display().to_string(),
-        ),
-        None => {
-            let name = model.unwrap_or("quick");
-            (preset_text(name)?.to_string(), format!("preset {name}"))
-        }
-    };
-    Ok((ModelConfig::from_toml(&text, &origin)?, TrainConfig::from_toml(&text, &origin)?))
 }
 
 /// Sets libtorch's thread pools; call once, before any tensor work.
@@ -204,97 +92,68 @@ fn cancel_flag() -> Arc<AtomicBool> {
     flag
 }
 
+/// The explicit flags as `train.*` overrides (applied after the preset and `--set`).
+fn train_sets(args: &Args) -> Vec<String> {
+    let mut sets = Vec::new();
+    let mut push = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            sets.push(format!("train.{k}={v}"));
+        }
+    };
+    push("batch", args.batch.map(|v| v.to_string()));
+    push("lr", args.lr.map(|v| format!("{v:?}")));
+    push("seed", args.seed.map(|v| v.to_string()));
+    push("ema", args.ema.map(|v| format!("{v:?}")));
+    push("val_batches", args.val_batches.map(|v| v.to_string()));
+    if let Some(v) = args.val_every {
+        push("val_every", Some(v.to_string()));
+        push("checkpoint_every", Some(v.to_string()));
+    }
+    if args.amp {
+        push("amp", Some("true".into()));
+    }
+    sets
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let task = task_kind(args.task, args.objective)?;
     let ckdir = args.out.join("checkpoints");
     let latest = checkpoint::latest_checkpoint(&ckdir);
-    let mut cfg = if args.resume {
+    let (task, mut cfg) = if args.resume {
         let ck = latest
             .clone()
             .ok_or_else(|| pretext::training::TrainingError::NothingToResume(ckdir.clone()))?;
-        let (meta, _) = checkpoint::read_checkpoint(&ck)?;
+        let changes = train_sets(&args);
         anyhow::ensure!(
-            meta.run.task == task,
-            "{} was trained on --task {}, not {}",
-            args.out.display(),
-            meta.run.task.name(),
-            task.name()
+            !args.recipe.given() && changes.is_empty(),
+            "--resume continues {} with the configuration recorded in its checkpoint; \
+             --task, --preset, --config, --set, --batch, --lr, --seed, --ema, --val-every, \
+             --val-batches and --amp cannot change it (only --steps, --max-time, --device, \
+             --threads and the data flags can): start a new run in another --out instead",
+            args.out.display()
         );
+        let (meta, _) = checkpoint::read_checkpoint(&ck)?;
+        let task = recorded_task(&meta, &[])?;
         let mut run = meta.run;
         // The time budget is per invocation, not inherited.
         run.train.max_time_s = None;
-        run
+        (task, run)
     } else {
         anyhow::ensure!(
             latest.is_none(),
             "{} already holds checkpoints: pass --resume to continue it, or choose another --out",
             args.out.display()
         );
-        let (mut model, mut train) = load_preset(args.model.as_deref(), args.config.as_deref())?;
-        match task {
-            // AVOL MIL needs the per-location head whatever the preset says.
-            TaskKind::Avc if args.task == Task::Localize => {
-                model.head.kind = pretext::models::HeadKind::Avol
-            }
-            // The contrastive objective trains the parameter-free cosine map, which is then what
-            // `pretext localize` shows.
-            TaskKind::LocalizeContrastive => {
-                model.head.kind = pretext::models::HeadKind::Cosine;
-                if let Some(t) = args.temperature {
-                    model.head.temperature = t;
-                }
-                model.validate().map_err(anyhow::Error::msg)?;
-            }
-            _ => {}
-        }
-        anyhow::ensure!(
-            task != TaskKind::AvcInBatch || args.data.hard.curriculum_to.is_none(),
-            "--curriculum-to/--curriculum-over apply to --objective pairs (the share of hard \
-             negatives in the stream); with --objective in-batch set the hard negatives' share of \
-             the loss with --hard-share"
-        );
-        anyhow::ensure!(
-            !(args.same_file_negatives || train.same_file_min_shift > 0.0)
-                || (task == TaskKind::AvcInBatch && args.negatives.hard),
-            "--same-file-negatives (train.same_file_min_shift) applies to --objective in-batch \
-             with --negatives easy,hard (it takes hard negatives from the other windows of a \
-             file in the batch)"
-        );
-        anyhow::ensure!(
-            task != TaskKind::AvcInBatch || args.negatives.easy,
-            "--objective in-batch always scores every frame against the batch's other audio \
-             (easy negatives): use --negatives easy, or easy,hard to add the same clip's shifted \
-             audio (hard negatives)"
-        );
-        anyhow::ensure!(
-            args.temperature.is_none() || task == TaskKind::LocalizeContrastive,
-            "--temperature only applies to --task localize --objective contrastive"
-        );
-        if let Some(b) = args.batch {
-            train.batch = b;
-        }
-        if let Some(lr) = args.lr {
-            train.lr = lr;
-        }
-        if let Some(s) = args.seed {
-            train.seed = s;
-        }
-        if let Some(e) = args.ema {
-            train.ema = e;
-        }
-        if let Some(v) = args.val_every {
-            train.val_every = v;
-            train.checkpoint_every = v;
-        }
-        if let Some(v) = args.val_batches {
-            train.val_batches = v;
-        }
-        train.amp = args.amp;
-        train.hard_share = args.data.hard.hard_share;
-        if args.same_file_negatives {
-            train.same_file_min_shift = args.data.hard.min_shift;
-        }
-        RunConfig { task, model, train, data: serde_json::Value::Null }
+        // Explicit flags win over the preset and --set.
+        let mut source = args.recipe.source(Vec::new());
+        source.sets.extend(train_sets(&args));
+        let recipe = Recipe::resolve(&source).context("resolving the recipe")?;
+        let run = RunConfig {
+            task: TaskSpec { name: recipe.task.name().into(), options: recipe.task.options() },
+            model: recipe.model,
+            train: recipe.train,
+            data: serde_json::Value::Null,
+        };
+        (recipe.task, run)
     };
     if let Some(s) = args.steps {
         cfg.train.steps = s;
@@ -319,23 +178,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let data = open_source(
-        &args.data,
-        task,
-        &cfg.model,
-        cfg.train.seed,
-        "val",
-        None,
-        args.negatives,
-        Some(&args.out),
-    )?;
+    let spec = args.data.spec(cfg.train.seed, "val", Some(args.out.clone()));
+    let data = data_source(task.as_ref(), &cfg.model.input, &spec).context("opening the data")?;
     cfg.data = data.describe();
     let mut trainer = match (&latest, args.resume) {
         (Some(ck), true) => {
             eprintln!("resuming from {}", ck.display());
-            Trainer::resume(&args.out, cfg.clone(), ck)?
+            Trainer::resume(&args.out, cfg.clone(), ck, &task)?
         }
-        _ => Trainer::new(&args.out, cfg.clone())?,
+        _ => Trainer::new(&args.out, cfg.clone(), &task)?,
     };
     let cancel = cancel_flag();
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -350,12 +201,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         bar.set_position(trainer.step());
         bar
     });
-    let metric = task.metric_name();
+    let metric = trainer.metric_name().to_string();
     eprintln!(
-        "training {} ({} model, {} head) on {device:?} with {threads} libtorch threads; run in {}",
+        "training {} ({} model) on {device:?} with {threads} libtorch threads; run in {}",
         task.name(),
         cfg.model.name,
-        format!("{:?}", cfg.model.head.kind).to_lowercase(),
         args.out.display()
     );
     let outcome = trainer.run(data.as_ref(), &cancel, &mut |r| {
@@ -393,16 +243,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         100.0 * outcome.data_wait_share
     );
     if let Some(v) = &outcome.last_val {
-        let r = &v.report;
-        let acc = if metric == "accuracy" {
-            String::new()
-        } else {
-            format!(" (accuracy {:.4})", r.accuracy)
-        };
-        let auc = r.roc_auc.map(|a| format!("{a:.4}")).unwrap_or_else(|| "n/a".into());
+        let others: Vec<String> = v
+            .metrics
+            .iter()
+            .filter(|(k, _)| **k != v.metric_name)
+            .map(|(k, x)| format!("{k} {x:.4}"))
+            .collect();
         println!(
-            "validation: {metric} {:.4}{acc}, ROC AUC {auc}, {} examples; negatives: {}",
-            v.metric, v.examples, r.negative_policy
+            "validation: {} {:.4} ({}), {} examples; {}",
+            v.metric_name,
+            v.metric,
+            others.join(", "),
+            v.examples,
+            v.policy
         );
     }
     println!("checkpoint: {}", outcome.checkpoint.display());

@@ -21,6 +21,7 @@
 //! [`vggss_json`], [`synth_target`]), and [`centre_prior`] is the baseline every report shows.
 
 pub mod centre_prior;
+pub mod clip;
 mod error;
 pub mod eval_set;
 pub mod evaluator;

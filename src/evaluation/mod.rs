@@ -1,7 +1,9 @@
-//! Evaluation: audio-visual correspondence accuracy and ROC AUC, and the sound-source
-//! localisation metrics (cIoU, AUC, pointing game, AP/max-F1) exactly as published.
+//! Evaluation beyond a task's own validation metrics (those live with each task, through
+//! `training::MetricSet`): the sound-source localisation metrics (cIoU, AUC, pointing game,
+//! AP/max-F1) exactly as published, over any model whose task draws localisation maps; and
+//! per-clip embeddings of video files through the one input path.
 
-pub mod avc;
+pub mod embed;
 pub mod localization;
 
-pub use avc::{avc_report, roc_auc, AvcReport, KindCount};
+pub use embed::{embed_file, window_centres, EmbeddedClip, FileEmbeddings};

@@ -49,6 +49,18 @@ pub struct SpectrogramConfig {
     pub normalize: Affine,
 }
 
+impl SpectrogramConfig {
+    /// Output shape `(freq_bins, frames)` for an input of `n_samples` samples, without building
+    /// an extractor (the same numbers as [`Spectrogram::shape`]).
+    pub fn shape(&self, n_samples: usize) -> (usize, usize) {
+        let n_freq = match &self.frequency {
+            Frequency::Linear => self.stft.n_bins(),
+            Frequency::Mel(m) => m.n_mels,
+        };
+        (n_freq, self.stft.n_frames(n_samples))
+    }
+}
+
 impl Default for SpectrogramConfig {
     /// The VGGish preset.
     fn default() -> Self {

@@ -9,5 +9,5 @@ mod wav;
 
 pub use atomic::{write_atomic, AtomicFile};
 pub use error::IoError;
-pub use npy::{npy_f32_bytes, read_npy_f32, write_npy_f32, write_npy_i64, NpyArray};
+pub use npy::{npy_f32_bytes, npy_i64_bytes, read_npy_f32, write_npy_f32, write_npy_i64, NpyArray};
 pub use wav::{read_wav_f32, write_wav_f32};

@@ -47,14 +47,20 @@ pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), I
     write_atomic(path, &npy_f32_bytes(shape, data))
 }
 
-/// Writes an i64 array atomically. Panics if `shape` does not match `data.len()`.
-pub fn write_npy_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<(), IoError> {
+/// Encodes an i64 array as `.npy` bytes.
+pub fn npy_i64_bytes(shape: &[usize], data: &[i64]) -> Vec<u8> {
     assert_eq!(shape.iter().product::<usize>(), data.len(), "npy shape does not match data");
     let mut out = header("<i8", shape);
+    out.reserve(data.len() * 8);
     for v in data {
         out.extend_from_slice(&v.to_le_bytes());
     }
-    write_atomic(path, &out)
+    out
+}
+
+/// Writes an i64 array atomically. Panics if `shape` does not match `data.len()`.
+pub fn write_npy_i64(path: &Path, shape: &[usize], data: &[i64]) -> Result<(), IoError> {
+    write_atomic(path, &npy_i64_bytes(shape, data))
 }
 
 /// Reads a little-endian f32 or f64 C-order `.npy` file (f64 is converted to f32).

@@ -2,12 +2,13 @@
 //!
 //! Presets live in `models/<name>.toml` at the repository root and are compiled into the binary
 //! (so `--model quick` works from any folder); `--config FILE.toml` reads the same schema from
-//! disk. Every field has a default, so a file only states what it changes. The `[train]` table of
-//! a preset is parsed by [`crate::training::TrainConfig`]; this module ignores it.
+//! disk. Every field has a default, so a file only states what it changes. A preset's `[train]`
+//! table is the trainer's and its `[task]` table the task's; this module ignores both.
 
 use serde::{Deserialize, Serialize};
 
 use super::ModelError;
+use crate::pipeline::InputSpec;
 
 /// The presets shipped in `models/`, by name.
 pub const PRESETS: &[(&str, &str)] = &[
@@ -15,7 +16,11 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("l3", include_str!("../../models/l3.toml")),
     ("fast", include_str!("../../models/fast.toml")),
     ("sync", include_str!("../../models/sync.toml")),
+    ("localize", include_str!("../../models/localize.toml")),
 ];
+
+/// Temperature of the cosine head and the contrastive objective (EZ-VSL uses 0.03).
+pub const DEFAULT_TEMPERATURE: f64 = 0.03;
 
 /// Returns the TOML text of a shipped preset.
 pub fn preset_text(name: &str) -> Result<&'static str, ModelError> {
@@ -65,27 +70,6 @@ pub enum MapPool {
     Max,
     /// log-mean-exp over locations: a soft maximum whose sharpness is the calibration scale.
     Lse,
-}
-
-/// What the towers read.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct InputConfig {
-    /// Frames are `frame_size × frame_size` RGB.
-    pub frame_size: u32,
-    /// Frames per AVC example, stacked along channels: 1 = the frame the audio window is centred
-    /// on; K > 1 = K frames spread evenly across the audio window (timing evidence).
-    pub frames: u32,
-    /// Spectrogram preset name, as the feature module spells it (`vggish`, `l3`, ...).
-    pub spectrogram: String,
-    /// Audio window length in seconds.
-    pub clip_seconds: f64,
-}
-
-impl Default for InputConfig {
-    fn default() -> Self {
-        InputConfig { frame_size: 96, frames: 1, spectrogram: "vggish".into(), clip_seconds: 0.96 }
-    }
 }
 
 /// The size of one tower.
@@ -146,7 +130,7 @@ impl Default for HeadConfig {
             embedding: 128,
             hidden: 128,
             sync: 0,
-            temperature: crate::tasks::localize::DEFAULT_TEMPERATURE,
+            temperature: DEFAULT_TEMPERATURE,
             normalize: false,
             pool: MapPool::Max,
         }
@@ -159,8 +143,8 @@ impl Default for HeadConfig {
 pub struct ModelConfig {
     /// Preset name (informational).
     pub name: String,
-    /// What the towers read.
-    pub input: InputConfig,
+    /// What the towers read (the one input spec: geometry, normalisation, spectrogram).
+    pub input: InputSpec,
     /// The vision tower.
     pub vision: TowerConfig,
     /// The audio tower.
@@ -173,7 +157,7 @@ impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             name: "quick".into(),
-            input: InputConfig::default(),
+            input: InputSpec::default(),
             vision: TowerConfig::default(),
             audio: TowerConfig::default(),
             head: HeadConfig::default(),
@@ -189,11 +173,13 @@ impl ModelConfig {
 
     /// Parses the model part of a preset file; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self, ModelError> {
-        // The `[train]` table belongs to the trainer; parse everything else strictly.
+        // The `[train]` and `[task]` tables belong to the trainer and the task; parse everything
+        // else strictly.
         let mut value: toml::Table = text
             .parse()
             .map_err(|e: toml::de::Error| ModelError::Config(format!("{origin}: {e}")))?;
         value.remove("train");
+        value.remove("task");
         let cfg: ModelConfig = value
             .try_into()
             .map_err(|e: toml::de::Error| ModelError::Config(format!("{origin}: {e}")))?;
@@ -203,12 +189,7 @@ impl ModelConfig {
 
     /// Checks sizes that would otherwise fail deep inside libtorch.
     pub fn validate(&self) -> Result<(), String> {
-        if !(16..=1024).contains(&self.input.frame_size) {
-            return Err(format!("input.frame_size {} is outside 16..=1024", self.input.frame_size));
-        }
-        if !(1..=16).contains(&self.input.frames) {
-            return Err(format!("input.frames {} is outside 1..=16", self.input.frames));
-        }
+        self.input.validate()?;
         for (name, t) in [("vision", &self.vision), ("audio", &self.audio)] {
             if t.channels.is_empty() || t.channels.iter().any(|&c| c <= 0) {
                 return Err(format!("{name}.channels must be a non-empty list of positive widths"));
@@ -269,7 +250,7 @@ mod tests {
     #[test]
     fn shipped_presets_parse() {
         let quick = ModelConfig::preset("quick").unwrap();
-        assert_eq!(quick.input.spectrogram, "vggish");
+        assert_eq!(quick.input.spectrogram, crate::features::Preset::Vggish);
         let l3 = ModelConfig::preset("l3").unwrap();
         assert_eq!(l3.input.frame_size, 224);
         assert_eq!(l3.vision.convs_per_block, 2);

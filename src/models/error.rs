@@ -25,7 +25,11 @@ pub enum ModelError {
         /// The shape received.
         got: Vec<i64>,
     },
+    /// The model has no such tower (a vision-only task's trunk has no audio tower).
+    #[error("this model has no {0} tower")]
+    NoTower(&'static str),
     /// A libtorch operation failed.
+    #[cfg(feature = "torch")]
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 }

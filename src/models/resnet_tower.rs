@@ -1,9 +1,10 @@
 //! ResNet-18-style tower: a 3×3 stride-2 stem (small inputs keep their detail; no stem pool),
 //! then 4 stages of 2 basic residual blocks with strides 1, 2, 2, 2 and the configured widths.
-//! The last stage's output is the feature map; [`super::Tower`] pools it (global average by
+//! The stem and each stage are the [`Backbone::stages`]; the last one is the feature map; [`super::Tower`] pools it (global average by
 //! default) and projects it to the embedding. VarStore paths follow torchvision: `conv1`, `bn1`,
 //! `layer{1..4}.{0,1}.*`, `downsample.{0,1}` (the tower adds `proj`).
 
+use super::Backbone;
 use tch::{nn, Tensor};
 
 #[derive(Debug)]
@@ -47,6 +48,10 @@ impl BasicBlock {
         };
         (y + skip).relu()
     }
+
+    fn out_channels(&self) -> i64 {
+        self.conv2.ws.size()[0]
+    }
 }
 
 /// The ResNet-18 trunk.
@@ -55,7 +60,6 @@ pub struct ResNetTower {
     conv1: nn::Conv2D,
     bn1: nn::BatchNorm,
     layers: Vec<BasicBlock>,
-    out_channels: i64,
 }
 
 impl ResNetTower {
@@ -73,20 +77,27 @@ impl ResNetTower {
             layers.push(BasicBlock::new(&lp.sub("1"), w, w, 1));
             c_in = w;
         }
-        ResNetTower { conv1, bn1, layers, out_channels: c_in }
+        ResNetTower { conv1, bn1, layers }
     }
+}
 
-    /// Channels of the feature map.
-    pub fn out_channels(&self) -> i64 {
-        self.out_channels
-    }
-
-    /// The last stage's output `[B, C, h, w]`.
-    pub fn feature_map(&self, xs: &Tensor, train: bool) -> Tensor {
+impl Backbone for ResNetTower {
+    /// The stem's output, then each of the four stages' (two basic blocks each).
+    fn stages(&self, xs: &Tensor, train: bool) -> Vec<Tensor> {
         let mut x = xs.apply(&self.conv1).apply_t(&self.bn1, train).relu();
-        for block in &self.layers {
-            x = block.forward_t(&x, train);
+        let mut out = vec![x.shallow_clone()];
+        for pair in self.layers.chunks(2) {
+            for block in pair {
+                x = block.forward_t(&x, train);
+            }
+            out.push(x.shallow_clone());
         }
-        x
+        out
+    }
+
+    fn stage_channels(&self) -> Vec<i64> {
+        let mut c = vec![self.conv1.ws.size()[0]];
+        c.extend(self.layers.chunks(2).map(|p| p.last().map_or(0, |b| b.out_channels())));
+        c
     }
 }

@@ -14,18 +14,13 @@
 
 use tch::{nn, nn::ModuleT, Kind, Tensor};
 
-use super::{Arch, ResNetTower, TowerConfig, VggTower};
+use super::{Arch, Backbone, ResNetTower, TowerConfig, VggTower};
 
-#[derive(Debug)]
-enum Trunk {
-    Vgg(Box<VggTower>),
-    ResNet(Box<ResNetTower>),
-}
-
-/// A vision or audio tower. VarStore paths: the trunk's, plus `proj`.
+/// A vision or audio tower. VarStore paths: the backbone's, plus `proj`.
 #[derive(Debug)]
 pub struct Tower {
-    trunk: Trunk,
+    backbone: Box<dyn Backbone>,
+    arch: Arch,
     proj: nn::Linear,
     time_steps: i64,
 }
@@ -33,37 +28,31 @@ pub struct Tower {
 impl Tower {
     /// Builds a tower under `p` for `in_channels` inputs and `emb`-dimensional embeddings.
     pub fn new(p: &nn::Path, cfg: &TowerConfig, in_channels: i64, emb: i64) -> Self {
-        let (trunk, c) = match cfg.arch {
+        let backbone: Box<dyn Backbone> = match cfg.arch {
             Arch::Vgg => {
-                let t = VggTower::new(p, in_channels, &cfg.channels, cfg.convs_per_block);
-                let c = t.out_channels();
-                (Trunk::Vgg(Box::new(t)), c)
+                Box::new(VggTower::new(p, in_channels, &cfg.channels, cfg.convs_per_block))
             }
-            Arch::Resnet18 => {
-                let t = ResNetTower::new(p, in_channels, &cfg.channels);
-                let c = t.out_channels();
-                (Trunk::ResNet(Box::new(t)), c)
-            }
+            Arch::Resnet18 => Box::new(ResNetTower::new(p, in_channels, &cfg.channels)),
         };
+        let c = backbone.out_channels();
         let time_steps = i64::from(cfg.time_steps);
         let proj = nn::linear(p.sub("proj"), c * time_steps.max(1), emb, Default::default());
-        Tower { trunk, proj, time_steps }
+        Tower { backbone, arch: cfg.arch, proj, time_steps }
     }
 
     /// Channels of the feature map.
     pub fn out_channels(&self) -> i64 {
-        match &self.trunk {
-            Trunk::Vgg(t) => t.out_channels(),
-            Trunk::ResNet(t) => t.out_channels(),
-        }
+        self.backbone.out_channels()
     }
 
-    /// The trunk's output `[B, C, h, w]` before pooling.
+    /// The backbone (every stage's output).
+    pub fn backbone(&self) -> &dyn Backbone {
+        self.backbone.as_ref()
+    }
+
+    /// The backbone's last stage `[B, C, h, w]` before pooling.
     pub fn feature_map(&self, xs: &Tensor, train: bool) -> Tensor {
-        match &self.trunk {
-            Trunk::Vgg(t) => t.feature_map(xs, train),
-            Trunk::ResNet(t) => t.feature_map(xs, train),
-        }
+        self.backbone.feature_map(xs, train)
     }
 
     /// The pooled features the projection reads: `[B, C]` (global) or `[B, C·N]` (time kept,
@@ -73,9 +62,9 @@ impl Tower {
             let (y, _) = map.amax([2], true).adaptive_max_pool2d([1, self.time_steps]);
             return y.flatten(1, -1);
         }
-        match &self.trunk {
-            Trunk::Vgg(_) => map.amax([2, 3], false),
-            Trunk::ResNet(_) => map.mean_dim([2i64, 3].as_slice(), false, Kind::Float),
+        match self.arch {
+            Arch::Vgg => map.amax([2, 3], false),
+            Arch::Resnet18 => map.mean_dim([2i64, 3].as_slice(), false, Kind::Float),
         }
     }
 

@@ -1,16 +1,17 @@
 //! L3-style VGG tower: blocks of (3×3 conv without bias + batch norm + ReLU) × `convs_per_block`,
-//! each block but the last followed by 2×2 max-pooling. The last block's output is the feature
-//! map (kept by the AVOL head and for localisation); [`super::Tower`] pools it (global max by
+//! each block but the last followed by 2×2 max-pooling. Each block's output is a stage
+//! ([`Backbone::stages`]); the last one is the feature map (kept by the AVOL head and for localisation); [`super::Tower`] pools it (global max by
 //! default) and projects it to the embedding. VarStore paths: `block{i}.conv{j}`,
 //! `block{i}.bn{j}` (the tower adds `proj`).
 
 use tch::{nn, Tensor};
 
+use super::Backbone;
+
 /// The VGG-style trunk.
 #[derive(Debug)]
 pub struct VggTower {
     blocks: Vec<Vec<(nn::Conv2D, nn::BatchNorm)>>,
-    out_channels: i64,
 }
 
 impl VggTower {
@@ -30,26 +31,27 @@ impl VggTower {
             }
             blocks.push(layers);
         }
-        VggTower { blocks, out_channels: c_in }
+        VggTower { blocks }
     }
+}
 
-    /// Channels of the feature map.
-    pub fn out_channels(&self) -> i64 {
-        self.out_channels
-    }
-
-    /// The last block's output `[B, C, h, w]` (before global pooling).
-    pub fn feature_map(&self, xs: &Tensor, train: bool) -> Tensor {
-        let last = self.blocks.len().saturating_sub(1);
+impl Backbone for VggTower {
+    fn stages(&self, xs: &Tensor, train: bool) -> Vec<Tensor> {
+        let mut out = Vec::with_capacity(self.blocks.len());
         let mut x = xs.shallow_clone();
         for (i, block) in self.blocks.iter().enumerate() {
+            if i > 0 {
+                x = x.max_pool2d_default(2);
+            }
             for (conv, bn) in block {
                 x = x.apply(conv).apply_t(bn, train).relu();
             }
-            if i < last {
-                x = x.max_pool2d_default(2);
-            }
+            out.push(x.shallow_clone());
         }
-        x
+        out
+    }
+
+    fn stage_channels(&self) -> Vec<i64> {
+        self.blocks.iter().map(|b| b.last().map_or(0, |(c, _)| c.ws.size()[0])).collect()
     }
 }

@@ -3,8 +3,8 @@
 //! to [0, 1] and normalise by the configured mean/std, writing `[3, side, side]` f32 (CHW).
 //! The parameters come from the example's [`AugmentParams`], so the output is reproducible.
 
+use super::AugmentParams;
 use crate::media::RgbFrame;
-use crate::tasks::AugmentParams;
 
 /// Normalisation constants.
 #[derive(Debug, Clone, Copy)]

@@ -1,9 +1,12 @@
-//! A batch as the trainer receives it: contiguous f32 buffers with shapes, labels, metadata.
+//! A batch as the trainer receives it: the task's named fields stacked into contiguous buffers
+//! with shapes, and one metadata record per example.
 
 use serde::{Deserialize, Serialize};
 
+use super::example::{BatchField, Values};
+
 /// Where one example came from: enough to reproduce it exactly.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct SampleMeta {
     /// Sequence number in the sampler's deterministic order.
     pub seq: u64,
@@ -15,36 +18,27 @@ pub struct SampleMeta {
     pub audio_file: Option<String>,
     /// Start of the audio window in seconds.
     pub audio_time: Option<f64>,
-    /// The label.
+    /// The label the sampler drew (for single-label tasks the class; tasks whose targets are
+    /// several values, such as all four rotations of a frame, carry them in a field and put -1
+    /// here).
     pub label: i64,
     /// What kind of example: "positive", "easy", "hard", "ordered", "reversed", "shuffled_a",
     /// "shuffled_e", ...
     pub kind: String,
     /// Augmentation parameters applied to the frames.
     #[serde(default)]
-    pub augment: Option<crate::tasks::AugmentParams>,
+    pub augment: Option<super::AugmentParams>,
     /// Presentation times of the frames actually decoded (seconds).
     #[serde(default)]
     pub frame_pts: Vec<f64>,
 }
 
-/// A batch of `B` examples.
-///
-/// - `frames`: `[B, C, H, W]` for one frame per example, `[B, K, C, H, W]` for K-frame tuples;
-///   RGB scaled to [0, 1] then normalised by the pipeline's mean/std.
-/// - `specs`: `[B, 1, F, T]` spectrograms (empty for vision-only tasks).
-#[derive(Debug, Clone, Default)]
+/// A batch of `B` examples: every field the task declares, stacked to `[B, ...]` in declared
+/// order, and one metadata record per example.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
-    /// Frame values.
-    pub frames: Vec<f32>,
-    /// Shape of `frames`.
-    pub frame_shape: Vec<usize>,
-    /// Spectrogram values.
-    pub specs: Vec<f32>,
-    /// Shape of `specs` (empty when there is no audio).
-    pub spec_shape: Vec<usize>,
-    /// One class label per example.
-    pub labels: Vec<i64>,
+    /// The stacked fields.
+    pub fields: Vec<BatchField>,
     /// One metadata record per example.
     pub meta: Vec<SampleMeta>,
 }
@@ -52,11 +46,37 @@ pub struct Batch {
 impl Batch {
     /// Number of examples.
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.meta.len()
     }
 
     /// Whether the batch holds no example.
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.meta.is_empty()
+    }
+
+    /// The field called `name`.
+    pub fn field(&self, name: &str) -> Option<&BatchField> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The f32 values and shape of field `name`.
+    pub fn f32(&self, name: &str) -> Option<(&[f32], &[usize])> {
+        match self.field(name)? {
+            BatchField { values: Values::F32(v), shape, .. } => Some((v, shape)),
+            _ => None,
+        }
+    }
+
+    /// The i64 values and shape of field `name`.
+    pub fn i64(&self, name: &str) -> Option<(&[i64], &[usize])> {
+        match self.field(name)? {
+            BatchField { values: Values::I64(v), shape, .. } => Some((v, shape)),
+            _ => None,
+        }
+    }
+
+    /// The examples' labels as their samplers drew them (the metadata's `label`).
+    pub fn labels(&self) -> Vec<i64> {
+        self.meta.iter().map(|m| m.label).collect()
     }
 }

@@ -1,26 +1,25 @@
 //! Assemble and batch: the last stage. It puts examples back in sequence order (reorder buffer),
 //! returns one flow-control token per released sequence number, and packs examples into
-//! contiguous [`Batch`]es: frames `[B, C, H, W]` (or `[B, K, C, H, W]` for K-frame tuples),
-//! spectrograms `[B, 1, F, T]`, labels and metadata.
+//! contiguous [`Batch`]es: every field the task declares stacked to `[B, ...]` (a field whose
+//! shape or dtype differs from its declaration is an error naming the example), plus metadata.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::featurize::{Example, Featured};
+use super::example::stack;
+use super::featurize::Featured;
 use super::reorder::Reorder;
-use super::{channel, Batch, PipelineError, Progress, StageStats};
+use super::{channel, Batch, Example, FieldSpec, PipelineError, Progress, StageStats};
 
 /// Batch layout and stop rule.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct BatchPlan {
     /// Examples per batch.
     pub batch_size: usize,
-    /// Frames per example.
-    pub frames_per_example: usize,
-    /// Crop side.
-    pub side: usize,
+    /// The fields every example declares (stacked in this order).
+    pub fields: Vec<FieldSpec>,
     /// Emit a last smaller batch.
     pub keep_partial: bool,
     /// Stop after this many examples.
@@ -42,33 +41,12 @@ pub struct BatchOutcome {
     pub reorder_max: u64,
 }
 
-fn pack(examples: &mut Vec<Example>, plan: &BatchPlan) -> Result<Batch, PipelineError> {
-    let b = examples.len();
-    let mut batch = Batch::default();
-    let (f, t) = examples.first().map(|e| e.spec_shape).unwrap_or((0, 0));
-    batch.frames.reserve(examples.iter().map(|e| e.frames.len()).sum());
-    batch.specs.reserve(b * f * t);
-    for e in examples.drain(..) {
-        if e.spec_shape != (f, t) {
-            return Err(PipelineError::Config(format!(
-                "spectrogram shapes differ within a batch: {:?} vs {:?}",
-                e.spec_shape,
-                (f, t)
-            )));
-        }
-        batch.frames.extend_from_slice(&e.frames);
-        batch.specs.extend_from_slice(&e.spec);
-        batch.labels.push(e.meta.label);
-        batch.meta.push(e.meta);
-    }
-    let s = plan.side;
-    batch.frame_shape = if plan.frames_per_example == 1 {
-        vec![b, 3, s, s]
-    } else {
-        vec![b, plan.frames_per_example, 3, s, s]
-    };
-    batch.spec_shape = if f * t > 0 { vec![b, 1, f, t] } else { Vec::new() };
-    Ok(batch)
+/// Stacks the pending examples into a [`Batch`] (checking every field against its declaration)
+/// and empties `examples`.
+pub fn pack(examples: &mut Vec<Example>, fields: &[FieldSpec]) -> Result<Batch, PipelineError> {
+    let stacked = stack(fields, examples).map_err(PipelineError::Config)?;
+    let meta = examples.drain(..).map(|e| e.meta).collect();
+    Ok(Batch { fields: stacked, meta })
 }
 
 /// Runs the batcher until the stream ends, `max_samples` is reached, or the run stops.
@@ -105,7 +83,7 @@ pub fn run(
             let full = pending.len() == plan.batch_size;
             let last = res.samples >= limit;
             if full || (last && !pending.is_empty()) {
-                let batch = pack(&mut pending, plan)?;
+                let batch = pack(&mut pending, &plan.fields)?;
                 st.items += 1;
                 if !channel::send(out, Ok(batch), cancel, &mut st) {
                     break 'outer;
@@ -122,7 +100,7 @@ pub fn run(
         // Input ended by itself: the epochs are done.
         res.complete = true;
         if plan.keep_partial && !pending.is_empty() {
-            let batch = pack(&mut pending, plan)?;
+            let batch = pack(&mut pending, &plan.fields)?;
             st.items += 1;
             let _ = channel::send(out, Ok(batch), cancel, &mut st);
         }

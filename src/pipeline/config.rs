@@ -4,11 +4,11 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
-use super::PipelineError;
-use crate::features::Preset;
-use crate::tasks::TaskConfig;
+use super::{InputSpec, PipelineError, TaskData};
 
 /// Frame augmentation: random crop of `frame_size` from the `decode_size` square the decoder
 /// produces, horizontal flip, and colour jitter. Parameters are drawn per example from the
@@ -37,12 +37,14 @@ impl AugmentConfig {
 }
 
 /// Everything a pipeline run needs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone)]
 pub struct PipelineConfig {
     /// Input video files, used in sorted order (see [`super::discover`] to walk folders).
     pub files: Vec<PathBuf>,
-    /// The pretext task and its sampling policy.
-    pub task: TaskConfig,
+    /// The pretext task's sampler and assembler, with its policy.
+    pub task: Arc<dyn TaskData>,
+    /// What the model sees: decode and crop geometry, normalisation, spectrogram recipe.
+    pub input: InputSpec,
     /// Master seed: every example's randomness derives from `(seed, seq)`.
     pub seed: u64,
     /// Passes over the files; `None` streams forever.
@@ -59,21 +61,10 @@ pub struct PipelineConfig {
     pub decode_workers: usize,
     /// Feature worker threads (each owns one spectrogram extractor).
     pub feature_workers: usize,
-    /// Side of the square the decoder scales frames to (shorter side, then centre crop).
-    pub decode_size: u32,
-    /// Side of the square crop handed to the model.
-    pub frame_size: u32,
     /// Frame augmentation.
     pub augment: AugmentConfig,
-    /// Per-channel mean subtracted after scaling RGB to [0, 1].
-    pub mean: [f32; 3],
-    /// Per-channel standard deviation divided after subtracting the mean.
-    pub std: [f32; 3],
-    /// Spectrogram recipe (its sample rate is the audio decode rate).
-    pub preset: Preset,
-    /// Audio window length in seconds.
-    pub audio_seconds: f64,
-    /// Examples each file yields per epoch (a decode worker cuts them all in one visit).
+    /// Examples each file yields per epoch (a decode worker cuts them all in one visit); the
+    /// task may lower it ([`TaskData::clips_per_file`]).
     pub clips_per_file: usize,
     /// Shuffle the file order of each epoch (seeded).
     pub shuffle_files: bool,
@@ -87,11 +78,26 @@ pub struct PipelineConfig {
     pub decode_deadline_s: f64,
 }
 
-impl Default for PipelineConfig {
-    fn default() -> Self {
+impl std::fmt::Debug for PipelineConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipelineConfig")
+            .field("files", &self.files.len())
+            .field("task", &self.task.name())
+            .field("input", &self.input)
+            .field("seed", &self.seed)
+            .field("batch_size", &self.batch_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PipelineConfig {
+    /// A configuration over `files` for `task` with `input`, every other value at its default
+    /// (seed 0, endless, batches of 32, one worker per stage, training augmentation).
+    pub fn new(files: Vec<PathBuf>, task: Arc<dyn TaskData>, input: InputSpec) -> Self {
         PipelineConfig {
-            files: Vec::new(),
-            task: TaskConfig::default(),
+            files,
+            task,
+            input,
             seed: 0,
             epochs: None,
             start_seq: 0,
@@ -100,13 +106,7 @@ impl Default for PipelineConfig {
             keep_partial_batch: true,
             decode_workers: 1,
             feature_workers: 1,
-            decode_size: 256,
-            frame_size: 224,
             augment: AugmentConfig::default(),
-            mean: [0.485, 0.456, 0.406],
-            std: [0.229, 0.224, 0.225],
-            preset: Preset::Vggish,
-            audio_seconds: 1.0,
             clips_per_file: 4,
             shuffle_files: true,
             manifest: None,
@@ -115,9 +115,12 @@ impl Default for PipelineConfig {
             decode_deadline_s: 60.0,
         }
     }
-}
 
-impl PipelineConfig {
+    /// Examples per file visit after the task's say.
+    pub fn clips_per_file(&self) -> usize {
+        self.task.clips_per_file(self.clips_per_file).max(1)
+    }
+
     /// Checks every value, naming the first bad one.
     pub fn validate(&self) -> Result<(), PipelineError> {
         let bad = |m: String| Err(PipelineError::Config(m));
@@ -133,25 +136,9 @@ impl PipelineConfig {
         if self.decode_workers > 256 || self.feature_workers > 256 {
             return bad("more than 256 workers per stage".into());
         }
-        if self.frame_size == 0 || self.frame_size > self.decode_size || self.decode_size > 4096 {
-            return bad(format!(
-                "need 0 < frame_size ({}) <= decode_size ({}) <= 4096",
-                self.frame_size, self.decode_size
-            ));
-        }
-        if self.std.iter().any(|s| !(s.is_finite() && *s > 0.0))
-            || self.mean.iter().any(|m| !m.is_finite())
-        {
-            return bad("mean must be finite and std finite and positive".into());
-        }
+        self.input.validate().map_err(PipelineError::Config)?;
         if !(self.augment.jitter.is_finite() && (0.0..1.0).contains(&self.augment.jitter)) {
             return bad(format!("jitter {} must lie in [0, 1)", self.augment.jitter));
-        }
-        if !(self.audio_seconds.is_finite()
-            && self.audio_seconds > 0.0
-            && self.audio_seconds <= 60.0)
-        {
-            return bad(format!("audio_seconds {} must lie in (0, 60]", self.audio_seconds));
         }
         if self.clips_per_file == 0 || self.clips_per_file > 10_000 {
             return bad("clips_per_file must lie in [1, 10000]".into());
@@ -159,28 +146,78 @@ impl PipelineConfig {
         if self.queue_depth == 0 {
             return bad("queue_depth must be at least 1".into());
         }
-        if !(self.decode_deadline_s.is_finite() && self.decode_deadline_s > 0.0) {
-            return bad("decode_deadline_s must be positive".into());
+        if !(self.decode_deadline_s.is_finite()
+            && self.decode_deadline_s > 0.0
+            && self.decode_deadline_s <= 86_400.0)
+        {
+            return bad("decode_deadline_s must lie in (0, 86400]".into());
         }
         if self.epochs == Some(0) || self.max_samples == Some(0) {
             return bad("epochs and max_samples must be at least 1 when set".into());
         }
-        self.task.validate().map_err(PipelineError::Config)
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::{AssembleContext, Example, Field, FieldSpec, PlanContext, SampleSpec};
+
+    struct Nothing;
+    impl TaskData for Nothing {
+        fn name(&self) -> &str {
+            "nothing"
+        }
+        fn fields(&self, _: &InputSpec) -> Vec<FieldSpec> {
+            Vec::new()
+        }
+        fn needs_audio(&self) -> bool {
+            false
+        }
+        fn usable(&self, _: &super::super::IndexEntry, _: &InputSpec) -> bool {
+            true
+        }
+        fn plan(
+            &self,
+            _: &PlanContext<'_>,
+            file: usize,
+            seq: u64,
+            _: &mut rand_chacha::ChaCha8Rng,
+        ) -> SampleSpec {
+            SampleSpec::new(seq, file, Vec::new())
+        }
+        fn plan_at(&self, _: &PlanContext<'_>, file: usize, t: f64) -> Option<SampleSpec> {
+            Some(SampleSpec::new(0, file, vec![t]))
+        }
+        fn assemble(
+            &self,
+            _: &SampleSpec,
+            _: &[crate::media::RgbFrame],
+            _: &[f32],
+            _: &mut AssembleContext<'_>,
+        ) -> Result<Vec<Field>, PipelineError> {
+            Ok(Vec::new())
+        }
+        fn toy_example(&self, _: &InputSpec, _: u64, _: &mut rand_chacha::ChaCha8Rng) -> Example {
+            Example { meta: Default::default(), fields: Vec::new() }
+        }
+        fn describe(&self) -> String {
+            String::new()
+        }
+    }
 
     #[test]
     fn default_needs_files_then_validates() {
-        let mut c = PipelineConfig::default();
+        let mut c = PipelineConfig::new(Vec::new(), Arc::new(Nothing), InputSpec::default());
         assert!(matches!(c.validate(), Err(PipelineError::Config(_))));
         c.files = vec!["a.mp4".into()];
         c.validate().unwrap();
-        c.frame_size = 300;
+        c.input.decode_size = Some(20);
         let err = c.validate().unwrap_err().to_string();
-        assert!(err.contains("frame_size"), "{err}");
+        assert!(err.contains("decode_size"), "{err}");
+        c.input.decode_size = None;
+        c.decode_deadline_s = 1e20;
+        assert!(c.validate().unwrap_err().to_string().contains("decode_deadline_s"));
     }
 }

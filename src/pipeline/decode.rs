@@ -17,11 +17,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::sampler::{decode_rng, Job};
-use super::{channel, IndexEntry, MotionProfile, PipelineError, Progress, Quarantine, StageStats};
+use super::{
+    channel, IndexEntry, InputSpec, MotionProfile, PipelineError, Progress, Quarantine, SampleSpec,
+    StageStats, TaskData,
+};
 use crate::media::{
     AudioDecoder, AudioOptions, MediaError, ResizeMode, RgbFrame, VideoDecoder, VideoOptions,
 };
-use crate::tasks::{SampleSpec, Task};
 
 /// Thumbnail side used for motion scores.
 const MOTION_SIDE: u32 = 32;
@@ -50,13 +52,9 @@ pub struct DecodeContext<'a> {
     /// Usable files.
     pub index: &'a [IndexEntry],
     /// The task.
-    pub task: &'a dyn Task,
-    /// Side of the decoded square.
-    pub decode_size: u32,
-    /// Audio rate (the spectrogram preset's).
-    pub sample_rate: u32,
-    /// Audio window length.
-    pub audio_seconds: f64,
+    pub task: &'a dyn TaskData,
+    /// What the model sees: decode size, audio rate and window length.
+    pub input: &'a InputSpec,
     /// Per-file decode budget.
     pub deadline: Duration,
     /// The quarantine list.
@@ -188,7 +186,7 @@ fn video_pass(
         }
     }
     let opts = VideoOptions {
-        size: Some((ctx.decode_size, ctx.decode_size)),
+        size: Some((ctx.input.decode_side(), ctx.input.decode_side())),
         resize: ResizeMode::ShorterSideCrop,
         threads: 1,
         deadline: Some(ctx.deadline),
@@ -256,10 +254,13 @@ fn read_audio(
     specs: &[SampleSpec],
     idx: &[usize],
 ) -> Result<Vec<Vec<f32>>, MediaError> {
-    let opts =
-        AudioOptions { sample_rate: ctx.sample_rate, mono: true, deadline: Some(ctx.deadline) };
+    let opts = AudioOptions {
+        sample_rate: ctx.input.sample_rate(),
+        mono: true,
+        deadline: Some(ctx.deadline),
+    };
     let mut dec = AudioDecoder::open(path, &opts)?;
     idx.iter()
-        .map(|&i| dec.read(audio_start(&specs[i]), ctx.audio_seconds).map(|c| c.samples))
+        .map(|&i| dec.read(audio_start(&specs[i]), ctx.input.clip_seconds).map(|c| c.samples))
         .collect()
 }

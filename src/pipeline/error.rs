@@ -58,6 +58,36 @@ pub enum PipelineError {
         /// Panic message.
         message: String,
     },
+    /// Probing or decoding a file failed where no quarantine applies (inputs read for one file,
+    /// outside a streaming run).
+    #[error(transparent)]
+    Media(Box<crate::media::MediaError>),
+    /// A file's examples could not be decoded; the reason is the decoder's.
+    #[error("{path}: {reason}")]
+    Decode {
+        /// File concerned.
+        path: PathBuf,
+        /// Why (the quarantine reason).
+        reason: String,
+    },
+    /// The task cannot use this file (too short for its window, no audio stream, ...).
+    #[error(
+        "{path}: the {task} task cannot use this file (too short, or a stream it needs is missing)"
+    )]
+    Unusable {
+        /// File concerned.
+        path: PathBuf,
+        /// The task's name.
+        task: String,
+    },
+    /// An example's assembly failed; the message names the example and the reason.
+    #[error("assembling example {seq}: {reason}")]
+    Assemble {
+        /// The example's sequence number.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
     /// The run was cancelled (Ctrl-C or a dropped consumer).
     #[error("pipeline cancelled")]
     Cancelled,

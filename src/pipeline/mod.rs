@@ -18,6 +18,10 @@
 //! - Shutdown: a dropped consumer, Ctrl-C (the cancel flag) or the first fatal error stops every
 //!   thread; [`BatchStream`]'s `Drop` joins them all.
 //!
+//! - Tasks plug in through [`TaskData`] (sampler and assembler); examples are named fields
+//!   ([`Field`], declared by [`FieldSpec`]) stacked by the batcher; what the model sees is one
+//!   [`InputSpec`], and [`InputReader`] gives the same inputs for chosen moments of a file.
+//!
 //! Entry point: [`BatchStream::start`] with a validated [`PipelineConfig`].
 
 mod augment;
@@ -28,8 +32,11 @@ mod config;
 mod decode;
 mod discover;
 mod error;
+mod example;
 mod featurize;
 mod index;
+mod input;
+mod inputs;
 mod manifest;
 mod motion;
 mod quarantine;
@@ -38,13 +45,17 @@ pub mod sampler;
 mod shard;
 mod stats;
 mod stream;
+mod task;
 
 pub use augment::{augment_into, Normalize};
 pub use batch::{Batch, SampleMeta};
+pub use batcher::pack;
 pub use config::{AugmentConfig, PipelineConfig};
 pub use discover::{discover, is_video, VIDEO_EXTENSIONS};
 pub use error::PipelineError;
-pub use featurize::Example;
+pub use example::{stack, BatchField, DType, Example, Field, FieldSpec, Values};
+pub use input::{InputSpec, IMAGENET_MEAN, IMAGENET_STD};
+pub use inputs::InputReader;
 pub use manifest::{file_stamp, IndexEntry, Manifest};
 pub use motion::MotionProfile;
 pub use quarantine::{Quarantine, QuarantineEntry};
@@ -52,3 +63,4 @@ pub use reorder::Reorder;
 pub use shard::{ShardWriter, ShardWriterConfig};
 pub use stats::{PipelineStats, Progress, StageStats};
 pub use stream::BatchStream;
+pub use task::{AssembleContext, AudioRead, AugmentParams, PlanContext, SampleSpec, TaskData};

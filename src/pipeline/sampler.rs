@@ -19,14 +19,17 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::{channel, AugmentConfig, IndexEntry, PipelineError, StageStats};
-use crate::tasks::{AugmentParams, PlanContext, SampleSpec, Task};
+use super::{
+    channel, AugmentConfig, AugmentParams, IndexEntry, InputSpec, PipelineError, PlanContext,
+    SampleSpec, StageStats, TaskData,
+};
 
 /// Stream tags separating the random draws made for one `(seed, n)`.
 const TAG_EPOCH: u64 = 1;
 const TAG_PLAN: u64 = 2;
 const TAG_AUGMENT: u64 = 3;
 const TAG_DECODE: u64 = 4;
+const TAG_ASSEMBLE: u64 = 5;
 
 /// The random generator of item `n` (an epoch or a sequence number) for purpose `tag`.
 pub fn item_rng(seed: u64, n: u64, tag: u64) -> ChaCha8Rng {
@@ -41,6 +44,11 @@ pub fn item_rng(seed: u64, n: u64, tag: u64) -> ChaCha8Rng {
 /// The generator a decode worker uses for `spec`'s decode-time choices.
 pub fn decode_rng(spec: &SampleSpec) -> ChaCha8Rng {
     item_rng(spec.rng_seed, spec.seq, TAG_DECODE)
+}
+
+/// The generator a feature worker hands the task's assembler for `spec`.
+pub fn assemble_rng(spec: &SampleSpec) -> ChaCha8Rng {
+    item_rng(spec.rng_seed, spec.seq, TAG_ASSEMBLE)
 }
 
 /// All examples a file owes in one epoch.
@@ -91,7 +99,7 @@ impl Schedule {
 
 /// Plans example `seq` of `file`: the task's plan plus augmentation and decode seed.
 pub fn plan_example(
-    task: &dyn Task,
+    task: &dyn TaskData,
     ctx: &PlanContext<'_>,
     augment: &AugmentConfig,
     seed: u64,
@@ -119,13 +127,13 @@ pub struct SamplerInput<'a> {
     /// Usable files.
     pub index: &'a [IndexEntry],
     /// The task.
-    pub task: &'a dyn Task,
+    pub task: &'a dyn TaskData,
     /// Schedule.
     pub schedule: Schedule,
     /// Augmentation policy.
     pub augment: &'a AugmentConfig,
-    /// Audio window length.
-    pub audio_seconds: f64,
+    /// What the model sees.
+    pub input: &'a InputSpec,
     /// First sequence number.
     pub start_seq: u64,
     /// Epoch limit (`None`: forever).
@@ -140,7 +148,7 @@ pub fn run(
     cancel: &AtomicBool,
 ) -> Result<StageStats, PipelineError> {
     let mut st = StageStats::new("sample");
-    let ctx = PlanContext { index: input.index, audio_seconds: input.audio_seconds };
+    let ctx = PlanContext { index: input.index, input: input.input };
     let sch = input.schedule;
     let k = sch.clips_per_file as u64;
     let (mut epoch, first_pos, first_clip) = sch.locate(input.start_seq);

@@ -1,8 +1,8 @@
 //! WebDataset-style tar shards: `shard-000000.tar`, ... each holding up to `per_shard` examples
-//! as `{key}.frame.npy` (`[3, H, W]`, or `{key}.frames.npy` `[K, 3, H, W]` for tuples),
-//! `{key}.spec.npy` (`[1, F, T]`, audio tasks), `{key}.cls` (the label as text) and `{key}.json`
-//! (the [`SampleMeta`]: file, video time(s), audio file and time, label, negative kind,
-//! augmentation). Keys are `s` + the zero-padded sequence number, with no dot, so Python's
+//! as one `{key}.{field}.npy` per field the task declares (`frames` `[3, H, W]` or
+//! `[K, 3, H, W]`, `spec` `[1, F, T]`, `label` `[]`, `tiles`, ...), `{key}.cls` (the label as
+//! text, when the task has a scalar `label` field) and `{key}.json` (the [`SampleMeta`]: file,
+//! video time(s), audio file and time, label, kind, augmentation). Keys are `s` + the zero-padded sequence number, with no dot, so Python's
 //! `webdataset` groups the members unchanged. A `samples.jsonl` beside the shards logs every
 //! example with its shard for reproduction. Shards are written under a temporary name and
 //! renamed when complete, so a killed run never leaves a truncated shard under a final name.
@@ -11,8 +11,8 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::{Batch, PipelineError, SampleMeta};
-use crate::io::npy_f32_bytes;
+use super::{Batch, PipelineError, SampleMeta, Values};
+use crate::io::{npy_f32_bytes, npy_i64_bytes};
 
 /// Shard writer options.
 #[derive(Debug, Clone)]
@@ -120,26 +120,24 @@ impl ShardWriter {
         if b == 0 {
             return Ok(());
         }
-        let fshape = &batch.frame_shape[1..];
-        let fper: usize = fshape.iter().product();
-        let sshape = batch.spec_shape.get(1..).map(<[usize]>::to_vec).unwrap_or_default();
-        let sper: usize = if sshape.is_empty() { 0 } else { sshape.iter().product() };
         for i in 0..b {
             let meta = &batch.meta[i];
             let key = Self::key(meta.seq);
-            let mut members: Vec<(String, Vec<u8>)> = Vec::with_capacity(4);
-            let fname = if fshape.len() == 3 { "frame" } else { "frames" };
-            members.push((
-                format!("{key}.{fname}.npy"),
-                npy_f32_bytes(fshape, &batch.frames[i * fper..(i + 1) * fper]),
-            ));
-            if sper > 0 {
-                members.push((
-                    format!("{key}.spec.npy"),
-                    npy_f32_bytes(&sshape, &batch.specs[i * sper..(i + 1) * sper]),
-                ));
+            let mut members: Vec<(String, Vec<u8>)> = Vec::with_capacity(batch.fields.len() + 2);
+            for f in &batch.fields {
+                let shape = &f.shape[1..];
+                let n: usize = shape.iter().product();
+                let bytes = match &f.values {
+                    Values::F32(v) => npy_f32_bytes(shape, &v[i * n..(i + 1) * n]),
+                    Values::I64(v) => npy_i64_bytes(shape, &v[i * n..(i + 1) * n]),
+                };
+                members.push((format!("{key}.{}.npy", f.name), bytes));
+                if let (true, "label", Values::I64(v)) =
+                    (shape.is_empty(), f.name.as_str(), &f.values)
+                {
+                    members.push((format!("{key}.cls"), v[i].to_string().into_bytes()));
+                }
             }
-            members.push((format!("{key}.cls"), meta.label.to_string().into_bytes()));
             let json = serde_json::to_vec(meta).unwrap_or_default();
             members.push((format!("{key}.json"), json));
             let shard = self.open_shard()?;
@@ -207,11 +205,23 @@ mod tests {
         let mut w = ShardWriter::create(ShardWriterConfig { dir: dir.path().into(), per_shard: 2 })
             .unwrap();
         let batch = Batch {
-            frames: (0..3 * 12).map(|v| v as f32).collect(),
-            frame_shape: vec![3, 3, 2, 2],
-            specs: vec![0.5; 3 * 6],
-            spec_shape: vec![3, 1, 2, 3],
-            labels: vec![0, 1, 0],
+            fields: vec![
+                crate::pipeline::BatchField {
+                    name: "frames".into(),
+                    shape: vec![3, 3, 2, 2],
+                    values: Values::F32((0..3 * 12).map(|v| v as f32).collect()),
+                },
+                crate::pipeline::BatchField {
+                    name: "spec".into(),
+                    shape: vec![3, 1, 2, 3],
+                    values: Values::F32(vec![0.5; 3 * 6]),
+                },
+                crate::pipeline::BatchField {
+                    name: "label".into(),
+                    shape: vec![3],
+                    values: Values::I64(vec![0, 1, 0]),
+                },
+            ],
             meta: vec![meta(4), meta(5), meta(6)],
         };
         w.write_batch(&batch).unwrap();
@@ -226,12 +236,14 @@ mod tests {
         assert_eq!(
             names,
             [
-                "s0000000004.frame.npy",
+                "s0000000004.frames.npy",
                 "s0000000004.spec.npy",
+                "s0000000004.label.npy",
                 "s0000000004.cls",
                 "s0000000004.json",
-                "s0000000005.frame.npy",
+                "s0000000005.frames.npy",
                 "s0000000005.spec.npy",
+                "s0000000005.label.npy",
                 "s0000000005.cls",
                 "s0000000005.json"
             ]

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, Receiver};
 
-use super::augment::Normalize;
 use super::batcher::{self, BatchOutcome, BatchPlan};
 use super::decode::{self, DecodeContext};
 use super::featurize::{self, FeatureContext};
@@ -176,8 +175,7 @@ fn coordinate(
 ) {
     let started = Instant::now();
     let first = FirstError { slot: Mutex::new(None), cancel };
-    let task = config.task.build();
-    let task = task.as_ref();
+    let task = config.task.as_ref();
     let hits = AtomicU64::new(0);
     let mut stats = PipelineStats::default();
     let q = config.queue_depth;
@@ -217,9 +215,8 @@ fn coordinate(
     if let Err(e) = shared_manifest.into_inner().unwrap_or_else(|p| p.into_inner()).save() {
         first.set(e);
     }
-    let audio_seconds = config.audio_seconds;
     let given = entries.len();
-    entries.retain(|e| task.usable(e, audio_seconds));
+    entries.retain(|e| task.usable(e, &config.input));
     entries.sort_by(|a, b| a.path.cmp(&b.path));
     stats.indexed_files = entries.len() as u64;
     stats.manifest_hits = hits.load(Ordering::Relaxed);
@@ -235,35 +232,24 @@ fn coordinate(
     // Phase 2: sample ⇉ decode ⇉ features ⇉ batch.
     if !cancel.load(Ordering::SeqCst) {
         let index = entries.as_slice();
-        let k = config.clips_per_file;
+        let k = config.clips_per_file();
         let window = (q * config.decode_workers * k).max(k).max(2 * config.batch_size);
         let (tok_tx, tok_rx) = bounded::<()>(window);
         for _ in 0..window {
             let _ = tok_tx.try_send(());
         }
-        // Only audio tasks touch the preset (its rate is the audio decode rate).
-        let sample_rate = if task.needs_audio() { config.preset.config().sample_rate } else { 0 };
         let dctx = DecodeContext {
             index,
             task,
-            decode_size: config.decode_size,
-            sample_rate,
-            audio_seconds,
+            input: &config.input,
             deadline: Duration::from_secs_f64(config.decode_deadline_s),
             quarantine: &shared.quarantine,
             progress: &shared.progress,
         };
-        let fctx = FeatureContext {
-            index,
-            task,
-            frame_size: config.frame_size as usize,
-            norm: Normalize { mean: config.mean, std: config.std },
-            preset: config.preset,
-        };
+        let fctx = FeatureContext { index, task, input: &config.input };
         let plan = BatchPlan {
             batch_size: config.batch_size,
-            frames_per_example: task.frames_per_example(),
-            side: config.frame_size as usize,
+            fields: task.fields(&config.input),
             keep_partial: config.keep_partial_batch,
             max_samples: config.max_samples,
             start_seq: config.start_seq,
@@ -278,7 +264,7 @@ fn coordinate(
                 shuffle: config.shuffle_files,
             },
             augment: &config.augment,
-            audio_seconds,
+            input: &config.input,
             start_seq: config.start_seq,
             epochs: config.epochs,
         };

@@ -1,154 +1,211 @@
-//! Pretext tasks as plug-ins of the one pipeline. A task is a [`Task`]: it says which files it
-//! can use, plans each example from the example's own seed (the *sampler*: which frame times,
-//! which audio window, which label), may refine the frame choice once the decode worker has
-//! looked at the file (`choose_frames`, e.g. motion-driven windows), and may transform the
-//! augmented frames before batching (`transform`, the *assembler* hook: rotate, tile, ...).
+//! Pretext tasks as plug-ins. A task is one folder here: its options, its sampler and assembler
+//! (the [`TaskData`] the pipeline runs), its toy data, and (with the `torch` feature) its
+//! head(s), objective(s) and metrics (the [`crate::training::TaskModel`] the trainer runs).
+//! [`TASKS`] lists them, one line each, as Symphonia's codec registry lists codecs; `--task NAME`
+//! looks the name up there, the task's options come from the `[task]` table of a preset and
+//! `--set task.KEY=VALUE`, and `pretext tasks` prints the registry.
 //!
-//! The frame order inside a [`SampleSpec`] is the order the model sees: a task that permutes
-//! frames (frame order, jigsaw of time) writes the permuted times; the decoder fetches them in
-//! sorted order and returns them in the asked order. See `docs/architecture.md`, "Adding a
-//! pretext task".
+//! Nothing outside a task's folder knows the task: the pipeline stacks whatever fields it
+//! declares, the trainer runs whatever model it builds and ranks checkpoints by its primary
+//! metric, evaluation and `embed` read its inputs through [`crate::pipeline::InputReader`].
+//! See `docs/architecture.md`, "Adding a pretext task".
 
-use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
-use crate::pipeline::{IndexEntry, MotionProfile};
+use crate::models::ModelConfig;
+use crate::pipeline::TaskData;
 
 pub mod avc;
+#[cfg(feature = "torch")]
+mod data_source;
+mod error;
 pub mod frame_order;
-pub mod localize;
+mod options;
+mod recipe;
+#[cfg(feature = "torch")]
+mod restored;
+#[cfg(all(test, feature = "torch"))]
+mod trainer_contract;
 
-pub use avc::{AvcConfig, AvcTask, Curriculum, NegativeKinds};
-pub use frame_order::{FrameOrderConfig, FrameOrderTask};
+#[cfg(feature = "torch")]
+pub use data_source::{data_source, DataSpec};
+pub use error::TaskError;
+pub use options::{apply_set, parse_options, OptionDoc};
+pub use recipe::{Recipe, RecipeSource};
+#[cfg(feature = "torch")]
+pub use restored::{recorded_task, Restored};
 
-/// Where an example's audio window comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct AudioRead {
-    /// Index of the file in the pipeline's index.
-    pub file: usize,
-    /// Start of the window in seconds (container clock).
-    pub start: f64,
+/// The registered tasks: one line per task.
+pub static TASKS: &[&TaskDescriptor] = &[&avc::AVC, &avc::LOCALIZE, &frame_order::FRAME_ORDER];
+
+/// Which stream a task's data side feeds: training (its sampling policy, with augmentation) or
+/// held-out evaluation (the task's fixed evaluation policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The training stream.
+    Train,
+    /// Validation and evaluation streams.
+    Eval,
 }
 
-/// Per-example augmentation parameters, drawn from the example's seed.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-pub struct AugmentParams {
-    /// Crop offset as a fraction of the free horizontal room, in [0, 1].
-    pub crop_x: f32,
-    /// Crop offset as a fraction of the free vertical room, in [0, 1].
-    pub crop_y: f32,
-    /// Mirror horizontally.
-    pub flip: bool,
-    /// Brightness factor.
-    pub brightness: f32,
-    /// Contrast factor.
-    pub contrast: f32,
-    /// Saturation factor.
-    pub saturation: f32,
+/// What the registry knows of a task before it is built.
+#[derive(Debug)]
+pub struct TaskDescriptor {
+    /// The name `--task` takes.
+    pub name: &'static str,
+    /// One line on what it is for.
+    pub about: &'static str,
+    /// The preset `pretext train --task NAME` uses when none is given: a shipped
+    /// `models/*.toml`, or the task's own (named after the task).
+    pub default_preset: &'static str,
+    /// The task's own preset (TOML of the `models/*.toml` schema), found under the task's name.
+    pub own_preset: Option<&'static str>,
+    /// Its options (the `[task]` table), each with its help line.
+    pub options: &'static [OptionDoc],
+    /// The options' default values, as JSON (what `pretext tasks` prints).
+    pub defaults: fn() -> serde_json::Value,
+    /// Builds the task from its `[task]` table (validated; unknown keys are errors).
+    pub build: fn(&toml::Table) -> Result<Box<dyn Task>, TaskError>,
 }
 
-/// The plan of one example: everything needed to cut it and to reproduce it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SampleSpec {
-    /// Sequence number (global, deterministic).
-    pub seq: u64,
-    /// Index of the video file in the pipeline's index.
-    pub file: usize,
-    /// Frame times in the order the model sees them; empty until `choose_frames` fills them
-    /// for tasks that pick frames at decode time.
-    pub video_times: Vec<f64>,
-    /// The audio window, for audio-visual tasks.
-    pub audio: Option<AudioRead>,
-    /// Class label.
-    pub label: i64,
-    /// Kind of example ("positive", "easy", "hard", "ordered", ...).
-    pub kind: String,
-    /// Task-private choices (e.g. which of the frames a..e, in output order).
-    pub slots: Vec<usize>,
-    /// Augmentation parameters (shared by every frame of the example).
-    pub augment: AugmentParams,
-    /// Seed for decode-time choices (`choose_frames`).
-    pub rng_seed: u64,
-}
-
-/// What a task sees when planning an example.
-pub struct PlanContext<'a> {
-    /// The usable files, in index order.
-    pub index: &'a [IndexEntry],
-    /// Audio window length in seconds.
-    pub audio_seconds: f64,
-}
-
-/// A pretext task: sampler + assembler hooks called by the pipeline.
+/// A built task: options resolved and validated.
 pub trait Task: Send + Sync {
-    /// Short name ("avc", "frame-order").
+    /// The registry name.
     fn name(&self) -> &'static str;
-    /// Whether examples carry an audio window (and so a spectrogram).
-    fn needs_audio(&self) -> bool;
-    /// Frames per example: 1 gives `[B, C, H, W]` batches, K > 1 gives `[B, K, C, H, W]`.
-    fn frames_per_example(&self) -> usize;
-    /// Whether a file can yield examples (long enough, has audio when needed, ...).
-    fn usable(&self, entry: &IndexEntry, audio_seconds: f64) -> bool;
-    /// Plans example `seq` of file `file` from `rng` (seeded from the master seed and `seq`).
-    /// `augment` and `rng_seed` are filled by the pipeline afterwards.
-    fn plan(
+
+    /// The resolved options, for the run's `config.json` and every checkpoint.
+    fn options(&self) -> serde_json::Value;
+
+    /// The sampler and assembler of `role`'s stream.
+    fn data(&self, role: Role) -> Arc<dyn TaskData>;
+
+    /// Lets the task set what its head needs in the model configuration (e.g. the localisation
+    /// task's per-location head). The default leaves it as the preset says.
+    fn adapt_model(&self, model: &mut ModelConfig) -> Result<(), TaskError> {
+        let _ = model;
+        Ok(())
+    }
+
+    /// The task's model (the shared trunk plus its heads) under `root`.
+    #[cfg(feature = "torch")]
+    fn model(
         &self,
-        ctx: &PlanContext<'_>,
-        file: usize,
-        seq: u64,
-        rng: &mut ChaCha8Rng,
-    ) -> SampleSpec;
-    /// Whether `choose_frames` needs the file's motion profile (a full decode pass).
-    fn needs_motion(&self) -> bool {
-        false
-    }
-    /// Fills `spec.video_times` at decode time; `false` when the file cannot serve the example
-    /// (it is then dropped). Only called when [`Task::needs_motion`] is true.
-    fn choose_frames(
+        root: &tch::nn::Path,
+        model: &ModelConfig,
+    ) -> Result<Box<dyn crate::training::TaskModel>, crate::training::TrainingError>;
+
+    /// The task's metrics, the primary one first (it ranks checkpoints).
+    #[cfg(feature = "torch")]
+    fn metrics(&self) -> crate::training::MetricSet;
+}
+
+#[cfg(feature = "torch")]
+impl crate::training::ModelFactory for Box<dyn Task> {
+    fn build(
         &self,
-        spec: &mut SampleSpec,
-        motion: &MotionProfile,
-        rng: &mut ChaCha8Rng,
-    ) -> bool {
-        let _ = (spec, motion, rng);
-        true
+        root: &tch::nn::Path,
+        model: &ModelConfig,
+    ) -> Result<Box<dyn crate::training::TaskModel>, crate::training::TrainingError> {
+        self.model(root, model)
     }
-    /// Transforms one augmented frame (`[3, H, W]`, normalised) in place; `index` is the frame's
-    /// position in the example. The default does nothing.
-    fn transform(&self, spec: &SampleSpec, index: usize, frame: &mut [f32], side: usize) {
-        let _ = (spec, index, frame, side);
+
+    fn metrics(&self) -> crate::training::MetricSet {
+        Task::metrics(self.as_ref())
     }
 }
 
-/// Which task, with its policy.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub enum TaskConfig {
-    /// Audio-visual correspondence.
-    Avc(AvcConfig),
-    /// Shuffle & Learn frame order.
-    FrameOrder(FrameOrderConfig),
-}
-
-impl Default for TaskConfig {
-    fn default() -> Self {
-        TaskConfig::Avc(AvcConfig::default())
+/// The TOML text of preset `name`: a task's own preset (named after the task), or one shipped
+/// in `models/`.
+pub fn preset_text(name: &str) -> Result<&'static str, crate::models::ModelError> {
+    if let Some(text) = TASKS.iter().find(|d| d.name == name).and_then(|d| d.own_preset) {
+        return Ok(text);
     }
+    crate::models::preset_text(name).map_err(|_| crate::models::ModelError::UnknownPreset {
+        name: name.to_string(),
+        known: preset_names().join(", "),
+    })
 }
 
-impl TaskConfig {
-    /// Checks the task's values; the message names the bad one.
-    pub fn validate(&self) -> Result<(), String> {
-        match self {
-            TaskConfig::Avc(c) => c.validate(),
-            TaskConfig::FrameOrder(c) => c.validate(),
+/// Every preset name: the shipped ones, then the tasks' own.
+pub fn preset_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = crate::models::PRESETS.iter().map(|(n, _)| *n).collect();
+    names.extend(TASKS.iter().filter(|d| d.own_preset.is_some()).map(|d| d.name));
+    names
+}
+
+/// Looks a task up by name.
+pub fn find(name: &str) -> Result<&'static TaskDescriptor, TaskError> {
+    TASKS
+        .iter()
+        .copied()
+        .find(|d| d.name == name)
+        .ok_or_else(|| TaskError::Unknown { name: name.to_string(), known: names().join(", ") })
+}
+
+/// The registered names, in registry order.
+pub fn names() -> Vec<&'static str> {
+    TASKS.iter().map(|d| d.name).collect()
+}
+
+/// Builds task `name` from its `[task]` table.
+pub fn build(name: &str, table: &toml::Table) -> Result<Box<dyn Task>, TaskError> {
+    (find(name)?.build)(table)
+}
+
+/// Rebuilds a task from what a run recorded: its name and resolved options (JSON).
+pub fn rebuild(name: &str, options: &serde_json::Value) -> Result<Box<dyn Task>, TaskError> {
+    // TOML has no null: unset options are simply absent.
+    let mut options = options.clone();
+    if let Some(o) = options.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
+    let table = match &options {
+        serde_json::Value::Null => toml::Table::new(),
+        v => toml::Table::try_from(v).map_err(|e| TaskError::Options {
+            task: name.to_string(),
+            reason: format!("recorded options are not a table: {e}"),
+        })?,
+    };
+    build(name, &table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_registered_task_builds_with_defaults_and_documents_every_option() {
+        let mut seen = std::collections::BTreeSet::new();
+        for d in TASKS {
+            assert!(seen.insert(d.name), "{} registered twice", d.name);
+            let task = (d.build)(&toml::Table::new()).unwrap();
+            assert_eq!(task.name(), d.name);
+            // The documented options are exactly the option struct's fields.
+            let defaults = (d.defaults)();
+            let keys: Vec<&str> =
+                defaults.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap();
+            let mut documented: Vec<&str> = d.options.iter().map(|o| o.key).collect();
+            let mut keys = keys;
+            keys.sort();
+            documented.sort();
+            assert_eq!(keys, documented, "{}: options and their docs differ", d.name);
+            // Recorded options rebuild the same task.
+            let again = rebuild(d.name, &task.options()).unwrap();
+            assert_eq!(again.options(), task.options());
+            // The default recipe (the task's preset) resolves and validates.
+            let r = Recipe::resolve(&RecipeSource { task: d.name.into(), ..Default::default() });
+            assert!(r.is_ok(), "{}: {:?}", d.name, r.err());
+            let _ = task.data(Role::Train);
+            let _ = task.data(Role::Eval);
         }
+        assert!(matches!(find("nope"), Err(TaskError::Unknown { .. })));
     }
 
-    /// Builds the task object.
-    pub fn build(&self) -> Box<dyn Task> {
-        match self {
-            TaskConfig::Avc(c) => Box::new(AvcTask::new(c.clone())),
-            TaskConfig::FrameOrder(c) => Box::new(FrameOrderTask::new(c.clone())),
-        }
+    #[test]
+    fn unknown_and_bad_options_name_the_key() {
+        let mut t = toml::Table::new();
+        t.insert("bogus".into(), toml::Value::Integer(1));
+        let err = build("avc", &t).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("bogus"), "{err}");
     }
 }

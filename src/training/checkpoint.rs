@@ -19,8 +19,10 @@ use super::{RunConfig, TrainingError};
 
 /// Name of the metadata entry.
 pub const META_NAME: &str = "meta.json";
-/// Version of the layout described above.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the layout described above. 2: variables under `trunk.*`/`heads.<task>.*`, the
+/// task as a name plus options. Format 1 (before the task plug-ins) is read and upgraded
+/// ([`upgrade_v1`]).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What a checkpoint says about itself.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -81,7 +83,7 @@ pub fn read_checkpoint(
     if !path.is_file() {
         return Err(ck_err(path, "no such file"));
     }
-    let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
+    let mut tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
         .map_err(|e| ck_err(path, format!("not a readable safetensors file: {e}")))?
         .into_iter()
         .collect();
@@ -90,15 +92,84 @@ pub fn read_checkpoint(
         .ok_or_else(|| ck_err(path, "no meta.json entry (not a pretext checkpoint?)"))?;
     let bytes: Vec<u8> =
         Vec::<u8>::try_from(meta.to_kind(Kind::Uint8)).map_err(|e| ck_err(path, e.to_string()))?;
-    let meta: CheckpointMeta =
+    let mut raw: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| ck_err(path, format!("meta.json: {e}")))?;
-    if meta.format != FORMAT_VERSION {
-        return Err(ck_err(
-            path,
-            format!("format {} (this build reads {FORMAT_VERSION})", meta.format),
-        ));
+    let format = raw.get("format").and_then(|f| f.as_u64()).unwrap_or(0);
+    match format {
+        1 => {
+            raw = upgrade_v1(raw).map_err(|e| ck_err(path, format!("format 1 meta.json: {e}")))?;
+            tensors = tensors.into_iter().map(|(k, v)| (crate::models::rename_v1(&k), v)).collect();
+        }
+        f if f == u64::from(FORMAT_VERSION) => {}
+        f => {
+            return Err(ck_err(
+                path,
+                format!("format {f} (this build reads 1 and {FORMAT_VERSION})"),
+            ))
+        }
     }
+    let meta: CheckpointMeta =
+        serde_json::from_value(raw).map_err(|e| ck_err(path, format!("meta.json: {e}")))?;
     Ok((meta, tensors))
+}
+
+/// Upgrades a format-1 `meta.json`: the task kind becomes a task name with the options the run
+/// used (read from its data description where recorded), and the two in-batch settings move
+/// from `[train]` into the task's options.
+pub fn upgrade_v1(mut meta: serde_json::Value) -> Result<serde_json::Value, String> {
+    use serde_json::{json, Value};
+    let run = meta.get_mut("run").ok_or("no run")?;
+    let kind = run.get("task").and_then(Value::as_str).ok_or("no task")?.to_string();
+    let train = run.get_mut("train").and_then(Value::as_object_mut).ok_or("no train")?;
+    let hard_share = train.remove("hard_share").and_then(|v| v.as_f64());
+    let same_file = train.remove("same_file_min_shift").and_then(|v| v.as_f64()).unwrap_or(0.0);
+    let p = run.get("data").and_then(|d| d.get("pipeline")).cloned().unwrap_or(Value::Null);
+    let neg = |v: &Value| -> Value {
+        match (v.get("easy").and_then(Value::as_bool), v.get("hard").and_then(Value::as_bool)) {
+            (Some(true), Some(true)) => "easy,hard".into(),
+            (Some(false), Some(true)) => "hard".into(),
+            (Some(_), Some(_)) => "easy".into(),
+            _ => Value::Null,
+        }
+    };
+    let mut avc = json!({
+        "negatives": neg(&p["train_negatives"]),
+        "eval_negatives": neg(&p["eval_negatives"]),
+        "min_shift": p["min_shift"],
+        "hard_share": p["hard_share"],
+        "curriculum_to": p["curriculum"]["to"],
+        "curriculum_over": p["curriculum"]["over"],
+        "train_positive_ratio": p["train_positive_ratio"],
+    });
+    let (name, mut options) = match kind.as_str() {
+        "avc" => {
+            avc["objective"] = "pairs".into();
+            ("avc", avc)
+        }
+        "avc-in-batch" => {
+            avc["objective"] = "in-batch".into();
+            avc["hard_share"] = hard_share.map(Value::from).unwrap_or(Value::Null);
+            avc["curriculum_to"] = Value::Null;
+            avc["curriculum_over"] = Value::Null;
+            if same_file > 0.0 {
+                avc["same_file_negatives"] = true.into();
+                avc["min_shift"] = same_file.into();
+            }
+            ("avc", avc)
+        }
+        "localize-contrastive" => ("localize", json!({ "objective": "contrastive" })),
+        "frame-order" => (
+            "frame-order",
+            json!({ "gap": p["frame_order_gap"], "train_positive_ratio": p["train_positive_ratio"] }),
+        ),
+        other => return Err(format!("unknown task kind '{other}'")),
+    };
+    if let Some(o) = options.as_object_mut() {
+        o.retain(|_, v| !v.is_null());
+    }
+    run["task"] = json!({ "name": name, "options": options });
+    meta["format"] = FORMAT_VERSION.into();
+    Ok(meta)
 }
 
 /// Copies the model variables of a checkpoint into `vs`; every variable must be present with

@@ -7,36 +7,6 @@ use serde::{Deserialize, Serialize};
 use super::{DeviceSpec, TrainingError};
 use crate::models::ModelConfig;
 
-/// Which pretext task is trained.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum TaskKind {
-    /// Audio-visual correspondence: does this sound belong to this picture?
-    #[default]
-    Avc,
-    /// Shuffle & Learn: are these three frames in temporal order?
-    FrameOrder,
-    /// Sound-source localisation with EZ-VSL's contrastive objective: batches of matching
-    /// (frame, audio) pairs from distinct files, max-location cosine logits, symmetric
-    /// cross-entropy (the MIL objective is [`TaskKind::Avc`] with the AVOL head).
-    LocalizeContrastive,
-    /// Audio-visual correspondence trained on every (frame, audio) pair of batches of matching
-    /// pairs from distinct files (in-batch negatives); validated like [`TaskKind::Avc`].
-    AvcInBatch,
-}
-
-impl TaskKind {
-    /// The name used on the command line and in files.
-    pub fn name(self) -> &'static str {
-        match self {
-            TaskKind::Avc => "avc",
-            TaskKind::FrameOrder => "frame-order",
-            TaskKind::LocalizeContrastive => "localize-contrastive",
-            TaskKind::AvcInBatch => "avc-in-batch",
-        }
-    }
-}
-
 /// Everything the loop needs besides the model and the data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -79,14 +49,6 @@ pub struct TrainConfig {
     pub amp: bool,
     /// Train-metric logging period in steps.
     pub log_every: u64,
-    /// In-batch AVC: the share of the negatives' half of the loss carried by hard negatives
-    /// when a batch has them (the rest goes to the easy, other-file pairs).
-    pub hard_share: f64,
-    /// In-batch AVC: when > 0, two windows of one file in a batch are a hard negative pair
-    /// where the audio window's centre lies at least this many seconds from the frame (0 = off:
-    /// same-file pairs weigh nothing). The CLI's `--same-file-negatives` sets it to
-    /// `--min-shift`.
-    pub same_file_min_shift: f64,
     /// Decay of the exponential moving average of the weights that validation and checkpoints
     /// use (0 = off; 0.999 averages over about the last thousand steps).
     pub ema: f64,
@@ -114,8 +76,6 @@ impl Default for TrainConfig {
             threads: None,
             amp: false,
             log_every: 10,
-            hard_share: 0.5,
-            same_file_min_shift: 0.0,
             ema: 0.0,
         }
     }
@@ -150,15 +110,6 @@ impl TrainConfig {
         if !(0.0..=1.0).contains(&self.min_lr_ratio) {
             return bad("min_lr_ratio must be in [0, 1]".into());
         }
-        if !(0.0..=1.0).contains(&self.hard_share) {
-            return bad(format!("hard_share {} must be in [0, 1]", self.hard_share));
-        }
-        if !(self.same_file_min_shift.is_finite() && self.same_file_min_shift >= 0.0) {
-            return bad(format!(
-                "same_file_min_shift {} must be >= 0 seconds (0 = off)",
-                self.same_file_min_shift
-            ));
-        }
         if !(0.0..1.0).contains(&self.ema) {
             return bad(format!("ema {} must be in [0, 1) (0 = off)", self.ema));
         }
@@ -186,12 +137,22 @@ impl TrainConfig {
     }
 }
 
+/// The task of a run: its registry name and resolved options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// The registry name (`avc`, `frame-order`, ...).
+    pub name: String,
+    /// The resolved options (the task's `[task]` table as JSON).
+    pub options: serde_json::Value,
+}
+
 /// The fully resolved configuration of a run, as written to `RUN/config.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
     /// The task.
-    pub task: TaskKind,
-    /// The model.
+    pub task: TaskSpec,
+    /// The model (its `input` is what the model sees: the pipeline, evaluation, `embed` and
+    /// `localize` read it from here).
     pub model: ModelConfig,
     /// The loop.
     pub train: TrainConfig,
@@ -246,6 +207,7 @@ mod tests {
     #[test]
     fn preset_train_tables_parse_and_validate() {
         for (name, text) in crate::models::PRESETS {
+            crate::models::ModelConfig::from_toml(text, name).unwrap();
             let cfg = TrainConfig::from_toml(text, name).unwrap();
             cfg.validate().unwrap();
         }

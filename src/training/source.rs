@@ -23,6 +23,6 @@ pub trait DataSource {
     /// A description for `RUN/config.json` (folders, split sizes, sampling parameters).
     fn describe(&self) -> serde_json::Value;
 
-    /// How validation negatives are drawn, written next to every accuracy.
-    fn negative_policy(&self) -> String;
+    /// How validation examples are drawn (negatives, ratios), written next to every metric.
+    fn policy(&self) -> String;
 }

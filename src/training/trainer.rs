@@ -2,11 +2,12 @@
 //!
 //! One thread owns the VarStore, the model and the optimizer (tch tensors are not `Sync`);
 //! batches arrive as plain buffers from a [`DataSource`]. Each step: wait for a batch (timed as
-//! data wait), forward (under autocast with a dynamic loss scale when mixed precision is on),
-//! cross-entropy, backward, global-norm clipping, AdamW at the scheduled rate, and (with
-//! `ema` > 0) the weight average's update. Every
-//! `val_every` steps the model is validated on held-out files and a checkpoint is written; the
-//! best one (by the task's metric) is kept as `best.safetensors`; with EMA on, validation and
+//! data wait), the task model's loss (under autocast with a dynamic loss scale when mixed
+//! precision is on), backward, global-norm clipping, AdamW at the scheduled rate, and (with
+//! `ema` > 0) the weight average's update. Nothing here knows the task: its [`TaskModel`] gives
+//! the loss and the scores, its [`MetricSet`] the metrics. Every `val_every` steps the model is
+//! validated on held-out files and a checkpoint is written; the best one (by the task's primary
+//! metric) is kept as `best.safetensors`; with EMA on, validation and
 //! the checkpoints' model variables use the averaged weights. `max_time` and cancellation
 //! (Ctrl-C) stop the loop between steps after saving, so a run loses at most the steps since its
 //! last checkpoint, and `--resume` continues with the same weights, moments, step and data
@@ -14,19 +15,20 @@
 //!
 //! Run folder: `config.json`, `metrics.jsonl`, `curves.png`, `checkpoints/`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
-use tch::{nn::VarStore, Device, Kind, Tensor};
+use tch::{nn::VarStore, Device, Kind};
 
 use super::checkpoint::{self, CheckpointMeta};
 use super::{
-    build_model, ema, AdamW, AdamWConfig, BatchIter, DataSource, MetricsLog, Objective, RunConfig,
-    Schedule, TaskModel, TensorBatch, TrainingError,
+    ema, AdamW, AdamWConfig, BatchIter, DataSource, MetricSet, MetricsLog, ModelFactory, RunConfig,
+    Schedule, Scored, TaskModel, TensorBatch, TrainingError,
 };
-use crate::evaluation::{avc_report, AvcReport};
+use crate::pipeline::Batch;
 
 /// Progress after a logged step, for a progress bar or a log.
 #[derive(Debug, Clone, Serialize)]
@@ -37,7 +39,7 @@ pub struct StepReport {
     pub total: u64,
     /// Mean training loss over the logging window.
     pub loss: f64,
-    /// Mean training accuracy over the logging window.
+    /// Mean training accuracy (the task's per-example hits) over the logging window.
     pub accuracy: f64,
     /// Current learning rate.
     pub lr: f64,
@@ -45,24 +47,54 @@ pub struct StepReport {
     pub samples_per_s: f64,
     /// Share of the window's wall time spent waiting for batches.
     pub data_wait_share: f64,
-    /// The task metric of the last validation.
+    /// The task's primary metric at the last validation.
     pub val_metric: Option<f64>,
 }
 
-/// A validation (or evaluation) result.
+/// A validation (or evaluation) result: every metric of the task, its primary one named.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ValReport {
-    /// Mean cross-entropy.
+    /// Mean loss per example.
     pub loss: f64,
-    /// Which metric ranks checkpoints for this task.
+    /// The task's primary metric (it ranks checkpoints).
     pub metric_name: String,
     /// Its value.
     pub metric: f64,
-    /// Examples scored (the report counts pairs for the in-batch objective).
+    /// Examples scored.
     #[serde(default)]
     pub examples: usize,
-    /// Accuracy, AUC, counts, negative policy.
-    pub report: AvcReport,
+    /// Every metric with a value.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    /// Structured details (per-kind counts, ...).
+    #[serde(default)]
+    pub details: BTreeMap<String, serde_json::Value>,
+    /// How the examples were drawn.
+    #[serde(default)]
+    pub policy: String,
+}
+
+impl ValReport {
+    /// The metric `name`, when defined.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.metrics.get(name).copied()
+    }
+
+    /// The report as one `metrics.jsonl` record body: loss, examples, every metric and detail.
+    pub fn record(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut rec = serde_json::Map::new();
+        rec.insert("loss".into(), self.loss.into());
+        rec.insert("examples".into(), self.examples.into());
+        rec.insert("metric".into(), self.metric_name.clone().into());
+        for (k, v) in &self.metrics {
+            rec.insert(k.clone(), (*v).into());
+        }
+        for (k, v) in &self.details {
+            rec.insert(k.clone(), v.clone());
+        }
+        rec.insert("policy".into(), self.policy.clone().into());
+        rec
+    }
 }
 
 /// Why the loop stopped.
@@ -96,34 +128,20 @@ pub struct TrainOutcome {
     pub data_wait_share: f64,
 }
 
-/// Scores of a model over a stream.
-#[derive(Debug, Clone, Default)]
-pub struct Predictions {
-    /// p(class 1) per example; for the in-batch contrastive objective, one score per (frame,
-    /// audio) pair of each batch: the softmax over the frame's row, so own-audio pairs (label 1)
-    /// against the batch's other audio (label 0, kind "in-batch") give a pair ROC AUC.
-    pub scores: Vec<f64>,
-    /// Labels, one per score.
-    pub labels: Vec<i64>,
-    /// Kinds, one per score (example kinds from the batch metadata).
-    pub kinds: Vec<String>,
-    /// Per-example hits of the objective (argmax = label, or in-batch retrieval).
-    pub hits: Vec<f64>,
-    /// Where each scored example came from (classification objectives: one per score).
-    pub meta: Vec<crate::pipeline::SampleMeta>,
-    /// Sum of per-example loss.
-    pub loss_sum: f64,
-}
-
-/// Runs `model` in eval mode over at most `max_batches` batches of `iter`.
-pub fn predict(
+/// Runs `model` in eval mode over at most `max_batches` batches of `iter` and reports `metrics`
+/// (reset first); `each` sees every batch with its scores (to write predictions).
+pub fn evaluate(
     model: &dyn TaskModel,
     iter: BatchIter,
     max_batches: Option<usize>,
     device: Device,
-) -> Result<Predictions, TrainingError> {
+    metrics: &mut MetricSet,
+    policy: &str,
+    each: &mut dyn FnMut(&Batch, &Scored),
+) -> Result<ValReport, TrainingError> {
     let _guard = tch::no_grad_guard();
-    let mut out = Predictions::default();
+    metrics.reset();
+    let (mut loss_sum, mut examples) = (0.0, 0usize);
     for (i, batch) in iter.enumerate() {
         if max_batches.is_some_and(|m| i >= m) {
             break;
@@ -133,58 +151,30 @@ pub fn predict(
             continue;
         }
         let tb = TensorBatch::from_batch(&batch, device)?;
-        let objective = model.objective();
-        let logits = model.logits(&tb, false)?.f_to_kind(Kind::Float)?;
-        let loss = objective.loss(&logits, &tb.labels, &tb.origins)?.f_double_value(&[])?;
-        out.loss_sum += loss * batch.len() as f64;
-        let hits = objective.hits(&logits, &tb.labels, &tb.origins)?.f_to(Device::Cpu)?;
-        out.hits.extend(Vec::<f32>::try_from(&hits)?.into_iter().map(f64::from));
-        match objective {
-            Objective::Classification => {
-                let p = logits.f_softmax(-1, Kind::Float)?.f_select(1, 1)?.f_to(Device::Cpu)?;
-                out.scores.extend(Vec::<f32>::try_from(&p)?.into_iter().map(f64::from));
-                out.labels.extend_from_slice(&batch.labels);
-                out.kinds.extend(batch.meta.iter().map(|m| m.kind.clone()));
-                out.meta.extend(batch.meta.iter().cloned());
-            }
-            Objective::InBatchContrastive | Objective::AllPairs { .. } => {
-                let p = match objective {
-                    Objective::AllPairs { .. } => {
-                        logits.f_softmax(-1, Kind::Float)?.f_select(1, 1)?
-                    }
-                    _ => logits.f_softmax(1, Kind::Float)?.f_flatten(0, -1)?,
-                };
-                let p = p.f_to(Device::Cpu)?;
-                let n = batch.len();
-                out.scores.extend(Vec::<f32>::try_from(&p)?.into_iter().map(f64::from));
-                for i in 0..n {
-                    for j in 0..n {
-                        out.labels.push(i64::from(i == j));
-                        out.kinds.push(if i == j { "positive" } else { "in-batch" }.to_string());
-                    }
-                }
-            }
-        }
+        let scored = model.evaluate(&tb)?;
+        scored.check().map_err(TrainingError::Batch)?;
+        loss_sum += scored.loss * scored.examples as f64;
+        examples += scored.examples;
+        metrics.update(&scored);
+        each(&batch, &scored);
     }
-    Ok(out)
-}
-
-/// Turns predictions into a [`ValReport`] for the task's metric.
-pub fn report_of(p: &Predictions, metric_name: &str, policy: &str) -> ValReport {
-    let report = avc_report(&p.scores, &p.labels, &p.kinds, policy);
-    let n = p.hits.len().max(1) as f64;
-    let metric = match metric_name {
-        "balanced_accuracy" => report.balanced_accuracy,
-        "retrieval_accuracy" => p.hits.iter().sum::<f64>() / n,
-        _ => report.accuracy,
-    };
-    ValReport {
-        loss: p.loss_sum / n,
-        metric_name: metric_name.to_string(),
+    if examples == 0 {
+        return Err(TrainingError::NoData("validation"));
+    }
+    let (values, details) = metrics.values();
+    let metric_name = metrics.primary().to_string();
+    let metric = values.get(&metric_name).copied().ok_or_else(|| {
+        TrainingError::Batch(format!("the validation stream left {metric_name} undefined"))
+    })?;
+    Ok(ValReport {
+        loss: loss_sum / examples as f64,
+        metric_name,
         metric,
-        examples: p.hits.len(),
-        report,
-    }
+        examples,
+        metrics: values,
+        details,
+        policy: policy.to_string(),
+    })
 }
 
 /// The trainer: model, optimizer and run state.
@@ -194,6 +184,7 @@ pub struct Trainer {
     device: Device,
     vs: VarStore,
     model: Box<dyn TaskModel>,
+    metrics: MetricSet,
     opt: AdamW,
     ema: Option<ema::Ema>,
     schedule: Schedule,
@@ -207,8 +198,13 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    /// A fresh run in `run_dir` (created), with weights drawn from the configured seed.
-    pub fn new(run_dir: &Path, cfg: RunConfig) -> Result<Self, TrainingError> {
+    /// A fresh run in `run_dir` (created), with weights drawn from the configured seed; the
+    /// task's model and metrics come from `task`.
+    pub fn new(
+        run_dir: &Path,
+        cfg: RunConfig,
+        task: &dyn ModelFactory,
+    ) -> Result<Self, TrainingError> {
         cfg.train.validate()?;
         cfg.model.validate().map_err(TrainingError::Config)?;
         let device = cfg.train.device.resolve()?;
@@ -223,7 +219,8 @@ impl Trainer {
         let ckdir = run_dir.join("checkpoints");
         std::fs::create_dir_all(&ckdir).map_err(|e| TrainingError::file(&ckdir, e))?;
         let vs = VarStore::new(device);
-        let model = build_model(&cfg, &vs.root())?;
+        let model = task.build(&vs.root(), &cfg.model)?;
+        let metrics = task.metrics();
         let t = &cfg.train;
         let opt = AdamW::new(
             &vs,
@@ -245,6 +242,7 @@ impl Trainer {
             device,
             vs,
             model,
+            metrics,
             opt,
             ema,
             schedule,
@@ -259,11 +257,12 @@ impl Trainer {
     }
 
     /// Continues a run from `checkpoint`: weights, optimizer moments, step, data position.
-    /// `cfg` may extend `steps` or change `max_time_s`; the model must be the same.
+    /// `cfg` may extend `steps` or change `max_time_s`; the model and task must be the same.
     pub fn resume(
         run_dir: &Path,
         cfg: RunConfig,
         checkpoint: &Path,
+        task: &dyn ModelFactory,
     ) -> Result<Self, TrainingError> {
         let (meta, tensors) = checkpoint::read_checkpoint(checkpoint)?;
         if meta.run.model != cfg.model || meta.run.task != cfg.task {
@@ -272,7 +271,7 @@ impl Trainer {
                 reason: "was trained with another model or task than the one configured".into(),
             });
         }
-        let mut t = Trainer::new(run_dir, cfg)?;
+        let mut t = Trainer::new(run_dir, cfg, task)?;
         checkpoint::load_variables(checkpoint, &t.vs, &tensors)?;
         // The model variables are the average when the run averages: restart the average there,
         // then put the live weights back under the optimizer.
@@ -315,26 +314,27 @@ impl Trainer {
         self.model.as_ref()
     }
 
+    /// The name of the metric that ranks checkpoints.
+    pub fn metric_name(&self) -> &str {
+        self.metrics.primary()
+    }
+
     /// One optimisation step on `batch`; returns (loss, accuracy) before the update.
     pub fn train_step(&mut self, batch: &TensorBatch) -> Result<(f64, f64), TrainingError> {
         let lr = self.schedule.lr(self.step);
         self.opt.zero_grad();
         let amp = self.cfg.train.amp && self.device.is_cuda();
-        let logits = if amp {
-            tch::autocast(true, || self.model.train_logits(batch))?
+        let out = if amp {
+            tch::autocast(true, || self.model.train_step(batch))?
         } else {
-            self.model.train_logits(batch)?
+            self.model.train_step(batch)?
         };
-        let objective = self.model.train_objective();
-        let loss = objective.loss(&logits, &batch.labels, &batch.origins)?;
+        let loss = out.loss.f_to_kind(Kind::Float)?;
         let loss_v = loss.f_double_value(&[])?;
         if !loss_v.is_finite() {
             return Err(TrainingError::Diverged { step: self.step, loss: loss_v });
         }
-        let acc = objective
-            .hits(&logits.f_detach()?, &batch.labels, &batch.origins)?
-            .f_mean(Kind::Float)?
-            .f_double_value(&[])?;
+        let acc = out.hits.f_to_kind(Kind::Float)?.f_mean(Kind::Float)?.f_double_value(&[])?;
         let mut apply = true;
         if amp {
             // Dynamic loss scaling: half-precision gradients would underflow unscaled.
@@ -362,14 +362,14 @@ impl Trainer {
             }
         }
         self.step += 1;
-        self.samples_seen += batch.labels.size().first().copied().unwrap_or(0) as u64;
+        self.samples_seen += batch.len() as u64;
         Ok((loss_v, acc))
     }
 
     /// Runs `f` with the averaged weights in the model when the run averages them.
     fn with_average<R>(
         &mut self,
-        f: impl FnOnce(&Self) -> Result<R, TrainingError>,
+        f: impl FnOnce(&mut Self) -> Result<R, TrainingError>,
     ) -> Result<R, TrainingError> {
         if let Some(e) = &mut self.ema {
             e.swap()?;
@@ -384,13 +384,19 @@ impl Trainer {
     /// Validates on `data`'s held-out stream (with the averaged weights under EMA).
     pub fn validate(&mut self, data: &dyn DataSource) -> Result<ValReport, TrainingError> {
         let t = self.cfg.train.clone();
-        let preds = self.with_average(|s| {
-            predict(s.model.as_ref(), data.val(t.batch)?, Some(t.val_batches), s.device)
-        })?;
-        if preds.scores.is_empty() {
-            return Err(TrainingError::NoData("validation"));
-        }
-        Ok(report_of(&preds, self.cfg.task.metric_name(), &data.negative_policy()))
+        let policy = data.policy();
+        self.with_average(|s| {
+            let iter = data.val(t.batch)?;
+            evaluate(
+                s.model.as_ref(),
+                iter,
+                Some(t.val_batches),
+                s.device,
+                &mut s.metrics,
+                &policy,
+                &mut |_, _| {},
+            )
+        })
     }
 
     /// Writes a checkpoint (atomically) to `path`: under EMA the model variables are the
@@ -433,25 +439,11 @@ impl Trainer {
         elapsed: f64,
     ) -> Result<(), TrainingError> {
         let val = self.validate(data)?;
-        let mut rec = serde_json::json!({
-            "phase": "val",
-            "step": self.step,
-            "loss": val.loss,
-            "accuracy": val.report.accuracy,
-            "balanced_accuracy": val.report.balanced_accuracy,
-            "roc_auc": val.report.roc_auc,
-            "examples": val.examples,
-            "negative_policy": val.report.negative_policy,
-            "elapsed_s": elapsed,
-        });
-        if let Some(obj) = rec.as_object_mut() {
-            // The ranking metric under its own name (for tasks where it is not one of the above).
-            obj.insert(val.metric_name.clone(), val.metric.into());
-            obj.insert(
-                "by_kind".into(),
-                serde_json::to_value(&val.report.by_kind).unwrap_or_default(),
-            );
-        }
+        let mut rec = val.record();
+        rec.insert("phase".into(), "val".into());
+        rec.insert("step".into(), self.step.into());
+        rec.insert("elapsed_s".into(), elapsed.into());
+        let rec = serde_json::Value::Object(rec);
         log.write(&rec)?;
         let improved = self.best.is_none_or(|b| val.metric > b);
         if improved {
@@ -545,7 +537,7 @@ impl Trainer {
                 super::plot_curves(
                     &metrics_path,
                     &self.run_dir.join("curves.png"),
-                    t_metric(self),
+                    &t_metric(self),
                 )?;
             }
             if val_due || (t.checkpoint_every > 0 && self.step % t.checkpoint_every == 0) {
@@ -566,7 +558,7 @@ impl Trainer {
             checkpoint = self.save_step(elapsed(self))?;
         }
         if self.step > 0 {
-            super::plot_curves(&metrics_path, &self.run_dir.join("curves.png"), t_metric(self))?;
+            super::plot_curves(&metrics_path, &self.run_dir.join("curves.png"), &t_metric(self))?;
         }
         Ok(TrainOutcome {
             step: self.step,
@@ -580,307 +572,6 @@ impl Trainer {
     }
 }
 
-fn t_metric(t: &Trainer) -> &'static str {
-    t.cfg.task.metric_name()
-}
-
-/// Logits of a model on a batch, in eval mode (for tests and tools).
-pub fn eval_logits(model: &dyn TaskModel, batch: &TensorBatch) -> Result<Tensor, TrainingError> {
-    let _guard = tch::no_grad_guard();
-    model.logits(batch, false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::models::{HeadConfig, InputConfig, ModelConfig, TowerConfig};
-    use crate::training::{DeviceSpec, TaskKind, ToySource, TrainConfig};
-
-    fn tiny_run(task: TaskKind, steps: u64) -> (RunConfig, ToySource) {
-        let tower = TowerConfig { channels: vec![4, 8, 8], ..Default::default() };
-        let model = ModelConfig {
-            name: "tiny".into(),
-            input: InputConfig { frame_size: 16, ..Default::default() },
-            vision: tower.clone(),
-            audio: tower,
-            head: HeadConfig { embedding: 8, hidden: 8, ..Default::default() },
-        };
-        let train = TrainConfig {
-            steps,
-            batch: 8,
-            warmup_steps: 1,
-            val_every: 0,
-            val_batches: 2,
-            checkpoint_every: 0,
-            device: DeviceSpec::Cpu,
-            log_every: 1,
-            ..Default::default()
-        };
-        let mut toy = ToySource::new(task, 16, 7);
-        toy.spec_bins = 16;
-        toy.spec_frames = 16;
-        toy.val_examples = 16;
-        let run = RunConfig { task, model, train, data: toy.describe() };
-        (run, toy)
-    }
-
-    #[test]
-    fn one_step_lowers_the_loss_on_a_fixed_batch() {
-        for task in [TaskKind::Avc, TaskKind::FrameOrder, TaskKind::LocalizeContrastive] {
-            let dir = tempfile::tempdir().unwrap();
-            let (mut run, toy) = tiny_run(task, 10);
-            run.train.lr = 1e-2;
-            run.train.warmup_steps = 0;
-            let mut t = Trainer::new(dir.path(), run).unwrap();
-            let batch = TensorBatch::from_batch(&toy.batch(0, 0, 8), Device::Cpu).unwrap();
-            let objective = t.model().objective();
-            let before = objective
-                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels, &batch.origins)
-                .unwrap()
-                .double_value(&[]);
-            for _ in 0..3 {
-                t.train_step(&batch).unwrap();
-            }
-            let after = objective
-                .loss(&eval_logits(t.model(), &batch).unwrap(), &batch.labels, &batch.origins)
-                .unwrap()
-                .double_value(&[]);
-            // Eval mode uses running BN statistics; training steps on the batch must still help.
-            let (train_loss, _) = t.train_step(&batch).unwrap();
-            assert!(train_loss.is_finite());
-            assert!(after < before, "{task:?}: loss {before} -> {after}");
-        }
-    }
-
-    #[test]
-    fn in_batch_avc_trains_on_all_pairs_and_validates_on_labelled_pairs() {
-        let never = AtomicBool::new(false);
-        let (mut run, toy) = tiny_run(TaskKind::AvcInBatch, 8);
-        run.train.lr = 1e-2;
-        run.train.warmup_steps = 0;
-        let dir = tempfile::tempdir().unwrap();
-        let mut t = Trainer::new(dir.path(), run.clone()).unwrap();
-        assert_eq!(
-            t.model().train_objective(),
-            Objective::AllPairs { hard_share: 0.5, same_file: None }
-        );
-        assert_eq!(t.model().objective(), Objective::Classification);
-        // The training stream is matching pairs only; the all-pairs loss falls on it.
-        let batch = toy.batch(0, 0, 8);
-        assert!(batch.labels.iter().all(|&l| l == 1));
-        let tb = TensorBatch::from_batch(&batch, Device::Cpu).unwrap();
-        let (first, _) = t.train_step(&tb).unwrap();
-        for _ in 0..4 {
-            t.train_step(&tb).unwrap();
-        }
-        let (last, _) = t.train_step(&tb).unwrap();
-        assert!(last < first, "all-pairs loss {first} -> {last}");
-        // Validation scores the labelled pairs of the validation stream, like any AVC model.
-        let dir2 = tempfile::tempdir().unwrap();
-        let mut t = Trainer::new(dir2.path(), run).unwrap();
-        let out = t.run(&toy, &never, &mut |r| assert!(r.loss.is_finite())).unwrap();
-        let val = out.last_val.unwrap();
-        assert_eq!(val.metric_name, "accuracy");
-        assert_eq!(val.report.positives + val.report.negatives, 16);
-        assert!(val.report.positives > 0 && val.report.negatives > 0);
-    }
-
-    #[test]
-    fn contrastive_localisation_runs_end_to_end_and_loads_as_an_avc_model() {
-        let never = AtomicBool::new(false);
-        let (mut run, toy) = tiny_run(TaskKind::LocalizeContrastive, 4);
-        run.model.head.kind = crate::models::HeadKind::Cosine;
-        run.model.head.temperature = 0.1;
-        let dir = tempfile::tempdir().unwrap();
-        let mut t = Trainer::new(dir.path(), run.clone()).unwrap();
-        assert_eq!(t.model().objective(), Objective::InBatchContrastive);
-        let out = t.run(&toy, &never, &mut |r| assert!(r.loss.is_finite())).unwrap();
-        assert_eq!(out.step, 4);
-        let val = out.last_val.unwrap();
-        assert_eq!(val.metric_name, "retrieval_accuracy");
-        assert!((0.0..=1.0).contains(&val.metric), "{}", val.metric);
-        // 16 validation examples in batches of 8: 2 × 8 own-audio pairs, 2 × 56 in-batch ones.
-        assert_eq!((val.report.positives, val.report.negatives), (16, 112));
-        let log = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
-        assert!(log.contains("\"retrieval_accuracy\""), "{log}");
-        // The checkpoint is an AVC network's variables: the localisation tools build it so.
-        let vs = VarStore::new(Device::Cpu);
-        let net = crate::models::AvcNet::new(&vs.root(), &run.model).unwrap();
-        let (_, tensors) = checkpoint::read_checkpoint(&out.checkpoint).unwrap();
-        checkpoint::load_variables(&out.checkpoint, &vs, &tensors).unwrap();
-        let batch = toy.batch(1, 0, 2);
-        let tb = TensorBatch::from_batch(&batch, Device::Cpu).unwrap();
-        let specs = tb.specs.as_ref().unwrap();
-        let map = net.localization_map(&tb.frames, specs, crate::models::MapScore::Cosine).unwrap();
-        assert_eq!(map.size()[0], 2);
-    }
-
-    #[test]
-    fn save_load_round_trip_gives_the_same_logits() {
-        let dir = tempfile::tempdir().unwrap();
-        let (run, toy) = tiny_run(TaskKind::Avc, 4);
-        let mut t = Trainer::new(dir.path(), run).unwrap();
-        let batch = TensorBatch::from_batch(&toy.batch(0, 0, 8), Device::Cpu).unwrap();
-        t.train_step(&batch).unwrap();
-        let path = dir.path().join("ck.safetensors");
-        t.save(&path, 1.0).unwrap();
-        let want = eval_logits(t.model(), &batch).unwrap();
-        let (loaded, model) =
-            checkpoint::load_for_inference(&path, Device::Cpu, |p, meta| build_model(&meta.run, p))
-                .unwrap();
-        assert_eq!(loaded.meta.step, 1);
-        assert_eq!(loaded.meta.samples_seen, 8);
-        let got = eval_logits(model.as_ref(), &batch).unwrap();
-        assert!(got.allclose(&want, 0.0, 0.0, false));
-        // A checkpoint of another model is refused, not half-loaded.
-        let (mut other, _) = tiny_run(TaskKind::Avc, 4);
-        other.model.head.embedding = 4;
-        let vs = VarStore::new(Device::Cpu);
-        let _m = build_model(&other, &vs.root()).unwrap();
-        let (_, tensors) = checkpoint::read_checkpoint(&path).unwrap();
-        assert!(checkpoint::load_variables(&path, &vs, &tensors).is_err());
-    }
-
-    #[test]
-    fn resume_gives_the_same_next_step_loss() {
-        for ema in [0.0, 0.9] {
-            resume_matches_an_uninterrupted_run(ema);
-        }
-    }
-
-    fn resume_matches_an_uninterrupted_run(ema: f64) {
-        let never = AtomicBool::new(false);
-        let (mut run, toy) = tiny_run(TaskKind::Avc, 6);
-        run.train.ema = ema;
-        // Uninterrupted: 6 steps, remember the losses.
-        let a = tempfile::tempdir().unwrap();
-        let mut losses = Vec::new();
-        let mut t = Trainer::new(a.path(), run.clone()).unwrap();
-        t.run(&toy, &never, &mut |r| losses.push(r.loss)).unwrap();
-        assert_eq!(losses.len(), 6);
-        // Interrupted after 3 steps, then resumed from the checkpoint in a new trainer.
-        let b = tempfile::tempdir().unwrap();
-        // (Same config: the schedule must be the same; stop by cancellation after step 3.)
-        let cancel = AtomicBool::new(false);
-        let mut t = Trainer::new(b.path(), run.clone()).unwrap();
-        let out = t
-            .run(&toy, &cancel, &mut |r| {
-                if r.step == 3 {
-                    cancel.store(true, Ordering::Relaxed);
-                }
-            })
-            .unwrap();
-        assert_eq!(out.stop, StopReason::Cancelled);
-        assert_eq!(out.step, 3);
-        drop(t);
-        let ck = checkpoint::latest_checkpoint(&b.path().join("checkpoints")).unwrap();
-        let mut resumed = Vec::new();
-        let mut t = Trainer::resume(b.path(), run, &ck).unwrap();
-        assert_eq!(t.step(), 3);
-        t.run(&toy, &never, &mut |r| resumed.push(r.loss)).unwrap();
-        assert_eq!(resumed.len(), 3);
-        for (x, y) in losses[3..].iter().zip(&resumed) {
-            assert!(
-                (x - y).abs() < 1e-6,
-                "uninterrupted {:?} vs resumed {resumed:?}",
-                &losses[3..]
-            );
-        }
-        assert!(b.path().join("metrics.jsonl").is_file());
-        assert!(b.path().join("curves.png").is_file());
-        assert!(b.path().join("checkpoints/best.safetensors").is_file());
-        // The published weights (the average under EMA) are those of the uninterrupted run.
-        let last = |d: &Path| {
-            let ck = checkpoint::latest_checkpoint(&d.join("checkpoints")).unwrap();
-            checkpoint::read_checkpoint(&ck).unwrap().1
-        };
-        let (ua, ub) = (last(a.path()), last(b.path()));
-        let mut compared = 0;
-        for (name, x) in &ua {
-            if name.starts_with("optim.") || name == checkpoint::META_NAME {
-                continue;
-            }
-            let y = &ub[name];
-            let diff = (x - y).abs().max().double_value(&[]);
-            assert!(diff < 1e-5, "ema {ema}: {name} differs by {diff} after resuming");
-            compared += 1;
-        }
-        assert!(compared > 0);
-        assert_eq!(ua.keys().any(|k| k.starts_with(ema::LIVE_PREFIX)), ema > 0.0);
-    }
-
-    #[test]
-    fn ema_checkpoints_publish_the_average_and_keep_the_live_weights() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut run, toy) = tiny_run(TaskKind::Avc, 4);
-        run.train.ema = 0.5;
-        run.train.lr = 1e-2;
-        let mut t = Trainer::new(dir.path(), run).unwrap();
-        let batch = TensorBatch::from_batch(&toy.batch(0, 0, 8), Device::Cpu).unwrap();
-        for _ in 0..3 {
-            t.train_step(&batch).unwrap();
-        }
-        let live = eval_logits(t.model(), &batch).unwrap();
-        let path = dir.path().join("ck.safetensors");
-        t.save(&path, 1.0).unwrap();
-        // Saving swaps the average in and back out: training continues from the live weights.
-        assert!(eval_logits(t.model(), &batch).unwrap().allclose(&live, 0.0, 0.0, false));
-        let (_, model) =
-            checkpoint::load_for_inference(&path, Device::Cpu, |p, meta| build_model(&meta.run, p))
-                .unwrap();
-        let published = eval_logits(model.as_ref(), &batch).unwrap();
-        let gap = (&published - &live).abs().max().double_value(&[]);
-        assert!(gap > 1e-4, "the checkpoint holds the live weights, not their average");
-        // The live weights travel under ema.live.* and equal the trainer's.
-        let (_, tensors) = checkpoint::read_checkpoint(&path).unwrap();
-        let vs = VarStore::new(Device::Cpu);
-        let m = build_model(&t.cfg, &vs.root()).unwrap();
-        assert!(ema::load_live(&vs, &tensors).unwrap());
-        assert!(eval_logits(m.as_ref(), &batch).unwrap().allclose(&live, 1e-6, 1e-6, false));
-    }
-
-    /// Frame order is a question about *where* the object is in each frame: on the toy tuples
-    /// (a square at a random place, moving s/8 per frame) the model must learn it. A vision
-    /// descriptor that pools the map globally (translation-invariant) stays near chance here.
-    #[test]
-    fn frame_order_learns_positions_of_a_moving_square() {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut run, mut toy) = tiny_run(TaskKind::FrameOrder, 150);
-        run.model.input.frame_size = 32;
-        run.model.vision.channels = vec![8, 16, 16];
-        run.model.head = HeadConfig { embedding: 16, hidden: 16, ..Default::default() };
-        run.train.batch = 16;
-        run.train.lr = 3e-3;
-        run.train.warmup_steps = 5;
-        run.train.val_batches = 8;
-        toy.frame_size = 32;
-        toy.val_examples = 128;
-        let mut t = Trainer::new(dir.path(), run).unwrap();
-        let before = t.validate(&toy).unwrap().metric;
-        for batch in toy.train(0, 16).unwrap().take(150) {
-            let batch = TensorBatch::from_batch(&batch.unwrap(), Device::Cpu).unwrap();
-            t.train_step(&batch).unwrap();
-        }
-        let after = t.validate(&toy).unwrap();
-        assert_eq!(after.metric_name, "balanced_accuracy");
-        assert!(after.metric >= 0.8, "balanced accuracy {before} -> {}", after.metric);
-    }
-
-    #[test]
-    fn cancellation_stops_after_saving() {
-        let (run, toy) = tiny_run(TaskKind::FrameOrder, 100);
-        let dir = tempfile::tempdir().unwrap();
-        let cancel = AtomicBool::new(false);
-        let mut t = Trainer::new(dir.path(), run).unwrap();
-        let out = t
-            .run(&toy, &cancel, &mut |r| {
-                if r.step == 2 {
-                    cancel.store(true, Ordering::Relaxed);
-                }
-            })
-            .unwrap();
-        assert_eq!(out.stop, StopReason::Cancelled);
-        assert_eq!(out.step, 2);
-        assert!(checkpoint::step_path(&dir.path().join("checkpoints"), 2).is_file());
-    }
+fn t_metric(t: &Trainer) -> String {
+    t.metrics.primary().to_string()
 }

@@ -12,6 +12,7 @@ fn version_and_help() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Usage"));
 }
 
+#[cfg(feature = "torch")]
 #[test]
 fn binary_links_libtorch_cuda() {
     let out = std::process::Command::new("readelf")

@@ -167,8 +167,8 @@ fn contrastive_objective_trains_and_its_checkpoint_evaluates() {
             cfg.to_str().unwrap(),
             "--task",
             "localize",
-            "--objective",
-            "contrastive",
+            "--set",
+            "task.objective=contrastive",
             "--steps",
             "3",
             "--out",
@@ -181,18 +181,19 @@ fn contrastive_objective_trains_and_its_checkpoint_evaluates() {
         args.extend_from_slice(extra);
         run_pretext(&args)
     };
-    let out = train(&["--temperature", "0"]);
+    let out = train(&["--set", "task.temperature=0"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("temperature"));
-    let out = train(&["--temperature", "0.1"]);
+    let out = train(&["--set", "task.temperature=0.1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "train: {err}");
-    assert!(err.contains("localize-contrastive") && err.contains("cosine head"), "{err}");
+    assert!(err.contains("training localize"), "{err}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("retrieval_accuracy"), "{stdout}");
     let config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run.join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["task"], "localize-contrastive");
+    assert_eq!(config["task"]["name"], "localize");
+    assert_eq!(config["task"]["options"]["objective"], "contrastive");
     assert_eq!(config["model"]["head"]["kind"], "cosine");
     assert_eq!(config["model"]["head"]["temperature"], 0.1);
     let ck = run.join("checkpoints/best.safetensors");
@@ -349,12 +350,15 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
     };
     let out = localize(out_dir.path(), &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // 2 s at 2 fps: frames at 0.25, 0.75, 1.25, 1.75 s.
-    let pngs: Vec<_> = std::fs::read_dir(out_dir.path().join("clip_0000"))
+    // 2 s at 2 fps where the model's 0.96 s window fits the streams ([0.48, 1.52] s): frames at
+    // 0.73 and 1.23 s, snapped to the 25 fps grid (0.72, 1.24).
+    let mut pngs: Vec<_> = std::fs::read_dir(out_dir.path().join("clip_0000"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(pngs.len(), 4, "{pngs:?}");
+    pngs.sort();
+    assert_eq!(pngs.len(), 2, "{pngs:?}");
+    assert!(pngs[0].ends_with("frame_0000.720.png") && pngs[1].ends_with("frame_0001.240.png"));
     let img = image::open(&pngs[0]).unwrap();
     // The model's view of a 160×160 frame is 160·32/36 = 142 px, shown at 142 px (even), plus
     // the colour bar; the total width is even for yuv420p.
@@ -364,7 +368,7 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
         serde_json::from_slice(&std::fs::read(out_dir.path().join("clip_0000.json")).unwrap())
             .unwrap();
     let frames = report["frames"].as_array().unwrap();
-    assert_eq!(frames.len(), 4);
+    assert_eq!(frames.len(), 2);
     for fr in frames {
         let c = fr["confidence"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&c));
@@ -372,7 +376,7 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
             fr["box"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
         assert!(b[0] < b[2] && b[1] < b[3] && b[2] <= 160 && b[3] <= 160, "{b:?}");
     }
-    // The MP4 decodes with the overlay's size, 2 s of video and an audio stream.
+    // The MP4 decodes with the overlay's size, the 1 s localised and an audio stream.
     let probe = std::process::Command::new("ffprobe")
         .args(["-v", "error", "-show_entries", "stream=codec_type,width,height:format=duration"])
         .args(["-of", "json"])
@@ -386,7 +390,7 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
     assert_eq!(video["height"].as_u64().unwrap(), 142);
     assert!(streams.iter().any(|s| s["codec_type"] == "audio"));
     let dur: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
-    assert!((dur - 2.0).abs() < 0.1, "duration {dur}");
+    assert!((dur - 1.0).abs() < 0.1, "duration {dur}");
     assert!(image::open(out_dir.path().join("contact_sheet.png")).is_ok());
     // --smooth spreads the heatmap (the box around the peak grows or stays) and keeps the
     // confidence of the unsmoothed map.
@@ -403,7 +407,7 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
     };
     let plain_area: u64 = frames.iter().map(area).sum();
     let smooth_frames = smoothed["frames"].as_array().unwrap();
-    assert_eq!(smooth_frames.len(), 4);
+    assert_eq!(smooth_frames.len(), 2);
     for (a, b) in frames.iter().zip(smooth_frames) {
         assert_eq!(a["confidence"], b["confidence"], "{a} vs {b}");
     }

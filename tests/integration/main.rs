@@ -1,5 +1,6 @@
 //! The one integration-test binary. Fixtures are generated at test time (the `ffmpeg` CLI's lavfi
-//! sources, `pretext synth`); nothing large is committed.
+//! sources, `pretext synth`); nothing large is committed. Without the `torch` feature the data
+//! side's tests run alone (`cargo test --no-default-features`).
 
 // Test helpers (outside #[test] functions) fail a test by panicking, which is what unwrap does.
 #![allow(clippy::unwrap_used)]
@@ -7,9 +8,11 @@
 mod common;
 
 mod cli;
+#[cfg(feature = "torch")]
 mod localize;
 mod media;
 mod pipeline;
 mod spectrogram;
 mod synth;
+#[cfg(feature = "torch")]
 mod training;

@@ -4,12 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use pretext::features::{Preset, Spectrogram};
 use pretext::media::{AudioDecoder, AudioOptions};
-use pretext::pipeline::{AugmentConfig, Batch, BatchStream, PipelineConfig, PipelineError};
-use pretext::tasks::{AvcConfig, FrameOrderConfig, NegativeKinds, TaskConfig};
+use pretext::pipeline::{
+    AugmentConfig, Batch, BatchStream, InputSpec, PipelineConfig, PipelineError, TaskData,
+};
+use pretext::tasks::avc::{AvcData, AvcPolicy, NegativeKinds};
+use pretext::tasks::frame_order::{FrameOrderData, FrameOrderPolicy};
 
 use crate::common::{ffmpeg, run_pretext};
 
@@ -68,19 +72,33 @@ fn moving_clip(dir: &Path, name: &str, seconds: f64, freq: u32) -> PathBuf {
     path
 }
 
-fn base_config(files: Vec<PathBuf>, task: TaskConfig) -> PipelineConfig {
-    PipelineConfig {
-        files,
-        task,
-        seed: 7,
-        epochs: Some(1),
-        batch_size: 4,
-        decode_size: 40,
+fn avc(policy: AvcPolicy) -> Arc<dyn TaskData> {
+    Arc::new(AvcData::new("avc", policy))
+}
+
+fn frame_order(gap: usize) -> Arc<dyn TaskData> {
+    Arc::new(FrameOrderData::new(FrameOrderPolicy { gap, ..Default::default() }))
+}
+
+fn base_config(files: Vec<PathBuf>, task: Arc<dyn TaskData>) -> PipelineConfig {
+    let input = InputSpec {
         frame_size: 32,
-        clips_per_file: 3,
-        queue_depth: 2,
+        decode_size: Some(40),
+        clip_seconds: 1.0,
         ..Default::default()
-    }
+    };
+    let mut c = PipelineConfig::new(files, task, input);
+    c.seed = 7;
+    c.epochs = Some(1);
+    c.batch_size = 4;
+    c.clips_per_file = 3;
+    c.queue_depth = 2;
+    c
+}
+
+/// The f32 values of field `name` of a batch.
+fn values<'a>(b: &'a Batch, name: &str) -> &'a [f32] {
+    b.f32(name).map(|(v, _)| v).unwrap_or(&[])
 }
 
 /// Runs `config` to the end in a helper thread; fails the test if it takes over `limit`.
@@ -111,17 +129,17 @@ fn same_examples_whatever_the_worker_count() {
     let files: Vec<PathBuf> =
         (0..3).map(|i| moving_clip(dir.path(), &format!("m{i}.mp4"), 2.0, 300 + 100 * i)).collect();
     for task in [
-        TaskConfig::Avc(AvcConfig {
+        avc(AvcPolicy {
             negatives: NegativeKinds { easy: true, hard: true },
             min_shift: 0.5,
             ..Default::default()
         }),
-        TaskConfig::FrameOrder(FrameOrderConfig { gap: 2, ..Default::default() }),
+        frame_order(2),
     ] {
         let mut runs = Vec::new();
         for (dw, fw) in [(1, 1), (3, 2)] {
             let mut c = base_config(files.clone(), task.clone());
-            c.audio_seconds = 0.5;
+            c.input.clip_seconds = 0.5;
             c.decode_workers = dw;
             c.feature_workers = fw;
             let (batches, err) = collect(c, Duration::from_secs(120));
@@ -131,9 +149,9 @@ fn same_examples_whatever_the_worker_count() {
         let flat = |bs: &[Batch]| {
             let meta: Vec<_> = bs.iter().flat_map(|b| b.meta.clone()).collect();
             let frames: Vec<u32> =
-                bs.iter().flat_map(|b| b.frames.iter().map(|v| v.to_bits())).collect();
+                bs.iter().flat_map(|b| values(b, "frames").iter().map(|v| v.to_bits())).collect();
             let specs: Vec<u32> =
-                bs.iter().flat_map(|b| b.specs.iter().map(|v| v.to_bits())).collect();
+                bs.iter().flat_map(|b| values(b, "spec").iter().map(|v| v.to_bits())).collect();
             (meta, frames, specs)
         };
         let (m1, f1, s1) = flat(&runs[0]);
@@ -145,7 +163,7 @@ fn same_examples_whatever_the_worker_count() {
         assert!(f1 == f2 && s1 == s2, "pixels or spectrograms differ between worker counts");
         // Resuming at seq 5 replays exactly the tail of the full run.
         let mut c = base_config(files.clone(), task.clone());
-        c.audio_seconds = 0.5;
+        c.input.clip_seconds = 0.5;
         c.start_seq = 5;
         let (tail, err) = collect(c, Duration::from_secs(120));
         assert!(err.is_none(), "{err:?}");
@@ -153,16 +171,13 @@ fn same_examples_whatever_the_worker_count() {
         assert_eq!(m3[..], m1[5..], "resumed stream differs");
         let per = f1.len() / 9;
         assert!(f3[..] == f1[5 * per..], "resumed pixels differ");
-        let shape = &runs[0][0].frame_shape;
-        match task {
-            TaskConfig::Avc(_) => {
-                assert_eq!(shape, &vec![4, 3, 32, 32]);
-                assert_eq!(runs[0][0].spec_shape[..2], [4, 1]);
-            }
-            TaskConfig::FrameOrder(_) => {
-                assert_eq!(shape, &vec![4, 3, 3, 32, 32]);
-                assert!(runs[0][0].spec_shape.is_empty());
-            }
+        let shape = runs[0][0].f32("frames").unwrap().1;
+        if task.needs_audio() {
+            assert_eq!(shape, &[4, 3, 32, 32]);
+            assert_eq!(runs[0][0].f32("spec").unwrap().1[..2], [4, 1]);
+        } else {
+            assert_eq!(shape, &[4, 3, 3, 32, 32]);
+            assert!(runs[0][0].field("spec").is_none());
         }
     }
 }
@@ -172,21 +187,20 @@ fn positive_audio_is_the_audio_at_the_frame_time() {
     let dir = tempfile::tempdir().unwrap();
     let files =
         vec![timed_clip(dir.path(), "t0.mkv", 4, 10), timed_clip(dir.path(), "t1.mkv", 4, 10)];
-    let mut c = base_config(
-        files,
-        TaskConfig::Avc(AvcConfig { positive_ratio: 1.0, ..Default::default() }),
-    );
-    c.audio_seconds = 0.3;
+    let mut c = base_config(files, avc(AvcPolicy { positive_ratio: 1.0, ..Default::default() }));
+    c.input.clip_seconds = 0.3;
     c.clips_per_file = 8;
     c.augment = AugmentConfig::none();
-    c.mean = [0.0; 3];
-    c.std = [1.0; 3];
+    c.input.mean = [0.0; 3];
+    c.input.std = [1.0; 3];
     let (batches, err) = collect(c, Duration::from_secs(120));
     assert!(err.is_none(), "{err:?}");
     let mut spectrogram = Spectrogram::new(Preset::Vggish.config()).unwrap();
     let mut checked = 0;
     for b in &batches {
-        let (f, t) = (b.spec_shape[2], b.spec_shape[3]);
+        let sshape = b.f32("spec").unwrap().1;
+        let (f, t) = (sshape[2], sshape[3]);
+        let (frames, specs) = (values(b, "frames"), values(b, "spec"));
         for (i, m) in b.meta.iter().enumerate() {
             assert_eq!(m.kind, "positive");
             let vt = m.video_times[0];
@@ -194,7 +208,7 @@ fn positive_audio_is_the_audio_at_the_frame_time() {
             assert!((at + 0.15 - vt).abs() < 1e-9, "audio window centred on the frame");
             // The frame is the one displayed at vt: its grey level encodes its number.
             let n = (vt * 10.0).round() as usize;
-            let plane = &b.frames[i * 3 * 32 * 32..i * 3 * 32 * 32 + 32 * 32];
+            let plane = &frames[i * 3 * 32 * 32..i * 3 * 32 * 32 + 32 * 32];
             let mean = plane.iter().sum::<f32>() / plane.len() as f32 * 255.0;
             // Limited-range luma Y maps to RGB (Y - 16) * 255 / 219; neighbours differ by ~9.3.
             let y = ((n * 8) % 256) as f32;
@@ -203,7 +217,7 @@ fn positive_audio_is_the_audio_at_the_frame_time() {
             // The audio is the tone of second floor(vt) (window inside one second).
             let centre_sec = vt.floor();
             if (vt - centre_sec) > 0.16 && (vt - centre_sec) < 0.84 {
-                let spec = &b.specs[i * f * t..(i + 1) * f * t];
+                let spec = &specs[i * f * t..(i + 1) * f * t];
                 let mut energy = vec![0.0f64; f];
                 for row in 0..f {
                     energy[row] = spec[row * t..(row + 1) * t].iter().map(|v| *v as f64).sum();
@@ -221,7 +235,7 @@ fn positive_audio_is_the_audio_at_the_frame_time() {
             assert_eq!(own.len(), f * t);
             let diff = own
                 .iter()
-                .zip(&b.specs[i * f * t..(i + 1) * f * t])
+                .zip(&specs[i * f * t..(i + 1) * f * t])
                 .map(|(a, b)| (a - b).abs())
                 .fold(0.0f32, f32::max);
             assert!(diff < 1e-4, "spectrogram differs by {diff}");
@@ -234,7 +248,7 @@ fn positive_audio_is_the_audio_at_the_frame_time() {
 fn hard_negatives_respect_the_minimum_shift() {
     let dir = tempfile::tempdir().unwrap();
     let files = vec![moving_clip(dir.path(), "h.mp4", 5.0, 500)];
-    let task = TaskConfig::Avc(AvcConfig {
+    let task = avc(AvcPolicy {
         positive_ratio: 0.2,
         negatives: NegativeKinds { easy: false, hard: true },
         min_shift: 1.5,
@@ -242,7 +256,7 @@ fn hard_negatives_respect_the_minimum_shift() {
     });
     let mut c = base_config(files, task);
     c.clips_per_file = 30;
-    c.audio_seconds = 0.5;
+    c.input.clip_seconds = 0.5;
     let (batches, err) = collect(c, Duration::from_secs(120));
     assert!(err.is_none(), "{err:?}");
     let metas: Vec<_> = batches.iter().flat_map(|b| b.meta.clone()).collect();
@@ -280,10 +294,7 @@ fn broken_files_are_quarantined_and_good_ones_all_sampled() {
         d.join("audio_only.mp4").to_str().unwrap(),
     ]);
     let qpath = d.join("out/quarantine.jsonl");
-    let mut c = base_config(
-        vec![d.to_path_buf()],
-        TaskConfig::FrameOrder(FrameOrderConfig { gap: 2, ..Default::default() }),
-    );
+    let mut c = base_config(vec![d.to_path_buf()], frame_order(2));
     c.decode_workers = 2;
     c.quarantine = Some(qpath.clone());
     c.manifest = Some(d.join("out/manifest.json"));
@@ -324,9 +335,9 @@ fn consumer_drop_and_cancellation_stop_every_thread() {
     let dir = tempfile::tempdir().unwrap();
     let files: Vec<PathBuf> =
         (0..2).map(|i| moving_clip(dir.path(), &format!("c{i}.mp4"), 2.0, 440)).collect();
-    let mut c = base_config(files, TaskConfig::Avc(AvcConfig::default()));
+    let mut c = base_config(files, avc(AvcPolicy::default()));
     c.epochs = None; // endless stream
-    c.audio_seconds = 0.5;
+    c.input.clip_seconds = 0.5;
     c.decode_workers = 2;
     c.feature_workers = 2;
     // Drop after one batch: Drop must join every thread.
@@ -374,6 +385,8 @@ fn memory_stays_bounded_over_many_files() {
             folder.to_str().unwrap(),
             "--task",
             "avc",
+            "--set",
+            "task.negatives=easy",
             "--count",
             &count.to_string(),
             "--frame-size",
@@ -428,15 +441,17 @@ fn positive_audio_onsets_line_up_with_the_synthetic_world() {
         o.extend(&c.offscreen_onsets);
         o
     };
-    let task = TaskConfig::Avc(AvcConfig { positive_ratio: 1.0, ..Default::default() });
+    let task = avc(AvcPolicy { positive_ratio: 1.0, ..Default::default() });
     let mut c = base_config(files, task);
-    c.audio_seconds = 0.4;
+    c.input.clip_seconds = 0.4;
     c.clips_per_file = 40;
     let (batches, err) = collect(c, Duration::from_secs(120));
     assert!(err.is_none(), "{err:?}");
     let mut checked = 0;
     for b in &batches {
-        let (f, t) = (b.spec_shape[2], b.spec_shape[3]);
+        let sshape = b.f32("spec").unwrap().1;
+        let (f, t) = (sshape[2], sshape[3]);
+        let specs = values(b, "spec");
         for (i, m) in b.meta.iter().enumerate() {
             let a = m.audio_time.unwrap();
             let os = onsets(&m.file);
@@ -448,7 +463,7 @@ fn positive_audio_onsets_line_up_with_the_synthetic_world() {
                 continue;
             }
             // Spectral flux of the log-mel: the onset is where energy jumps most.
-            let spec = &b.specs[i * f * t..(i + 1) * f * t];
+            let spec = &specs[i * f * t..(i + 1) * f * t];
             let flux = |k: usize| -> f32 {
                 (0..f).map(|r| (spec[r * t + k] - spec[r * t + k - 1]).max(0.0)).sum()
             };

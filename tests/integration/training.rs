@@ -1,4 +1,4 @@
-//! `pretext train`, `eval avc` and `bench train` end to end on the generated in-memory data
+//! `pretext train`, `eval task` and `bench train` end to end on the generated in-memory data
 //! (`--data toy`) with a tiny model, so they run in seconds on a CPU. CUDA tests run only with
 //! the `cuda-tests` feature or PRETEXT_CUDA_TESTS=1, and fail loudly if CUDA is missing then.
 
@@ -100,11 +100,11 @@ fn train_resume_and_eval_on_toy_data() {
         assert!((x.1 - y.1).abs() < 1e-5, "step {}: {} vs {}", x.0, x.1, y.1);
     }
 
-    // Evaluation writes JSON with the negative policy next to the numbers.
+    // Evaluation writes JSON with the policy next to the numbers.
     let ck = full.join("checkpoints/best.safetensors");
     let o = run_pretext(&[
         "eval",
-        "avc",
+        "task",
         "--checkpoint",
         ck.to_str().unwrap(),
         "--data",
@@ -115,14 +115,15 @@ fn train_resume_and_eval_on_toy_data() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(report["task"], "avc");
+    assert_eq!(report["metric"], "accuracy");
     let acc = report["accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc));
-    assert!(report["negative_policy"].as_str().unwrap().contains("easy"));
-    assert_eq!(
-        report["positives"].as_u64().unwrap() + report["negatives_count"].as_u64().unwrap(),
-        256
-    );
-    assert!(full.join("eval/avc-val-easy.json").is_file());
+    assert!(report["policy"].as_str().unwrap().contains("easy"), "{report}");
+    let kinds = report["by_kind"].as_object().unwrap();
+    let n: u64 = kinds.values().map(|k| k["n"].as_u64().unwrap()).sum();
+    assert_eq!(n, 240, "--val-examples (240 by default)");
+    assert!(full.join("eval/avc-val.json").is_file());
 }
 
 #[test]
@@ -138,51 +139,84 @@ fn bad_inputs_fail_with_clear_messages() {
     let o = train(&["--model", "nope"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("unknown model preset 'nope'"), "{}", stderr(&o));
+    let o = train(&["--task", "nope"]);
+    assert!(stderr(&o).contains("unknown task 'nope'") && stderr(&o).contains("frame-order"));
     let o = train(&["--max-time", "soon"]);
     assert!(stderr(&o).contains("duration 'soon'"), "{}", stderr(&o));
     let o = train(&["--resume"]);
     assert!(stderr(&o).contains("cannot resume"), "{}", stderr(&o));
     let o =
-        run_pretext(&["eval", "avc", "--checkpoint", "/nonexistent.safetensors", "--data", "toy"]);
+        run_pretext(&["eval", "task", "--checkpoint", "/nonexistent.safetensors", "--data", "toy"]);
     assert!(stderr(&o).contains("/nonexistent.safetensors"), "{}", stderr(&o));
-    // An objective of another task is named, with the task's own objectives.
-    for (task, objective, allowed) in [
-        ("avc", "contrastive", "pairs or in-batch"),
-        ("localize", "in-batch", "mil or contrastive"),
-        ("frame-order", "pairs", "frame order has one objective"),
-    ] {
-        let o = train(&["--task", task, "--objective", objective]);
-        assert!(!o.status.success());
-        let e = stderr(&o);
-        assert!(
-            e.contains(&format!("--objective {objective} does not apply to --task {task}")),
-            "{e}"
-        );
-        assert!(e.contains(allowed), "{e}");
-    }
+    // A task option that does not exist, or a bad value, is named.
+    let o = train(&["--task", "frame-order", "--set", "task.objective=pairs"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("objective"), "{}", stderr(&o));
+    let o = train(&["--set", "task.objective=sideways"]);
+    assert!(stderr(&o).contains("sideways"), "{}", stderr(&o));
+    let o = train(&["--set", "task"]);
+    assert!(stderr(&o).contains("KEY=VALUE"), "{}", stderr(&o));
     // In-batch AVC takes its easy negatives from the batch, and its hard share from the loss.
-    let o = train(&["--objective", "in-batch", "--negatives", "hard"]);
-    assert!(stderr(&o).contains("--negatives easy"), "{}", stderr(&o));
-    let o = train(&["--objective", "in-batch", "--curriculum-to", "0.5", "--curriculum-over", "9"]);
-    assert!(stderr(&o).contains("--objective pairs"), "{}", stderr(&o));
+    let o = train(&["--set", "task.objective=in-batch", "--set", "task.negatives=hard"]);
+    assert!(stderr(&o).contains("negatives = easy"), "{}", stderr(&o));
+    let o = train(&[
+        "--set",
+        "task.objective=in-batch",
+        "--set",
+        "task.curriculum_to=0.5",
+        "--set",
+        "task.curriculum_over=9",
+    ]);
+    assert!(stderr(&o).contains("pairs objective"), "{}", stderr(&o));
     let o = train(&["--ema", "1"]);
     assert!(stderr(&o).contains("ema 1 must be in [0, 1)"), "{}", stderr(&o));
     // Same-file hard negatives are an option of the in-batch objective with hard negatives.
     for extra in [
-        &["--same-file-negatives"][..],
-        &["--objective", "in-batch", "--negatives", "easy", "--same-file-negatives"],
+        &["--set", "task.same_file_negatives=true"][..],
+        &[
+            "--set",
+            "task.objective=in-batch",
+            "--set",
+            "task.negatives=easy",
+            "--set",
+            "task.same_file_negatives=true",
+        ],
     ] {
         let o = train(extra);
         assert!(!o.status.success());
         assert!(
-            stderr(&o).contains(
-                "--same-file-negatives (train.same_file_min_shift) applies to \
-                 --objective in-batch"
-            ),
+            stderr(&o).contains("same_file_negatives applies to the in-batch objective"),
             "{}",
             stderr(&o)
         );
     }
+}
+
+/// `--resume` refuses flags that would change the recorded run instead of ignoring them.
+#[test]
+fn resume_refuses_flags_that_change_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = tiny_config(dir.path());
+    let run = dir.path().join("run");
+    let run_s = run.to_str().unwrap();
+    let base = ["train", "--data", "toy", "--device", "cpu", "--threads", "1", "--out", run_s];
+    let o = run_pretext(&[&base[..], &["--config", &cfg, "--steps", "2"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    for extra in [
+        &["--lr", "0.1"][..],
+        &["--batch", "4"],
+        &["--preset", "fast"],
+        &["--config", &cfg],
+        &["--set", "train.lr=0.1"],
+        &["--task", "frame-order"],
+    ] {
+        let o = run_pretext(&[&base[..], &["--resume", "--steps", "3"], extra].concat());
+        assert!(!o.status.success(), "{extra:?} was accepted");
+        assert!(stderr(&o).contains("cannot change it"), "{extra:?}: {}", stderr(&o));
+    }
+    let o = run_pretext(&[&base[..], &["--resume", "--steps", "3"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("finished at step 3"), "{}", stdout(&o));
 }
 
 fn cuda_tests_requested() -> bool {
@@ -283,14 +317,14 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
         "1",
         "--threads",
         "1",
-        "--min-shift",
-        "0.8",
-        "--hard-share",
-        "0.25",
-        "--curriculum-to",
-        "0.75",
-        "--curriculum-over",
-        "64",
+        "--set",
+        "task.min_shift=0.8",
+        "--set",
+        "task.hard_share=0.25",
+        "--set",
+        "task.curriculum_to=0.75",
+        "--set",
+        "task.curriculum_over=64",
     ];
     let o = run_pretext(&args);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -302,19 +336,22 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["data"]["source"], "pipeline");
-    assert!(config["data"]["negative_policy"].as_str().unwrap().contains("frame grid"));
+    assert!(config["data"]["eval_policy"].as_str().unwrap().contains("frame grid"));
     // The hard-negative policy the run used is recorded with it.
-    let pipeline = &config["data"]["pipeline"];
-    assert_eq!(pipeline["min_shift"], 0.8);
-    assert_eq!(pipeline["hard_share"], 0.25);
-    assert_eq!(pipeline["curriculum"]["to"], 0.75);
-    assert_eq!(pipeline["curriculum"]["over"], 64);
+    let options = &config["task"]["options"];
+    assert_eq!(config["task"]["name"], "avc");
+    assert_eq!(options["min_shift"], 0.8);
+    assert_eq!(options["hard_share"], 0.25);
+    assert_eq!(options["curriculum_to"], 0.75);
+    assert_eq!(options["curriculum_over"], 64);
+    // The input spec is written out whole.
+    assert_eq!(config["model"]["input"]["decode_size"], 18);
 
-    // `pretext eval avc` of a checkpoint of this test on the 8 val examples, plus `extra` flags.
+    // `pretext eval task` of a checkpoint of this test on the 8 val examples, plus `extra` flags.
     let eval_avc = |ck: &Path, extra: &[&str]| {
         let base = [
             "eval",
-            "avc",
+            "task",
             "--checkpoint",
             ck.to_str().unwrap(),
             "--data",
@@ -330,15 +367,16 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
         run_pretext(&[&base[..], extra].concat())
     };
     let ck = run.join("checkpoints/best.safetensors");
-    let o = eval_avc(&ck, &["--negatives", "hard"]);
+    let o = eval_avc(&ck, &["--set", "task.eval_negatives=hard"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let kinds = report["by_kind"].as_object().unwrap();
     assert!(kinds.keys().all(|k| k == "positive" || k == "hard"), "{kinds:?}");
-    assert_eq!(
-        report["positives"].as_u64().unwrap() + report["negatives_count"].as_u64().unwrap(),
-        8
-    );
+    let n: u64 = kinds.values().map(|k| k["n"].as_u64().unwrap()).sum();
+    assert_eq!(n, 8);
+    // Only task options may change for a trained model.
+    let o = eval_avc(&ck, &["--set", "train.lr=1"]);
+    assert!(stderr(&o).contains("only task options"), "{}", stderr(&o));
 
     let emb = dir.path().join("emb");
     let o = run_pretext(&[
@@ -365,21 +403,24 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     let mut args2: Vec<&str> = args[..args.len() - 8].to_vec();
     let out_at = args2.iter().position(|a| *a == "--out").unwrap() + 1;
     args2[out_at] = run2.to_str().unwrap();
-    args2.extend(["--objective", "in-batch", "--negatives", "easy"]);
+    args2.extend(["--set", "task.objective=in-batch", "--set", "task.negatives=easy"]);
     let o = run_pretext(&args2);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("finished at step 3"), "{}", stdout(&o));
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run2.join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["task"], "avc-in-batch");
+    assert_eq!(config["task"]["options"]["objective"], "in-batch");
     let val = std::fs::read_to_string(run2.join("metrics.jsonl")).unwrap();
     let val = val.lines().rev().find(|l| l.contains("\"phase\":\"val\"")).unwrap().to_string();
     let val: serde_json::Value = serde_json::from_str(&val).unwrap();
     assert_eq!(val["examples"], 8, "validation scores the 8 labelled val pairs: {val}");
-    assert!(val["by_kind"]["easy"]["total"].as_u64().unwrap() > 0, "{val}");
+    assert!(val["by_kind"]["easy"]["n"].as_u64().unwrap() > 0, "{val}");
     let ck2 = run2.join("checkpoints/best.safetensors");
     let preds = dir.path().join("preds.jsonl");
-    let o = eval_avc(&ck2, &["--predictions", preds.to_str().unwrap()]);
+    let o = eval_avc(
+        &ck2,
+        &["--predictions", preds.to_str().unwrap(), "--set", "task.eval_negatives=easy"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     // One line per scored example, its metadata with the score, agreeing with the report.
     let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -391,9 +432,10 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     assert!((correct / 8.0 - report["accuracy"].as_f64().unwrap()).abs() < 1e-9);
     for r in &rows {
         assert!(r["file"].as_str().unwrap().ends_with(".mp4"), "{r}");
-        let p = r["p_correspond"].as_f64().unwrap();
+        let p = r["probs"][1].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&p));
         assert_eq!(r["label"] == 1, r["kind"] == "positive", "{r}");
+        assert_eq!(r["target"], r["label"]);
     }
     // --seed picks the examples: the run's own seed gives the same ones, another seed others.
     let examples = |path: &Path| -> Vec<String> {
@@ -408,7 +450,17 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     };
     let seeded = |seed: &str| {
         let path = dir.path().join(format!("preds-{seed}.jsonl"));
-        let o = eval_avc(&ck2, &["--predictions", path.to_str().unwrap(), "--seed", seed]);
+        let o = eval_avc(
+            &ck2,
+            &[
+                "--predictions",
+                path.to_str().unwrap(),
+                "--seed",
+                seed,
+                "--set",
+                "task.eval_negatives=easy",
+            ],
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
         assert_eq!(report["example_seed"].to_string(), seed);
@@ -425,39 +477,101 @@ fn train_eval_embed_on_video_files_through_the_pipeline() {
     let mut args3: Vec<&str> = args[..args.len() - 8].to_vec();
     args3[out_at] = run3.to_str().unwrap();
     args3.extend([
-        "--objective",
-        "in-batch",
-        "--negatives",
-        "easy,hard",
-        "--same-file-negatives",
-        "--train-positive-ratio",
-        "1",
-        "--min-shift",
-        "0.8",
+        "--set",
+        "task.objective=in-batch",
+        "--set",
+        "task.negatives=easy,hard",
+        "--set",
+        "task.same_file_negatives=true",
+        "--set",
+        "task.train_positive_ratio=1.0",
+        "--set",
+        "task.min_shift=0.8",
     ]);
     let o = run_pretext(&args3);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("finished at step 3"), "{}", stdout(&o));
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run3.join("config.json")).unwrap()).unwrap();
-    assert_eq!(config["train"]["same_file_min_shift"], 0.8);
-    assert_eq!(config["data"]["pipeline"]["train_positive_ratio"], 1.0);
+    assert_eq!(config["task"]["options"]["same_file_negatives"], true);
+    assert_eq!(config["task"]["options"]["min_shift"], 0.8);
+    assert_eq!(config["task"]["options"]["train_positive_ratio"], 1.0);
 }
 
-/// A clip whose frames change over time (testsrc2) and whose tone is its own, so that every
-/// (frame, audio window) pair is distinct and a network can memorise them.
-/// The overfit check of issue #6: pipeline batches carry labels that agree with what was
-/// sampled (positives: the frame's own audio, centred on it; easy negatives: another file's
+/// The batches of a pipeline run of `task` (its training sampler, `sets` applied to its
+/// options) over `files`: 16 examples, no augmentation, 32 px crops of 36 px squares.
+fn pipeline_batches(
+    task: &str,
+    sets: &[&str],
+    files: Vec<std::path::PathBuf>,
+    clips_per_file: usize,
+) -> (Box<dyn pretext::tasks::Task>, pretext::models::ModelConfig, Vec<pretext::pipeline::Batch>) {
+    use pretext::models::{HeadConfig, HeadKind, TowerConfig};
+    use pretext::pipeline::{AugmentConfig, BatchStream, PipelineConfig};
+    use pretext::tasks::{Recipe, RecipeSource, Role};
+    let mut all = vec![
+        "input.frame_size=32".to_string(),
+        "input.decode_size=36".to_string(),
+        "input.frames=1".to_string(),
+    ];
+    all.extend(sets.iter().map(|s| s.to_string()));
+    let recipe = Recipe::resolve(&RecipeSource {
+        task: task.into(),
+        preset: Some("quick".into()),
+        config: None,
+        sets: all,
+    })
+    .unwrap();
+    let mut pipe =
+        PipelineConfig::new(files, recipe.task.data(Role::Train), recipe.model.input.clone());
+    pipe.seed = 3;
+    pipe.max_samples = Some(16);
+    pipe.batch_size = 8;
+    pipe.clips_per_file = clips_per_file;
+    pipe.augment = AugmentConfig::none();
+    let batches: Vec<_> = BatchStream::start(pipe).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+    assert_eq!(batches.len(), 2);
+    let tower = TowerConfig { channels: vec![8, 16, 16], ..Default::default() };
+    let mut model = recipe.model;
+    model.name = "overfit".into();
+    model.vision = tower.clone();
+    model.audio = tower;
+    model.head = HeadConfig { kind: HeadKind::L3, embedding: 16, hidden: 16, ..Default::default() };
+    (recipe.task, model, batches)
+}
+
+/// A two-clip synthetic world with one object moving in each, for the vision tasks.
+fn small_world(dir: &Path) -> Vec<std::path::PathBuf> {
+    let world = dir.join("world");
+    let out = run_pretext(&[
+        "synth",
+        "--out",
+        world.to_str().unwrap(),
+        "--clips",
+        "2",
+        "--seconds",
+        "2",
+        "--size",
+        "64x64",
+        "--objects",
+        "1-1",
+        "--threads",
+        "1",
+        "--seed",
+        "5",
+    ]);
+    assert!(out.status.success(), "synth: {}", stderr(&out));
+    (0..2).map(|i| world.join(format!("clip_{i:04}.mp4"))).collect()
+}
+
+/// The overfit check of issue #6 for AVC: pipeline batches carry labels that agree with what
+/// was sampled (positives: the frame's own audio, centred on it; easy negatives: another file's
 /// audio), and the trainer drives the training accuracy on a few fixed pipeline batches to
 /// (nearly) 100%. A loop that cannot memorise 16 examples cannot learn the synthetic world.
 #[test]
-fn trainer_overfits_fixed_pipeline_batches_with_consistent_labels() {
-    use pretext::models::{HeadConfig, HeadKind, InputConfig, ModelConfig, TowerConfig};
-    use pretext::pipeline::{AugmentConfig, BatchStream, PipelineConfig};
-    use pretext::tasks::{AvcConfig, TaskConfig};
-    use pretext::training::TaskKind;
-
+fn avc_labels_agree_with_the_sampled_pairs_and_the_trainer_overfits_them() {
     let dir = tempfile::tempdir().unwrap();
+    // Frames that change over time (testsrc2) and a tone per file: every pair is distinct.
     let files: Vec<_> = [300, 700, 1500]
         .iter()
         .map(|hz| {
@@ -472,30 +586,16 @@ fn trainer_overfits_fixed_pipeline_batches_with_consistent_labels() {
             )
         })
         .collect();
-    let audio_seconds = 0.96;
-    let pipe = PipelineConfig {
-        files,
-        task: TaskConfig::Avc(AvcConfig::default()),
-        seed: 3,
-        epochs: None,
-        max_samples: Some(16),
-        batch_size: 8,
-        decode_size: 36,
-        frame_size: 32,
-        clips_per_file: 4,
-        audio_seconds,
-        augment: AugmentConfig::none(),
-        decode_workers: 1,
-        feature_workers: 1,
-        ..Default::default()
-    };
-    let batches: Vec<_> = BatchStream::start(pipe).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
-    assert_eq!(batches.len(), 2);
+    let (task, model, batches) = pipeline_batches("avc", &["task.negatives=easy"], files, 4);
+    let audio_seconds = model.input.clip_seconds;
     let (mut pos, mut neg) = (0, 0);
     for b in &batches {
-        assert_eq!(b.labels.len(), b.meta.len());
-        for (label, m) in b.labels.iter().zip(&b.meta) {
-            assert_eq!(*label, m.label, "batch label and sample metadata disagree");
+        let (labels, shape) = b.i64("label").unwrap();
+        assert_eq!(shape, &[8]);
+        assert_eq!(b.f32("frames").unwrap().1, &[8, 3, 32, 32]);
+        assert_eq!(b.f32("spec").unwrap().1, &[8, 1, 64, 94]);
+        for (label, m) in labels.iter().zip(&b.meta) {
+            assert_eq!(*label, m.label, "the label field and the sample metadata disagree");
             let audio_file = m.audio_file.as_deref().unwrap();
             let centre = m.audio_time.unwrap() + audio_seconds / 2.0;
             match m.kind.as_str() {
@@ -515,75 +615,24 @@ fn trainer_overfits_fixed_pipeline_batches_with_consistent_labels() {
         }
     }
     assert!(pos >= 3 && neg >= 3, "{pos} positives, {neg} negatives");
-
-    let tower = TowerConfig { channels: vec![8, 16, 16], ..Default::default() };
-    let model = ModelConfig {
-        name: "overfit".into(),
-        input: InputConfig { frame_size: 32, ..Default::default() },
-        vision: tower.clone(),
-        audio: tower,
-        head: HeadConfig { kind: HeadKind::L3, embedding: 16, hidden: 16, ..Default::default() },
-    };
-    overfit_fixed_batches(TaskKind::Avc, model, &batches, dir.path(), "examples");
+    overfit_fixed_batches(&task, model, &batches, dir.path(), "examples");
 }
 
 /// The frame-order overfit check: tuples cut by the pipeline from a small synthetic world carry
 /// labels that agree with their frame times (ordered or reversed = 1), and the trainer drives 16
-/// fixed tuples to 100% training accuracy (the loop and the model can fit them at all).
+/// fixed tuples to 100% training accuracy.
 #[test]
-fn trainer_overfits_fixed_frame_order_tuples_with_consistent_labels() {
-    use pretext::models::{HeadConfig, InputConfig, ModelConfig, TowerConfig};
-    use pretext::pipeline::{AugmentConfig, BatchStream, PipelineConfig};
-    use pretext::tasks::{FrameOrderConfig, TaskConfig};
-    use pretext::training::TaskKind;
-
+fn frame_order_labels_agree_with_frame_times_and_the_trainer_overfits_them() {
     let dir = tempfile::tempdir().unwrap();
-    let world = dir.path().join("world");
-    let out = run_pretext(&[
-        "synth",
-        "--out",
-        world.to_str().unwrap(),
-        "--clips",
-        "2",
-        "--seconds",
-        "2",
-        "--size",
-        "64x64",
-        "--objects",
-        "1-1",
-        "--threads",
-        "1",
-        "--seed",
-        "5",
-    ]);
-    assert!(out.status.success(), "synth: {}", stderr(&out));
-    let files: Vec<_> = (0..2).map(|i| world.join(format!("clip_{i:04}.mp4"))).collect();
-    let pipe = PipelineConfig {
-        files,
-        task: TaskConfig::FrameOrder(FrameOrderConfig {
-            positive_ratio: 0.5,
-            gap: 4,
-            ..Default::default()
-        }),
-        seed: 3,
-        epochs: None,
-        max_samples: Some(16),
-        batch_size: 8,
-        decode_size: 36,
-        frame_size: 32,
-        clips_per_file: 8,
-        augment: AugmentConfig::none(),
-        decode_workers: 1,
-        feature_workers: 1,
-        ..Default::default()
-    };
-    let batches: Vec<_> = BatchStream::start(pipe).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
-    assert_eq!(batches.len(), 2);
+    let files = small_world(dir.path());
+    let sets = ["task.train_positive_ratio=0.5", "task.gap=4"];
+    let (task, model, batches) = pipeline_batches("frame-order", &sets, files, 8);
     let mut pos = 0;
     for b in &batches {
-        assert_eq!(b.frame_shape, vec![8, 3, 3, 32, 32]);
-        for (label, m) in b.labels.iter().zip(&b.meta) {
-            assert_eq!(*label, m.label, "batch label and sample metadata disagree");
+        assert_eq!(b.f32("frames").unwrap().1, &[8, 3, 3, 32, 32]);
+        let (labels, _) = b.i64("label").unwrap();
+        for (label, m) in labels.iter().zip(&b.meta) {
+            assert_eq!(*label, m.label, "the label field and the sample metadata disagree");
             let t = &m.video_times;
             assert_eq!(t.len(), 3);
             let ordered = (t[0] < t[1] && t[1] < t[2]) || (t[0] > t[1] && t[1] > t[2]);
@@ -593,28 +642,21 @@ fn trainer_overfits_fixed_frame_order_tuples_with_consistent_labels() {
         }
     }
     assert!((3..=13).contains(&pos), "{pos} positives of 16");
-
-    let tower = TowerConfig { channels: vec![8, 16, 16], ..Default::default() };
-    let model = ModelConfig {
-        name: "overfit".into(),
-        input: InputConfig { frame_size: 32, ..Default::default() },
-        vision: tower.clone(),
-        audio: tower,
-        head: HeadConfig { embedding: 16, hidden: 16, ..Default::default() },
-    };
-    overfit_fixed_batches(TaskKind::FrameOrder, model, &batches, dir.path(), "tuples");
+    overfit_fixed_batches(&task, model, &batches, dir.path(), "tuples");
 }
 
 /// Trains 120 steps cycling over `batches` (16 fixed examples) and asserts the trainer
 /// memorises them: training accuracy >= 0.95 over the last 10 steps, loss halved.
+// The trainer takes the task as a `ModelFactory`, which `Box<dyn Task>` implements.
+#[allow(clippy::borrowed_box)]
 fn overfit_fixed_batches(
-    task: pretext::training::TaskKind,
+    task: &Box<dyn pretext::tasks::Task>,
     model: pretext::models::ModelConfig,
     batches: &[pretext::pipeline::Batch],
     dir: &Path,
     what: &str,
 ) {
-    use pretext::training::{DeviceSpec, RunConfig, TensorBatch, TrainConfig, Trainer};
+    use pretext::training::{DeviceSpec, RunConfig, TaskSpec, TensorBatch, TrainConfig, Trainer};
     let steps = 120;
     let train = TrainConfig {
         steps,
@@ -626,8 +668,9 @@ fn overfit_fixed_batches(
         device: DeviceSpec::Cpu,
         ..Default::default()
     };
-    let run = RunConfig { task, model, train, data: serde_json::Value::Null };
-    let mut trainer = Trainer::new(&dir.join("run"), run).unwrap();
+    let spec = TaskSpec { name: task.name().into(), options: task.options() };
+    let run = RunConfig { task: spec, model, train, data: serde_json::Value::Null };
+    let mut trainer = Trainer::new(&dir.join("run"), run, task).unwrap();
     let tensors: Vec<_> =
         batches.iter().map(|b| TensorBatch::from_batch(b, tch::Device::Cpu).unwrap()).collect();
     let mut history = Vec::new();
@@ -638,6 +681,87 @@ fn overfit_fixed_batches(
     let acc = tail.iter().map(|h| h.1).sum::<f64>() / tail.len() as f64;
     let loss = tail.iter().map(|h| h.0).sum::<f64>() / tail.len() as f64;
     let first = history[..4].iter().map(|h| h.0).sum::<f64>() / 4.0;
-    assert!(acc >= 0.95, "training accuracy on 16 fixed {what} stayed at {acc}");
-    assert!(loss < 0.5 * first, "loss {first} -> {loss}");
+    assert!(acc >= 0.95, "{}: training accuracy on 16 fixed {what} stayed at {acc}", task.name());
+    assert!(loss < 0.5 * first, "{}: loss {first} -> {loss}", task.name());
+}
+
+/// A checkpoint written by the release before the task plug-ins (format 1: `vision.*`,
+/// `head.*`, the task as "avc-in-batch", weight averaging on) loads through the rename map: it
+/// gives the logits that release gave on the same inputs, evaluates, and resumes training.
+#[test]
+fn old_checkpoints_load_through_the_rename_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let ck = fixture.join("v1-avc-in-batch-ema.safetensors");
+    let frames: Vec<f32> = (0..2 * 3 * 16 * 16).map(|i| (0.37 * i as f64).sin() as f32).collect();
+    let specs: Vec<f32> = (0..2 * 16 * 16).map(|i| (0.11 * i as f64).cos() as f32).collect();
+    let (fp, sp) = (dir.path().join("frames.npy"), dir.path().join("specs.npy"));
+    pretext::io::write_npy_f32(&fp, &[2, 3, 16, 16], &frames).unwrap();
+    pretext::io::write_npy_f32(&sp, &[2, 1, 16, 16], &specs).unwrap();
+    let out = dir.path().join("emb");
+    let o = run_pretext(&[
+        "embed",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--frames-npy",
+        fp.to_str().unwrap(),
+        "--specs-npy",
+        sp.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let logits = pretext::io::read_npy_f32(&out.join("logits.npy")).unwrap();
+    // What the format-1 release printed for these inputs.
+    let want = [1.294_074_f32, -0.646_771, 1.271_164, -0.738_399];
+    assert_eq!(logits.shape, vec![2, 2]);
+    for (a, b) in logits.data.iter().zip(want) {
+        assert!((a - b).abs() < 1e-5, "logits {:?} vs {want:?}", logits.data);
+    }
+    // It evaluates as the in-batch AVC task it was.
+    let o = run_pretext(&[
+        "eval",
+        "task",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        "--data",
+        "toy",
+        "--val-examples",
+        "16",
+        "--json",
+        "--device",
+        "cpu",
+        "--out",
+        dir.path().join("eval.json").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(
+        (report["task"].as_str(), report["options"]["objective"].as_str()),
+        (Some("avc"), Some("in-batch"))
+    );
+    // And a run holding it resumes (optimizer moments and live weights renamed too).
+    let run = dir.path().join("run");
+    std::fs::create_dir_all(run.join("checkpoints")).unwrap();
+    std::fs::copy(&ck, run.join("checkpoints/step-00000002.safetensors")).unwrap();
+    let o = run_pretext(&[
+        "train",
+        "--data",
+        "toy",
+        "--out",
+        run.to_str().unwrap(),
+        "--resume",
+        "--steps",
+        "4",
+        "--val-examples",
+        "8",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("finished at step 4"), "{}", stdout(&o));
 }

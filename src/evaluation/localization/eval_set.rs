@@ -3,19 +3,21 @@
 //!
 //! - **synth**: clips listed in `annotations.jsonl` (by default the `test` split), `K` frames per
 //!   clip on the frame grid, spread over the span where a centred audio window fits (as the AVC
-//!   sampler does). Frames are decoded with the shorter-side centre crop the pipeline uses, and
-//!   the boxes are mapped through the same view: the shorter side scaled to
-//!   [`decode_size`]` = frame_size + frame_size/8`, then the centred `frame_size` square, exactly
-//!   what the training pipeline's validation stream shows the model.
+//!   sampler does). The model's inputs come from [`InputReader`], the one path that makes them as
+//!   training's validation stream does, and the boxes are mapped through the same view: the
+//!   shorter side scaled to the input spec's decode side, then the centred `frame_size` square.
 //! - **flickr** / **vggss**: the LVS/EZ-VSL layout `DATA/frames/NAME.jpg` (or `.png`) and
 //!   `DATA/audio/NAME.wav`; the image is resized to the model's square input without cropping
 //!   (as `transforms.Resize((224, 224))` does), so the boxes keep their published grid, and the
 //!   audio window is centred in the file and resampled to the model's rate.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use crate::media::{AudioDecoder, AudioOptions, ResizeMode, RgbFrame, VideoDecoder, VideoOptions};
+use crate::features::Spectrogram;
+use crate::media::RgbFrame;
+use crate::pipeline::{
+    augment_into, AugmentParams, Example, Field, InputReader, InputSpec, SampleMeta, Values,
+};
 use crate::synth::ClipAnnotation;
 use crate::{Error, Result};
 
@@ -29,29 +31,8 @@ pub struct EvalSample {
     pub target: LocalizationTarget,
     /// Source file of the frame.
     pub file: PathBuf,
-    /// The frame, `frame_size × frame_size`.
-    pub frame: RgbFrame,
-    /// The audio window, at the model's rate.
-    pub audio: Vec<f32>,
-}
-
-/// What the model needs its inputs to look like.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct InputSpec {
-    /// Side of the square frames.
-    pub frame_size: u32,
-    /// Audio sample rate.
-    pub sample_rate: u32,
-    /// Audio window length in seconds.
-    pub clip_seconds: f64,
-}
-
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// Side the pipeline scales frames to before cropping `frame_size` (see
-/// `training::PipelineSource`).
-pub fn decode_size(frame_size: u32) -> u32 {
-    frame_size + frame_size / 8
+    /// The model's inputs: `frames` `[3, S, S]` and `spec` `[1, F, T]`.
+    pub example: Example,
 }
 
 /// The centred `side × side` crop of a frame (the frame itself when it is not larger).
@@ -70,10 +51,10 @@ pub fn centre_crop(frame: &RgbFrame, side: u32) -> RgbFrame {
 }
 
 /// The part of a `width × height` frame the model sees: the centred square of the shorter side,
-/// shrunk by `frame_size / decode_size`.
-pub fn model_view(width: u32, height: u32, frame_size: u32) -> View {
+/// shrunk by `frame_size / decode_side`.
+pub fn model_view(width: u32, height: u32, input: &InputSpec) -> View {
     let (w, h) = (width as f64, height as f64);
-    let side = w.min(h) * frame_size as f64 / decode_size(frame_size) as f64;
+    let side = w.min(h) * f64::from(input.frame_size) / f64::from(input.decode_side());
     View { x0: (w - side) / 2.0, y0: (h - side) / 2.0, width: side, height: side }
 }
 
@@ -98,60 +79,47 @@ pub fn clip_times(duration: f64, fps: f64, clip_seconds: f64, k: usize) -> Vec<f
 }
 
 /// Samples of the synthetic world: `frames_per_clip` frames of every clip of `split` (all
-/// clips when `None`). `data` is the folder holding the clips.
+/// clips when `None`). `data` is the folder holding the clips; `reader` makes the model's
+/// inputs exactly as training's validation stream does.
 pub fn synth_samples(
     data: &Path,
     clips: &[ClipAnnotation],
     split: Option<&str>,
     frames_per_clip: usize,
-    input: InputSpec,
+    reader: &mut InputReader,
     size: usize,
 ) -> Result<Vec<EvalSample>> {
     let mut out = Vec::new();
     for clip in clips.iter().filter(|c| split.is_none_or(|s| c.split == s)) {
-        out.extend(clip_samples(data, clip, frames_per_clip, input, size)?);
+        out.extend(clip_samples(data, clip, frames_per_clip, reader, size)?);
     }
     Ok(out)
 }
 
-/// The samples of one synthetic clip.
+/// The samples of one synthetic clip (times where the task has no example are skipped).
 pub fn clip_samples(
     data: &Path,
     clip: &ClipAnnotation,
     frames_per_clip: usize,
-    input: InputSpec,
+    reader: &mut InputReader,
     size: usize,
 ) -> Result<Vec<EvalSample>> {
     let path = data.join(&clip.file);
+    let input = reader.input().clone();
     let times = clip_times(clip.duration, clip.fps, input.clip_seconds, frames_per_clip);
-    let fs = input.frame_size;
-    let ds = decode_size(fs);
-    let opts = VideoOptions {
-        size: Some((ds, ds)),
-        resize: ResizeMode::ShorterSideCrop,
-        threads: 1,
-        deadline: Some(DEADLINE),
-        apply_rotation: true,
-    };
-    let mut video = VideoDecoder::open(&path, &opts)?;
-    // A quarter frame past the grid time lands inside the intended frame (as the pipeline).
-    let nudge = 0.25 / clip.fps.max(1e-6);
-    let frames = video.frames_at(&times.iter().map(|t| t + nudge).collect::<Vec<_>>())?;
-    let aopts =
-        AudioOptions { sample_rate: input.sample_rate, mono: true, deadline: Some(DEADLINE) };
-    let mut audio = AudioDecoder::open(&path, &aopts)?;
-    let view = model_view(clip.width, clip.height, fs);
-    let mut out = Vec::with_capacity(times.len());
-    for (t, frame) in times.into_iter().zip(frames) {
-        let window = audio.read(t - input.clip_seconds / 2.0, input.clip_seconds)?;
-        out.push(EvalSample {
-            target: synth_target_in_view(clip, t, size, view),
-            file: path.clone(),
-            frame: centre_crop(&frame, fs),
-            audio: window.samples,
-        });
-    }
-    Ok(out)
+    let examples = reader.at(&path, &times)?;
+    let view = model_view(clip.width, clip.height, &input);
+    Ok(times
+        .into_iter()
+        .zip(examples)
+        .filter_map(|(t, e)| {
+            Some(EvalSample {
+                target: synth_target_in_view(clip, t, size, view),
+                file: path.clone(),
+                example: e?,
+            })
+        })
+        .collect())
 }
 
 /// The control of a sound-driven map: every sample keeps its frame and ground truth but gets
@@ -179,9 +147,16 @@ pub fn mismatch_audio(samples: &mut [EvalSample]) -> Result<()> {
             })?;
         donors.push(donor);
     }
-    let audio: Vec<Vec<f32>> = donors.iter().map(|&j| samples[j].audio.clone()).collect();
+    let spec = |s: &EvalSample| s.example.fields.iter().position(|f| f.name == "spec");
+    let audio: Vec<Option<Field>> = donors
+        .iter()
+        .map(|&j| spec(&samples[j]).map(|k| samples[j].example.fields[k].clone()))
+        .collect();
     for (s, a) in samples.iter_mut().zip(audio) {
-        s.audio = a;
+        match (spec(s), a) {
+            (Some(k), Some(a)) => s.example.fields[k] = a,
+            _ => return Err(Error::Config("mismatched audio needs samples with a 'spec'".into())),
+        }
     }
     Ok(())
 }
@@ -191,14 +166,18 @@ fn find_with_ext(dir: &Path, name: &str, exts: &[&str]) -> Option<PathBuf> {
 }
 
 /// Samples of an image+sound set (Flickr-SoundNet, VGG-SS) for `targets`; targets whose image
-/// or sound is missing are skipped and returned by name as the second value.
+/// or sound is missing are skipped and returned by name as the second value. These are images,
+/// not video: the image is resized to the model's square (no crop, as the published test
+/// scripts), normalised as `input` says, and the sound's centred window becomes the spectrogram.
 pub fn image_samples(
     data: &Path,
     targets: &[LocalizationTarget],
-    input: InputSpec,
+    input: &InputSpec,
 ) -> Result<(Vec<EvalSample>, Vec<String>)> {
     let (mut out, mut missing) = (Vec::new(), Vec::new());
     let fs = input.frame_size;
+    let rate = input.sample_rate();
+    let mut spectrogram = Spectrogram::new(input.spectrogram_config())?;
     for t in targets {
         let image = find_with_ext(&data.join("frames"), &t.name, &["jpg", "jpeg", "png"]);
         let sound = find_with_ext(&data.join("audio"), &t.name, &["wav"]);
@@ -211,22 +190,35 @@ pub fn image_samples(
             .to_rgb8();
         let img = image::imageops::resize(&img, fs, fs, image::imageops::FilterType::Triangle);
         let frame = RgbFrame { width: fs, height: fs, pts: 0.0, data: img.into_raw() };
-        let (rate, channels, samples) = crate::io::read_wav_f32(&sound)?;
+        let (file_rate, channels, samples) = crate::io::read_wav_f32(&sound)?;
         let ch = usize::from(channels.max(1));
         let mono: Vec<f32> =
             samples.chunks_exact(ch).map(|c| c.iter().sum::<f32>() / ch as f32).collect();
-        let duration = mono.len() as f64 / rate.max(1) as f64;
+        let duration = mono.len() as f64 / file_rate.max(1) as f64;
         let start = duration / 2.0 - input.clip_seconds / 2.0;
-        let n = (input.clip_seconds * input.sample_rate as f64).round() as usize;
+        let n = input.clip_samples();
         let mut window = Vec::with_capacity(n);
-        crate::media::resampler::Resampler::new(rate, input.sample_rate).resample(
+        crate::media::resampler::Resampler::new(file_rate, rate).resample(
             &mono,
             0.0,
             start,
             n,
             &mut window,
         );
-        out.push(EvalSample { target: t.clone(), file: image, frame, audio: window });
+        window.resize(n, 0.0);
+        let s = fs as usize;
+        let mut pixels = vec![0.0f32; 3 * s * s];
+        augment_into(&frame, &AugmentParams::default(), s, &input.normalize(), &mut pixels);
+        let (nf, nt) = spectrogram.shape(n);
+        let spec = spectrogram.compute(&window)?;
+        let example = Example {
+            meta: SampleMeta { file: image.to_string_lossy().into_owned(), ..Default::default() },
+            fields: vec![
+                Field::f32("frames", &[3, s, s], pixels),
+                Field { name: "spec".into(), shape: vec![1, nf, nt], values: Values::F32(spec) },
+            ],
+        };
+        out.push(EvalSample { target: t.clone(), file: image, example });
     }
     Ok((out, missing))
 }
@@ -243,7 +235,7 @@ mod tests {
         // Rows 1..3, columns 2..4 of the 6-wide frame: pixels 8, 9, 14, 15.
         assert_eq!((c.width, c.height), (2, 2));
         assert_eq!(c.data.iter().step_by(3).copied().collect::<Vec<_>>(), vec![8, 9, 14, 15]);
-        let v = model_view(160, 160, 96);
+        let v = model_view(160, 160, &InputSpec::default());
         assert!((v.width - 160.0 * 96.0 / 108.0).abs() < 1e-9 && (v.x0 - v.y0).abs() < 1e-12);
     }
 
@@ -257,8 +249,13 @@ mod tests {
                 time: None,
             },
             file: file.into(),
-            frame: RgbFrame { width: 1, height: 1, pts: 0.0, data: vec![0; 3] },
-            audio: vec![tag],
+            example: Example {
+                meta: SampleMeta::default(),
+                fields: vec![
+                    Field::f32("frames", &[1], vec![0.0]),
+                    Field::f32("spec", &[1], vec![tag]),
+                ],
+            },
         };
         // Uneven groups: a has 3 samples, b 1, c 2.
         let files = ["a", "a", "a", "b", "c", "c"];
@@ -266,7 +263,10 @@ mod tests {
         mismatch_audio(&mut s).unwrap();
         let mut used = Vec::new();
         for (i, x) in s.iter().enumerate() {
-            let donor = x.audio[0] as usize;
+            let donor = match &x.example.fields[1].values {
+                Values::F32(v) => v[0] as usize,
+                _ => unreachable!(),
+            };
             assert_ne!(files[donor], files[i], "sample {i} kept audio of its own file");
             used.push(donor);
         }

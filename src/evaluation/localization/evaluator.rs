@@ -68,9 +68,8 @@ pub fn evaluate_localizer(
 ) -> Result<(Vec<SampleScore>, LocalizationSummary)> {
     let mut scores = Vec::with_capacity(samples.len());
     for chunk in samples.chunks(cfg.batch.max(1)) {
-        let frames: Vec<_> = chunk.iter().map(|s| &s.frame).collect();
-        let audio: Vec<&[f32]> = chunk.iter().map(|s| s.audio.as_slice()).collect();
-        let maps = localizer.score_maps(&frames, &audio)?;
+        let examples: Vec<_> = chunk.iter().map(|s| &s.example).collect();
+        let maps = localizer.score_maps(&examples)?;
         for (sample, map) in chunk.iter().zip(&maps) {
             scores.push(score_map(sample, map, cfg)?);
         }
@@ -141,7 +140,6 @@ pub fn evaluate_centre_prior(
 mod tests {
     use super::*;
     use crate::evaluation::localization::{Consensus, LocalizationTarget, PixelBox};
-    use crate::media::RgbFrame;
 
     fn sample(boxes: Vec<PixelBox>) -> EvalSample {
         EvalSample {
@@ -152,8 +150,7 @@ mod tests {
                 time: None,
             },
             file: "s.mp4".into(),
-            frame: RgbFrame { width: 1, height: 1, pts: 0.0, data: vec![0; 3] },
-            audio: Vec::new(),
+            example: crate::pipeline::Example { meta: Default::default(), fields: Vec::new() },
         }
     }
 

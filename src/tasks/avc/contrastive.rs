@@ -9,15 +9,13 @@
 //! and every sound its own frame. The localisation map is the per-location cosine, shown as
 //! `(cos + 1)/2`.
 //!
-//! The other objective, AVOL-Net's multiple-instance correspondence, is the AVC task with the
-//! per-location head (`models::AvolHead`); it needs no code here.
+//! The other localisation objectives, AVOL-Net's multiple-instance correspondence (`mil`) and
+//! its in-batch form, are the AVC objectives with the per-location head (`models::AvolHead`);
+//! they need no code here. The temperature's default is [`crate::models::DEFAULT_TEMPERATURE`].
 //!
 //! All functions use `f_` ops so a shape mistake is an error, never a panic.
 
 use tch::{Kind, Reduction, Tensor};
-
-/// Temperature EZ-VSL uses.
-pub const DEFAULT_TEMPERATURE: f64 = 0.03;
 
 /// Similarity of every frame with every audio: `[B, D, h, w] × [C, D] → [B, C, h, w]`.
 pub fn pairwise_similarity(vision: &Tensor, audio: &Tensor) -> Result<Tensor, tch::TchError> {

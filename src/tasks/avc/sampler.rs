@@ -12,18 +12,52 @@
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::{AudioRead, PlanContext, SampleSpec, Task};
-use crate::pipeline::IndexEntry;
+use crate::media::RgbFrame;
+use crate::pipeline::{
+    AssembleContext, AudioRead, Example, Field, FieldSpec, IndexEntry, InputSpec, PipelineError,
+    PlanContext, SampleSpec, TaskData,
+};
 
-/// Which negatives to draw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Which negatives to draw; written `easy`, `hard` or `easy,hard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct NegativeKinds {
     /// Audio from another file.
     pub easy: bool,
     /// Audio from the same file, shifted.
     pub hard: bool,
+}
+
+impl std::str::FromStr for NegativeKinds {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut k = NegativeKinds { easy: false, hard: false };
+        for part in s.split(',').map(str::trim) {
+            match part {
+                "easy" => k.easy = true,
+                "hard" => k.hard = true,
+                _ => return Err(format!("negatives '{s}': expected easy, hard or easy,hard")),
+            }
+        }
+        Ok(k)
+    }
+}
+
+impl TryFrom<String> for NegativeKinds {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<NegativeKinds> for String {
+    fn from(k: NegativeKinds) -> String {
+        kinds_name(k).replace('+', ",")
+    }
 }
 
 impl Default for NegativeKinds {
@@ -32,9 +66,9 @@ impl Default for NegativeKinds {
     }
 }
 
-/// The AVC sampling policy.
+/// The AVC sampling policy of one stream (the task's options resolve into one per role).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct AvcConfig {
+pub struct AvcPolicy {
     /// Share of positives, in [0, 1].
     pub positive_ratio: f64,
     /// Negative kinds to draw.
@@ -46,11 +80,8 @@ pub struct AvcConfig {
     /// Curriculum: the hard share rises linearly from `hard_share` to `to` over the first
     /// `over` samples (by sequence number).
     pub curriculum: Option<Curriculum>,
-    /// Frames per example. 1: the frame the audio window is centred on. K > 1: K frames on the
-    /// video grid spread evenly across the audio window and centred on that frame (odd K
-    /// includes it), so a model can compare *when* things change in the picture with *when* the
-    /// sound has onsets: the evidence hard (shifted) negatives need.
-    pub frames: usize,
+    /// One example per file visit (batches whose examples must come from distinct files).
+    pub one_per_file: bool,
 }
 
 /// A linear ramp of the hard-negative share.
@@ -62,20 +93,20 @@ pub struct Curriculum {
     pub over: u64,
 }
 
-impl Default for AvcConfig {
+impl Default for AvcPolicy {
     fn default() -> Self {
-        AvcConfig {
+        AvcPolicy {
             positive_ratio: 0.5,
             negatives: NegativeKinds::default(),
             min_shift: 1.0,
             hard_share: 0.5,
             curriculum: None,
-            frames: 1,
+            one_per_file: false,
         }
     }
 }
 
-impl AvcConfig {
+impl AvcPolicy {
     /// Checks the policy.
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.positive_ratio) {
@@ -89,9 +120,6 @@ impl AvcConfig {
         }
         if !(0.0..=1.0).contains(&self.hard_share) {
             return Err(format!("hard_share {} must lie in [0, 1]", self.hard_share));
-        }
-        if !(1..=16).contains(&self.frames) {
-            return Err(format!("frames {} must lie in 1..=16", self.frames));
         }
         if let Some(c) = self.curriculum {
             if !(0.0..=1.0).contains(&c.to) || c.over == 0 {
@@ -117,15 +145,24 @@ impl AvcConfig {
     }
 }
 
-/// The AVC task.
-pub struct AvcTask {
-    config: AvcConfig,
+/// The AVC sampler and assembler: frame(s) and an audio window per example, label 1 when they
+/// belong together. Fields: `frames` (`[3, S, S]`, or `[K, 3, S, S]` with `input.frames = K`),
+/// `spec` (`[1, F, T]`) and `label` (`[]`).
+#[derive(Debug, Clone)]
+pub struct AvcData {
+    name: &'static str,
+    policy: AvcPolicy,
 }
 
-impl AvcTask {
-    /// A task with this policy.
-    pub fn new(config: AvcConfig) -> Self {
-        AvcTask { config }
+impl AvcData {
+    /// A sampler with this policy, reported under the task name `name`.
+    pub fn new(name: &'static str, policy: AvcPolicy) -> Self {
+        AvcData { name, policy }
+    }
+
+    /// Its policy.
+    pub fn policy(&self) -> &AvcPolicy {
+        &self.policy
     }
 }
 
@@ -148,21 +185,43 @@ pub fn centre_range(e: &IndexEntry, a: f64) -> Option<(u64, u64)> {
     }
 }
 
-impl Task for AvcTask {
-    fn name(&self) -> &'static str {
-        "avc"
+fn kinds_name(k: NegativeKinds) -> &'static str {
+    match (k.easy, k.hard) {
+        (true, true) => "easy+hard",
+        (false, true) => "hard",
+        _ => "easy",
+    }
+}
+
+impl TaskData for AvcData {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn fields(&self, input: &InputSpec) -> Vec<FieldSpec> {
+        let s = input.frame_size as usize;
+        let (f, t) = input.spec_shape();
+        let frames = match input.frames {
+            1 => FieldSpec::f32("frames", &[3, s, s]),
+            k => FieldSpec::f32("frames", &[k as usize, 3, s, s]),
+        };
+        vec![frames, FieldSpec::f32("spec", &[1, f, t]), FieldSpec::i64("label", &[])]
     }
 
     fn needs_audio(&self) -> bool {
         true
     }
 
-    fn frames_per_example(&self) -> usize {
-        self.config.frames
+    fn usable(&self, entry: &IndexEntry, input: &InputSpec) -> bool {
+        centre_range(entry, input.clip_seconds).is_some()
     }
 
-    fn usable(&self, entry: &IndexEntry, audio_seconds: f64) -> bool {
-        centre_range(entry, audio_seconds).is_some()
+    fn clips_per_file(&self, configured: usize) -> usize {
+        if self.policy.one_per_file {
+            1
+        } else {
+            configured
+        }
     }
 
     fn plan(
@@ -172,31 +231,20 @@ impl Task for AvcTask {
         seq: u64,
         rng: &mut ChaCha8Rng,
     ) -> SampleSpec {
-        let a = ctx.audio_seconds;
+        let a = ctx.input.clip_seconds;
+        let k = ctx.input.frames as usize;
         let e = &ctx.index[file];
         // `usable` guarantees a range; an empty one degrades to frame 0 rather than panicking.
         let (lo, hi) = centre_range(e, a).unwrap_or((0, 0));
         let i = rng.gen_range(lo..=hi);
-        let t = e.frame_time(i);
-        let mut spec = SampleSpec {
-            seq,
-            file,
-            video_times: window_frames(e, i, self.config.frames, a)
-                .into_iter()
-                .map(|j| e.frame_time(j))
-                .collect(),
-            audio: Some(AudioRead { file, start: t - a / 2.0 }),
-            label: 1,
-            kind: "positive".into(),
-            slots: Vec::new(),
-            augment: Default::default(),
-            rng_seed: 0,
-        };
-        if rng.gen_bool(self.config.positive_ratio) {
+        let mut spec = positive(e, file, i, k, a);
+        spec.seq = seq;
+        let policy = &self.policy;
+        if rng.gen_bool(policy.positive_ratio) {
             return spec;
         }
-        let want_hard = rng.gen_bool(self.config.hard_share_at(seq).clamp(0.0, 1.0));
-        let hard = hard_negative(e, lo, hi, i, self.config.min_shift, rng).map(|t| (file, t));
+        let want_hard = rng.gen_bool(policy.hard_share_at(seq).clamp(0.0, 1.0));
+        let hard = hard_negative(e, lo, hi, i, policy.min_shift, rng).map(|t| (file, t));
         let easy = easy_negative(ctx, file, a, rng);
         let choice = if want_hard { hard.map(|c| (c, "hard")) } else { None }
             .or_else(|| easy.map(|c| (c, "easy")))
@@ -208,6 +256,90 @@ impl Task for AvcTask {
         }
         spec
     }
+
+    fn plan_at(&self, ctx: &PlanContext<'_>, file: usize, t: f64) -> Option<SampleSpec> {
+        let e = &ctx.index[file];
+        let a = ctx.input.clip_seconds;
+        let (lo, hi) = centre_range(e, a)?;
+        let i = ((t - e.video_start) * e.fps).round();
+        if !(i >= lo as f64 && i <= hi as f64) {
+            return None;
+        }
+        Some(positive(e, file, i as u64, ctx.input.frames as usize, a))
+    }
+
+    fn assemble(
+        &self,
+        spec: &SampleSpec,
+        frames: &[RgbFrame],
+        audio: &[f32],
+        cx: &mut AssembleContext<'_>,
+    ) -> Result<Vec<Field>, PipelineError> {
+        let s = cx.input().frame_size as usize;
+        let k = frames.len();
+        let pixels = cx.frames(frames, &spec.augment);
+        let frames = if k == 1 {
+            Field::f32("frames", &[3, s, s], pixels)
+        } else {
+            Field::f32("frames", &[k, 3, s, s], pixels)
+        };
+        let spec_values = cx.spectrogram(audio)?;
+        let (f, t) = cx.input().spec_shape();
+        if spec_values.len() != f * t {
+            return Err(PipelineError::Assemble {
+                seq: spec.seq,
+                reason: format!(
+                    "{} audio samples give a spectrogram of {} values, expected {f}×{t}",
+                    audio.len(),
+                    spec_values.len()
+                ),
+            });
+        }
+        Ok(vec![
+            frames,
+            Field::f32("spec", &[1, f, t], spec_values),
+            Field::label("label", spec.label),
+        ])
+    }
+
+    fn toy_example(&self, input: &InputSpec, index: u64, rng: &mut ChaCha8Rng) -> Example {
+        super::toy::example(input, &self.policy, index, rng)
+    }
+
+    fn describe(&self) -> String {
+        let p = &self.policy;
+        if p.positive_ratio >= 1.0 {
+            return if p.one_per_file {
+                "in-batch: each frame against the batch's audio windows (one per file)".into()
+            } else {
+                "matching pairs; the batch's other audio windows are the negatives".into()
+            };
+        }
+        format!(
+            "{} negatives on the video frame grid ({}), {:.0}% positives",
+            kinds_name(p.negatives),
+            if p.negatives.hard {
+                format!("hard = same file's audio shifted by >= {} s", p.min_shift)
+            } else {
+                "easy = audio of another file".to_string()
+            },
+            100.0 * p.positive_ratio
+        )
+    }
+}
+
+/// The positive example of frame `i`: `k` frames around it, the audio window centred on it.
+fn positive(e: &IndexEntry, file: usize, i: u64, k: usize, a: f64) -> SampleSpec {
+    let t = e.frame_time(i);
+    let mut spec = SampleSpec::new(
+        0,
+        file,
+        window_frames(e, i, k, a).into_iter().map(|j| e.frame_time(j)).collect(),
+    );
+    spec.audio = Some(AudioRead { file, start: t - a / 2.0 });
+    spec.label = 1;
+    spec.kind = "positive".into();
+    spec
 }
 
 /// `k` frame indices on the grid, evenly spread over an audio window of `a` seconds centred on
@@ -289,9 +421,10 @@ mod tests {
         assert_eq!(window_frames(&e, 20, 1, 1.0), vec![20]);
         // Clamped to the file's frames, never out of range.
         assert_eq!(window_frames(&e, 1, 3, 1.0), vec![0, 1, 4]);
-        let task = AvcTask::new(AvcConfig { frames: 5, ..Default::default() });
+        let task = AvcData::new("avc", AvcPolicy::default());
         let index = vec![e.clone(), entry("b", 4.0)];
-        let ctx = PlanContext { index: &index, audio_seconds: 1.0 };
+        let input = InputSpec { frames: 5, clip_seconds: 1.0, ..Default::default() };
+        let ctx = PlanContext { index: &index, input: &input };
         for seq in 0..50 {
             let mut rng = ChaCha8Rng::seed_from_u64(seq);
             let s = task.plan(&ctx, 0, seq, &mut rng);
@@ -302,7 +435,6 @@ mod tests {
                 assert!((s.video_times[2] - a).abs() < 1e-9, "centre frame = audio centre");
             }
         }
-        assert!(AvcConfig { frames: 0, ..Default::default() }.validate().is_err());
     }
 
     #[test]
@@ -316,14 +448,15 @@ mod tests {
     #[test]
     fn negatives_follow_policy_and_grid() {
         let index = vec![entry("a", 6.0), entry("b", 6.0), entry("c", 6.0)];
-        let ctx = PlanContext { index: &index, audio_seconds: 1.0 };
-        let cfg = AvcConfig {
+        let input = InputSpec { clip_seconds: 1.0, ..Default::default() };
+        let ctx = PlanContext { index: &index, input: &input };
+        let cfg = AvcPolicy {
             positive_ratio: 0.25,
             negatives: NegativeKinds { easy: true, hard: true },
             min_shift: 2.0,
             ..Default::default()
         };
-        let task = AvcTask::new(cfg);
+        let task = AvcData::new("avc", cfg);
         let (mut pos, mut easy, mut hard) = (0, 0, 0);
         for seq in 0..2000u64 {
             let mut rng = ChaCha8Rng::seed_from_u64(seq);
@@ -361,7 +494,7 @@ mod tests {
 
     #[test]
     fn curriculum_raises_hard_share() {
-        let cfg = AvcConfig {
+        let cfg = AvcPolicy {
             negatives: NegativeKinds { easy: true, hard: true },
             hard_share: 0.1,
             curriculum: Some(Curriculum { to: 0.9, over: 100 }),

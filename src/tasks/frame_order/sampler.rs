@@ -10,12 +10,15 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use super::{PlanContext, SampleSpec, Task};
-use crate::pipeline::{IndexEntry, MotionProfile};
+use crate::media::RgbFrame;
+use crate::pipeline::{
+    AssembleContext, Example, Field, FieldSpec, IndexEntry, InputSpec, MotionProfile,
+    PipelineError, PlanContext, SampleSpec, TaskData,
+};
 
-/// The frame-order sampling policy.
+/// The frame-order sampling policy of one stream.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct FrameOrderConfig {
+pub struct FrameOrderPolicy {
     /// Share of positives, in [0, 1].
     pub positive_ratio: f64,
     /// Frames between consecutive members of the window a..e.
@@ -24,13 +27,13 @@ pub struct FrameOrderConfig {
     pub motion_quantile: f64,
 }
 
-impl Default for FrameOrderConfig {
+impl Default for FrameOrderPolicy {
     fn default() -> Self {
-        FrameOrderConfig { positive_ratio: 0.25, gap: 3, motion_quantile: 0.5 }
+        FrameOrderPolicy { positive_ratio: 0.25, gap: 3, motion_quantile: 0.5 }
     }
 }
 
-impl FrameOrderConfig {
+impl FrameOrderPolicy {
     /// Checks the policy.
     pub fn validate(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.positive_ratio) {
@@ -46,32 +49,35 @@ impl FrameOrderConfig {
     }
 }
 
-/// The frame-order task.
-pub struct FrameOrderTask {
-    config: FrameOrderConfig,
+/// The frame-order sampler and assembler. Fields: `frames` (`[3, 3, S, S]`, the tuple in the
+/// order the model sees it) and `label` (`[]`: 1 ordered or reversed, 0 shuffled).
+#[derive(Debug, Clone)]
+pub struct FrameOrderData {
+    config: FrameOrderPolicy,
 }
 
-impl FrameOrderTask {
-    /// A task with this policy.
-    pub fn new(config: FrameOrderConfig) -> Self {
-        FrameOrderTask { config }
+impl FrameOrderData {
+    /// A sampler with this policy.
+    pub fn new(config: FrameOrderPolicy) -> Self {
+        FrameOrderData { config }
     }
 }
 
-impl Task for FrameOrderTask {
-    fn name(&self) -> &'static str {
+impl TaskData for FrameOrderData {
+    fn name(&self) -> &str {
         "frame-order"
+    }
+
+    fn fields(&self, input: &InputSpec) -> Vec<FieldSpec> {
+        let s = input.frame_size as usize;
+        vec![FieldSpec::f32("frames", &[3, 3, s, s]), FieldSpec::i64("label", &[])]
     }
 
     fn needs_audio(&self) -> bool {
         false
     }
 
-    fn frames_per_example(&self) -> usize {
-        3
-    }
-
-    fn usable(&self, entry: &IndexEntry, _audio_seconds: f64) -> bool {
+    fn usable(&self, entry: &IndexEntry, _input: &InputSpec) -> bool {
         entry.frame_count() > (4 * self.config.gap) as u64
     }
 
@@ -94,17 +100,27 @@ impl Task for FrameOrderTask {
         if reverse {
             slots.reverse();
         }
-        SampleSpec {
-            seq,
-            file,
-            video_times: Vec::new(),
-            audio: None,
-            label,
-            kind: kind.into(),
-            slots,
-            augment: Default::default(),
-            rng_seed: 0,
+        let mut spec = SampleSpec::new(seq, file, Vec::new());
+        spec.label = label;
+        spec.kind = kind.into();
+        spec.slots = slots;
+        spec
+    }
+
+    fn plan_at(&self, ctx: &PlanContext<'_>, file: usize, t: f64) -> Option<SampleSpec> {
+        // The ordered tuple (b, c, d) centred on the frame at `t`.
+        let e = &ctx.index[file];
+        let g = self.config.gap as i64;
+        let i = ((t - e.video_start) * e.fps).round() as i64;
+        if i - g < 0 || i + g >= e.frame_count() as i64 {
+            return None;
         }
+        let times = [i - g, i, i + g].iter().map(|&j| e.frame_time(j as u64)).collect();
+        let mut spec = SampleSpec::new(0, file, times);
+        spec.label = 1;
+        spec.kind = "ordered".into();
+        spec.slots = vec![1, 2, 3];
+        Some(spec)
     }
 
     fn needs_motion(&self) -> bool {
@@ -131,6 +147,32 @@ impl Task for FrameOrderTask {
             spec.slots.iter().map(|&k| motion.pts[s + k * self.config.gap]).collect();
         true
     }
+
+    fn assemble(
+        &self,
+        spec: &SampleSpec,
+        frames: &[RgbFrame],
+        _audio: &[f32],
+        cx: &mut AssembleContext<'_>,
+    ) -> Result<Vec<Field>, PipelineError> {
+        let s = cx.input().frame_size as usize;
+        Ok(vec![
+            Field::f32("frames", &[3, 3, s, s], cx.frames(frames, &spec.augment)),
+            Field::label("label", spec.label),
+        ])
+    }
+
+    fn toy_example(&self, input: &InputSpec, index: u64, rng: &mut ChaCha8Rng) -> Example {
+        super::toy::example(input, &self.config, index, rng)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "frame order: (b,c,d)/(d,c,b) vs (b,a,d)/(b,e,d), {} frames apart, {:.0}% positives",
+            self.config.gap,
+            100.0 * self.config.positive_ratio
+        )
+    }
 }
 
 #[cfg(test)]
@@ -140,7 +182,7 @@ mod tests {
 
     #[test]
     fn tuples_come_from_high_motion_and_follow_labels() {
-        let task = FrameOrderTask::new(FrameOrderConfig::default());
+        let task = FrameOrderData::new(FrameOrderPolicy::default());
         // 60 frames; motion only between frames 30 and 45.
         let mut m = MotionProfile::new();
         for i in 0..60 {
@@ -148,7 +190,8 @@ mod tests {
             m.push_rgb(i as f64 / 10.0, &[v; 12]);
         }
         let index: Vec<IndexEntry> = Vec::new();
-        let ctx = PlanContext { index: &index, audio_seconds: 1.0 };
+        let input = InputSpec::default();
+        let ctx = PlanContext { index: &index, input: &input };
         let mut pos = 0;
         for seq in 0..400 {
             let mut rng = ChaCha8Rng::seed_from_u64(seq);
