@@ -24,6 +24,7 @@ mod options;
 mod recipe;
 #[cfg(feature = "torch")]
 mod restored;
+pub mod rotation;
 #[cfg(all(test, feature = "torch"))]
 mod trainer_contract;
 
@@ -36,7 +37,8 @@ pub use recipe::{Recipe, RecipeSource};
 pub use restored::{recorded_task, Restored};
 
 /// The registered tasks: one line per task.
-pub static TASKS: &[&TaskDescriptor] = &[&avc::AVC, &avc::LOCALIZE, &frame_order::FRAME_ORDER];
+pub static TASKS: &[&TaskDescriptor] =
+    &[&avc::AVC, &avc::LOCALIZE, &frame_order::FRAME_ORDER, &rotation::ROTATION];
 
 /// Which stream a task's data side feeds: training (its sampling policy, with augmentation) or
 /// held-out evaluation (the task's fixed evaluation policy).

@@ -131,6 +131,9 @@ mod tests {
         assert_eq!(r.model.input.decode_size, Some(54));
         assert_eq!(r.model.vision.channels, vec![8, 16]);
         assert_eq!(r.origin, "preset fast");
+        // The rotation preset's [task] table is read.
+        let r = Recipe::resolve(&source("rotation", None, &[])).unwrap();
+        assert_eq!(r.task.options()["copies"], 4);
         // Errors name the thing.
         let e = Recipe::resolve(&source("avc", Some("nope"), &[])).unwrap_err().to_string();
         assert!(e.contains("nope"), "{e}");

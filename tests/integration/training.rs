@@ -140,7 +140,7 @@ fn bad_inputs_fail_with_clear_messages() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("unknown model preset 'nope'"), "{}", stderr(&o));
     let o = train(&["--task", "nope"]);
-    assert!(stderr(&o).contains("unknown task 'nope'") && stderr(&o).contains("frame-order"));
+    assert!(stderr(&o).contains("unknown task 'nope'") && stderr(&o).contains("rotation"));
     let o = train(&["--max-time", "soon"]);
     assert!(stderr(&o).contains("duration 'soon'"), "{}", stderr(&o));
     let o = train(&["--resume"]);
@@ -208,7 +208,7 @@ fn resume_refuses_flags_that_change_the_run() {
         &["--preset", "fast"],
         &["--config", &cfg],
         &["--set", "train.lr=0.1"],
-        &["--task", "frame-order"],
+        &["--task", "rotation"],
     ] {
         let o = run_pretext(&[&base[..], &["--resume", "--steps", "3"], extra].concat());
         assert!(!o.status.success(), "{extra:?} was accepted");
@@ -643,6 +643,35 @@ fn frame_order_labels_agree_with_frame_times_and_the_trainer_overfits_them() {
     }
     assert!((3..=13).contains(&pos), "{pos} positives of 16");
     overfit_fixed_batches(&task, model, &batches, dir.path(), "tuples");
+}
+
+/// Rotation on decoded frames: every example's label field is [0, 1, 2, 3], undoing each
+/// copy's labelled rotation gives back one and the same picture (the labels are the rotations
+/// applied to the pixels), and the trainer fits 16 fixed examples (64 images).
+#[test]
+fn rotation_labels_are_the_rotations_of_the_pixels_and_the_trainer_overfits_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_world(dir.path());
+    let (task, model, batches) = pipeline_batches("rotation", &[], files, 8);
+    for b in &batches {
+        let (frames, shape) = b.f32("frames").unwrap();
+        assert_eq!(shape, &[8, 4, 3, 32, 32]);
+        let (labels, lshape) = b.i64("label").unwrap();
+        assert_eq!(lshape, &[8, 4]);
+        let plane = 3 * 32 * 32;
+        for (i, ex) in frames.chunks(4 * plane).enumerate() {
+            assert_eq!(&labels[i * 4..i * 4 + 4], &[0, 1, 2, 3]);
+            let upright: Vec<Vec<f32>> = ex
+                .chunks(plane)
+                .zip(&labels[i * 4..i * 4 + 4])
+                .map(|(c, &k)| pretext::tasks::rotation::rotate(c, 32, (4 - k as usize) % 4))
+                .collect();
+            assert!(upright.windows(2).all(|w| w[0] == w[1]), "example {i}");
+            // A rotated copy is not the picture itself (the frames are not symmetric).
+            assert_ne!(&ex[..plane], &ex[plane..2 * plane]);
+        }
+    }
+    overfit_fixed_batches(&task, model, &batches, dir.path(), "rotated frames");
 }
 
 /// Trains 120 steps cycling over `batches` (16 fixed examples) and asserts the trainer
