@@ -37,8 +37,13 @@ pub use recipe::{Recipe, RecipeSource};
 pub use restored::{recorded_task, Restored};
 
 /// The registered tasks: one line per task.
-pub static TASKS: &[&TaskDescriptor] =
-    &[&avc::AVC, &avc::LOCALIZE, &frame_order::FRAME_ORDER, &rotation::ROTATION];
+#[rustfmt::skip]
+pub static TASKS: &[&TaskDescriptor] = &[
+    &avc::AVC,
+    &avc::LOCALIZE,
+    &frame_order::FRAME_ORDER,
+    &rotation::ROTATION,
+];
 
 /// Which stream a task's data side feeds: training (its sampling policy, with augmentation) or
 /// held-out evaluation (the task's fixed evaluation policy).
