@@ -2,6 +2,7 @@
 //! and its options (the `[task]` table; set with `--set task.KEY=VALUE`), and the shipped
 //! presets.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use pretext::models::ModelConfig;
@@ -16,6 +17,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Written through a locked handle so a closed pipe (`pretext tasks | head`) is an error the
+    // caller treats as success, not a panic.
+    let mut out = std::io::stdout().lock();
     if args.json {
         let tasks: Vec<serde_json::Value> = TASKS
             .iter()
@@ -32,40 +36,42 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })
             .collect();
         let presets = preset_names();
-        println!(
+        writeln!(
+            out,
             "{}",
             serde_json::to_string_pretty(
                 &serde_json::json!({ "tasks": tasks, "presets": presets })
             )?
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     for d in TASKS {
-        println!("{}: {}", d.name, d.about);
-        println!("  default preset: {}", d.default_preset);
+        writeln!(out, "{}: {}", d.name, d.about)?;
+        writeln!(out, "  default preset: {}", d.default_preset)?;
         let defaults = (d.defaults)();
         for o in d.options {
             let v = match &defaults[o.key] {
                 serde_json::Value::Null => "unset".to_string(),
                 v => v.to_string(),
             };
-            println!("  task.{:<22} = {v:<12} {}", o.key, o.help);
+            writeln!(out, "  task.{:<22} = {v:<12} {}", o.key, o.help)?;
         }
-        println!();
+        writeln!(out)?;
     }
-    println!("presets (models/*.toml and the tasks' own; --preset NAME, or --config FILE):");
+    writeln!(out, "presets (models/*.toml and the tasks' own; --preset NAME, or --config FILE):")?;
     for name in preset_names() {
         let text = preset_text(name)?;
         let m = ModelConfig::from_toml(text, name)?;
         let first = text.lines().next().unwrap_or("").trim_start_matches('#').trim();
-        println!(
+        writeln!(
+            out,
             "  {name:<10} {} px, {} frame(s), {} {:.2} s; {}",
             m.input.frame_size,
             m.input.frames,
             m.input.spectrogram.name(),
             m.input.clip_seconds,
             first
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
