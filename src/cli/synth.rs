@@ -79,6 +79,12 @@ pub struct Args {
     /// enough for the cIoU protocol). At most 4.
     #[arg(long, default_value_t = 1.0)]
     object_scale: f64,
+    /// Give the scene an up direction, as natural video has: a horizon (lighter sky above a
+    /// darker ground, at a random height per clip) and light from above on every object. The
+    /// rotation task needs it; without it the default textures and most shapes look the same
+    /// upside down.
+    #[arg(long)]
+    horizon: bool,
     /// Instead of generating, write a PNG contact sheet of every class (look + spectrogram).
     #[arg(long, value_name = "PNG")]
     contact_sheet: Option<PathBuf>,
@@ -138,6 +144,7 @@ impl Args {
             pan_px: self.pan,
             duplicate_prob: self.duplicate,
             object_scale: self.object_scale,
+            horizon: self.horizon,
         }
     }
 }
@@ -217,6 +224,7 @@ mod tests {
             container: Container::Webm,
             split: SplitRatios { train: 0.5, val: 0.25, test: 0.25 },
             object_scale: 2.5,
+            horizon: true,
             ..SynthConfig::default()
         };
         let mut argv = vec!["synth".to_string(), "--out".into(), "w".into()];

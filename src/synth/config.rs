@@ -124,6 +124,12 @@ pub struct SynthConfig {
     /// median threshold caps cIoU at 2|G|/N). Objects keep the movement range of their unscaled
     /// size, so a big one may be partly cut by the border (its box covers the drawn pixels).
     pub object_scale: f64,
+    /// An up direction, as natural video has one: a horizon in the background (a lighter,
+    /// cooler sky above a darker, warmer ground, at a random height per clip) and light from
+    /// above on every object (its top brighter than its bottom). Off by default, so the default
+    /// world (whose textures and most shapes have no up) is unchanged; what the rotation task
+    /// (RotNet) needs to have anything to learn.
+    pub horizon: bool,
 }
 
 impl Default for SynthConfig {
@@ -150,6 +156,7 @@ impl Default for SynthConfig {
             pan_px: 6.0,
             duplicate_prob: 0.1,
             object_scale: 1.0,
+            horizon: false,
         }
     }
 }
@@ -260,6 +267,9 @@ impl SynthConfig {
         // Only when set, so the README of a default-scale world is unchanged.
         if self.object_scale != 1.0 {
             a.push(format!("--object-scale {}", self.object_scale));
+        }
+        if self.horizon {
+            a.push("--horizon".to_string());
         }
         a
     }

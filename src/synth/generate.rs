@@ -106,6 +106,11 @@ fn world_params(config: &SynthConfig) -> serde_json::Value {
             o.insert("object_scale".into(), config.object_scale.into());
         }
     }
+    if config.horizon {
+        if let Some(o) = v.as_object_mut() {
+            o.insert("horizon".into(), true.into());
+        }
+    }
     v
 }
 

@@ -105,6 +105,8 @@ pub struct ClipPlan {
     /// The world's object scale, at least 1 here: objects keep the margins of their unscaled
     /// radius, so big objects move as freely as default ones and may be cut by the border.
     pub margin_divisor: f32,
+    /// The scene has an up direction (see `SynthConfig::horizon`).
+    pub horizon: bool,
 }
 
 /// How far (x, y) an object's centre keeps from the frame edges: the worst-case extent of its
@@ -228,6 +230,7 @@ impl ClipPlan {
             noise_seed: rng.gen(),
             extent,
             margin_divisor,
+            horizon: config.horizon,
         }
     }
 

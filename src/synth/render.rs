@@ -7,6 +7,10 @@
 //! rasterised without anti-aliasing by testing pixel centres against the class shape; the box
 //! reported for an object is the bounding box of exactly the pixels it drew, so it is tight by
 //! construction and includes the pulse scaling and shake.
+//!
+//! With a horizon (`SynthConfig::horizon`) the textures are tinted toward a sky colour above a
+//! soft horizon line and a ground colour below it (its height drawn per clip, after every other
+//! draw, so worlds without it are unchanged), and objects are lit from above.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -68,8 +72,25 @@ impl Background {
             }
             tex
         };
-        let a = make(&mut rng);
-        let b = make(&mut rng);
+        let mut a = make(&mut rng);
+        let mut b = make(&mut rng);
+        if plan.horizon {
+            // Drawn after the textures, so worlds without a horizon keep their bytes.
+            let level = rng.gen_range(0.35..0.65f32) * h as f32 + margin as f32;
+            let soft = 0.06 * h as f32;
+            let (sky, ground) = ([175.0f32, 200.0, 225.0], [95.0f32, 75.0, 50.0]);
+            for tex in [&mut a, &mut b] {
+                for (y, row) in tex.chunks_exact_mut(tw).enumerate() {
+                    let s = 1.0 / (1.0 + ((y as f32 - level) / soft).exp());
+                    let tint = [0, 1, 2].map(|c| s * sky[c] + (1.0 - s) * ground[c]);
+                    for px in row {
+                        for c in 0..3 {
+                            px[c] = (0.45 * f32::from(px[c]) + 0.55 * tint[c]) as u8;
+                        }
+                    }
+                }
+            }
+        }
         Background {
             width: w,
             height: h,
@@ -142,7 +163,9 @@ pub fn render_frame(
                 by0 = by0.min(y);
                 by1 = by1.max(y + 1);
                 if objects {
-                    let shade = spec.texture.shade(u, v) * bright;
+                    // Lit from above: the top of the object (v = -1) brighter than its bottom.
+                    let light = if plan.horizon { 1.0 - 0.25 * v } else { 1.0 };
+                    let shade = spec.texture.shade(u, v) * bright * light;
                     let p = ((y * w + x) * 3) as usize;
                     for c in 0..3 {
                         out[p + c] = (colour[c] * shade).clamp(0.0, 255.0) as u8;
@@ -163,6 +186,33 @@ pub fn render_frame(
 mod tests {
     use super::*;
     use crate::synth::SynthConfig;
+
+    /// Mean brightness of rows `rows` of an RGB24 frame `w` wide.
+    fn rows_mean(frame: &[u8], w: usize, rows: std::ops::Range<usize>) -> f64 {
+        let px = &frame[rows.start * w * 3..rows.end * w * 3];
+        px.iter().map(|v| f64::from(*v)).sum::<f64>() / px.len() as f64
+    }
+
+    #[test]
+    fn a_horizon_gives_the_scene_an_up_and_leaves_other_worlds_alone() {
+        let (w, h) = (64usize, 64usize);
+        let base = SynthConfig { width: 64, height: 64, max_objects: 1, ..SynthConfig::default() };
+        let up = SynthConfig { horizon: true, ..base.clone() };
+        let mut brighter_top = 0;
+        for i in 0..8 {
+            let (plain, tilted) = (ClipPlan::draw(&base, i), ClipPlan::draw(&up, i));
+            // The same random choices either way: only the picture changes.
+            assert_eq!(plain.objects, tilted.objects);
+            let (mut a, mut b) = (vec![0u8; w * h * 3], vec![0u8; w * h * 3]);
+            render_frame(&plain, &Background::new(&plain), 5, &mut a, false);
+            render_frame(&tilted, &Background::new(&tilted), 5, &mut b, false);
+            assert_ne!(a, b);
+            if rows_mean(&b, w, 0..12) > rows_mean(&b, w, h - 12..h) + 40.0 {
+                brighter_top += 1;
+            }
+        }
+        assert_eq!(brighter_top, 8, "the sky is above the ground in every clip");
+    }
 
     #[test]
     fn boxes_are_tight_around_changed_pixels() {

@@ -19,8 +19,19 @@ use crate::training::{
     TrainConfig, Trainer,
 };
 
-fn tiny(task: &str, steps: u64) -> (Box<dyn Task>, RunConfig, ToySource) {
-    let task = build(task, &toml::Table::new()).unwrap();
+/// A tiny run of `task` (options `sets`, e.g. `("objective", "in-batch")`) on its toy data:
+/// 16 px frames, 3-block towers of 4-8 channels, batches of 8 on the CPU, 16 validation examples.
+/// Shared by the tasks' own tests.
+pub(crate) fn tiny_run(
+    task: &str,
+    sets: &[(&str, &str)],
+    steps: u64,
+) -> (Box<dyn Task>, RunConfig, ToySource) {
+    let mut table = toml::Table::new();
+    for (k, v) in sets {
+        super::apply_set(&mut table, &format!("{k}={v}")).unwrap();
+    }
+    let task = build(task, &table).unwrap();
     let tower = TowerConfig { channels: vec![4, 8, 8], ..Default::default() };
     let mut model = ModelConfig {
         name: "tiny".into(),
@@ -51,6 +62,10 @@ fn tiny(task: &str, steps: u64) -> (Box<dyn Task>, RunConfig, ToySource) {
         data: toy.describe(),
     };
     (task, run, toy)
+}
+
+fn tiny(task: &str, steps: u64) -> (Box<dyn Task>, RunConfig, ToySource) {
+    tiny_run(task, &[], steps)
 }
 
 fn logits(t: &Trainer, b: &TensorBatch) -> tch::Tensor {

@@ -186,53 +186,18 @@ mod tests {
     use std::sync::atomic::AtomicBool;
 
     use super::*;
-    use crate::models::{HeadConfig, HeadKind, TowerConfig};
-    use crate::pipeline::InputSpec;
-    use crate::tasks::{Role, Task};
-    use crate::training::{
-        DataSource, DeviceSpec, RunConfig, TaskSpec, ToySource, TrainConfig, Trainer,
-    };
+    use crate::models::HeadKind;
+    use crate::tasks::Task;
+    use crate::training::{RunConfig, ToySource, Trainer};
 
+    /// The shared tiny run, with a learning rate that moves a fixed batch in a few steps.
     fn tiny(
         task: &str,
-        options: &[(&str, &str)],
+        sets: &[(&str, &str)],
         steps: u64,
     ) -> (Box<dyn Task>, RunConfig, ToySource) {
-        let mut table = toml::Table::new();
-        for (k, v) in options {
-            crate::tasks::apply_set(&mut table, &format!("{k}={v}")).unwrap();
-        }
-        let task = crate::tasks::build(task, &table).unwrap();
-        let tower = TowerConfig { channels: vec![4, 8, 8], ..Default::default() };
-        let mut model = ModelConfig {
-            name: "tiny".into(),
-            input: InputSpec { frame_size: 16, ..Default::default() },
-            vision: tower.clone(),
-            audio: tower,
-            head: HeadConfig { embedding: 8, hidden: 8, ..Default::default() },
-        };
-        task.adapt_model(&mut model).unwrap();
-        let train = TrainConfig {
-            steps,
-            batch: 8,
-            lr: 1e-2,
-            warmup_steps: 0,
-            val_every: 0,
-            val_batches: 2,
-            checkpoint_every: 0,
-            device: DeviceSpec::Cpu,
-            log_every: 1,
-            ..Default::default()
-        };
-        let mut toy =
-            ToySource::new(task.data(Role::Train), task.data(Role::Eval), model.input.clone(), 7);
-        toy.val_examples = 16;
-        let run = RunConfig {
-            task: TaskSpec { name: task.name().into(), options: task.options() },
-            model,
-            train,
-            data: toy.describe(),
-        };
+        let (task, mut run, toy) = crate::tasks::trainer_contract::tiny_run(task, sets, steps);
+        (run.train.lr, run.train.warmup_steps) = (1e-2, 0);
         (task, run, toy)
     }
 

@@ -110,45 +110,18 @@ impl TaskModel for RotationNet {
 mod tests {
     use std::sync::atomic::AtomicBool;
 
-    use super::*;
-    use crate::models::{HeadConfig, TowerConfig};
-    use crate::pipeline::InputSpec;
-    use crate::tasks::Role;
-    use crate::training::{
-        DataSource, DeviceSpec, RunConfig, TaskSpec, ToySource, TrainConfig, Trainer,
-    };
+    use crate::training::Trainer;
 
     /// The task learns which way is up on toy frames (a bright bar on top): the overfit test of
     /// the rotation head, and a check that accuracy counts all four classes.
     #[test]
     fn rotation_learns_which_way_is_up_on_toy_frames() {
-        let task = crate::tasks::build("rotation", &toml::Table::new()).unwrap();
-        let model = ModelConfig {
-            input: InputSpec { frame_size: 16, ..Default::default() },
-            vision: TowerConfig { channels: vec![8, 16], ..Default::default() },
-            head: HeadConfig { embedding: 8, hidden: 16, ..Default::default() },
-            ..Default::default()
-        };
-        let train = TrainConfig {
-            steps: 40,
-            batch: 8,
-            lr: 3e-3,
-            warmup_steps: 2,
-            val_every: 0,
-            val_batches: 4,
-            checkpoint_every: 0,
-            device: DeviceSpec::Cpu,
-            ..Default::default()
-        };
-        let mut toy =
-            ToySource::new(task.data(Role::Train), task.data(Role::Eval), model.input.clone(), 3);
+        let (task, mut run, mut toy) =
+            crate::tasks::trainer_contract::tiny_run("rotation", &[], 40);
+        run.model.vision.channels = vec![8, 16];
+        run.model.head.hidden = 16;
+        (run.train.lr, run.train.warmup_steps, run.train.val_batches) = (3e-3, 2, 4);
         toy.val_examples = 32;
-        let run = RunConfig {
-            task: TaskSpec { name: task.name().into(), options: task.options() },
-            model,
-            train,
-            data: toy.describe(),
-        };
         let dir = tempfile::tempdir().unwrap();
         let mut t = Trainer::new(dir.path(), run, &task).unwrap();
         let before = t.validate(&toy).unwrap();
