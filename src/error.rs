@@ -22,10 +22,10 @@ pub enum Error {
     /// Reading or writing a project file format failed.
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
-    /// Localisation evaluation failed (annotations, map shapes).
+    /// Evaluation failed (localisation samples and maps, embeddings).
     #[cfg(feature = "torch")]
     #[error(transparent)]
-    Localization(#[from] crate::evaluation::localization::LocalizationError),
+    Evaluation(#[from] crate::evaluation::EvaluationError),
     /// A model could not be built or run.
     #[error(transparent)]
     Model(#[from] crate::models::ModelError),

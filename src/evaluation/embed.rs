@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use tch::{Device, Tensor};
 
+use crate::evaluation::Result;
 use crate::pipeline::{pack, Example, IndexEntry, InputReader, TaskData};
 use crate::training::{TaskModel, TensorBatch};
-use crate::Result;
 
 /// One embedded clip.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -83,7 +83,7 @@ pub fn embed_file(
         }
     }
     if clips.is_empty() {
-        return Err(crate::Error::Other(format!(
+        return Err(crate::evaluation::EvaluationError::Other(format!(
             "{}: no window of {:.2} s fits the video stream [{:.3}, {:.3}] s",
             path.display(),
             reader.input().clip_seconds,

@@ -4,6 +4,8 @@
 //! per-clip embeddings of video files through the one input path.
 
 pub mod embed;
+mod error;
 pub mod localization;
 
 pub use embed::{embed_file, window_centres, EmbeddedClip, FileEmbeddings};
+pub use error::{EvaluationError, Result};

@@ -4,10 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use super::TaskError as Error;
 use super::{Role, Task};
 use crate::pipeline::InputSpec;
 use crate::training::{split_files, DataSource, PipelineSource, PipelineSourceConfig, ToySource};
-use crate::{Error, Result};
+
+type Result<T> = std::result::Result<T, Error>;
 
 /// The data side of a run or an evaluation.
 #[derive(Debug, Clone)]
@@ -57,7 +59,7 @@ pub fn data_source(
     }
     let files = split_files(&spec.data, spec.split_file.as_deref())?;
     if let Some(dir) = &spec.run_dir {
-        let json = serde_json::to_vec_pretty(&files).map_err(|e| Error::Other(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&files).map_err(|e| Error::Config(e.to_string()))?;
         crate::io::write_atomic(&dir.join("split.json"), &json)?;
     }
     let cfg = PipelineSourceConfig {

@@ -1,6 +1,9 @@
-//! Errors of the task registry and of task options.
+//! Errors of the task layer: the registry and task options, and what resolving a recipe,
+//! opening a task's data or restoring a checkpoint's task and model can meet below.
 
-/// A task could not be found or built.
+use std::path::PathBuf;
+
+/// A task could not be found, built, resolved or restored.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TaskError {
@@ -22,4 +25,32 @@ pub enum TaskError {
         /// What is wrong.
         reason: String,
     },
+    /// A recipe or data setting is invalid; the message says which and why.
+    #[error("{0}")]
+    Config(String),
+    /// A preset or model configuration failed.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
+    /// Training settings, checkpoints, splits or data sources failed.
+    #[cfg(feature = "torch")]
+    #[error(transparent)]
+    Training(#[from] crate::training::TrainingError),
+    /// A shared file format failed.
+    #[error(transparent)]
+    Io(#[from] crate::io::IoError),
+    /// A plain I/O error on a named path.
+    #[error("{path}: {source}")]
+    File {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl TaskError {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn file(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        TaskError::File { path: path.into(), source }
+    }
 }

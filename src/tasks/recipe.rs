@@ -10,9 +10,11 @@
 
 use std::path::PathBuf;
 
+use super::TaskError as Error;
 use super::{apply_set, build, find, preset_text, Task};
 use crate::models::ModelConfig;
-use crate::{Error, Result};
+
+type Result<T> = std::result::Result<T, Error>;
 
 /// Where a recipe comes from.
 #[derive(Debug, Clone, Default)]

@@ -7,9 +7,11 @@ use std::path::Path;
 
 use tch::{nn::VarStore, Device};
 
+use super::TaskError as Error;
 use super::{apply_set, rebuild, Task};
 use crate::training::{checkpoint, CheckpointMeta, TaskModel};
-use crate::{Error, Result};
+
+type Result<T> = std::result::Result<T, Error>;
 
 /// A checkpoint's task and model.
 pub struct Restored {
@@ -33,7 +35,7 @@ impl std::fmt::Debug for Restored {
 pub fn recorded_task(meta: &CheckpointMeta, sets: &[String]) -> Result<Box<dyn Task>> {
     let name = &meta.run.task.name;
     if sets.is_empty() {
-        return Ok(rebuild(name, &meta.run.task.options)?);
+        return rebuild(name, &meta.run.task.options);
     }
     let mut options = meta.run.task.options.clone();
     if let Some(o) = options.as_object_mut() {
@@ -53,7 +55,7 @@ pub fn recorded_task(meta: &CheckpointMeta, sets: &[String]) -> Result<Box<dyn T
         apply_set(&mut root, s.trim()).map_err(Error::Config)?;
     }
     let table = root.remove("task").and_then(|t| t.as_table().cloned()).unwrap_or_default();
-    Ok(super::build(name, &table)?)
+    super::build(name, &table)
 }
 
 impl Restored {

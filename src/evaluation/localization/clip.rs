@@ -17,13 +17,13 @@ use super::{
     localize_frame, top_quartile_mean, upsample, FrameLocalization, Interpolation, Localizer,
     MapSmoothing, BOX_THRESHOLD,
 };
+use crate::evaluation::{EvaluationError as Error, Result};
 use crate::media::{
     AudioDecoder, AudioOptions, Container, EncoderConfig, MediaEncoder, ResizeMode, VideoDecoder,
     VideoOptions,
 };
 use crate::pipeline::InputReader;
 use crate::viz::{colour_bar_width, overlay, save_rgb_png, OverlayStyle, RgbImage};
-use crate::{Error, Result};
 
 /// How a clip is sampled and drawn.
 #[derive(Debug, Clone)]

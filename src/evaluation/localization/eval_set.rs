@@ -13,13 +13,13 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::evaluation::{EvaluationError as Error, Result};
 use crate::features::Spectrogram;
 use crate::media::RgbFrame;
 use crate::pipeline::{
     augment_into, AugmentParams, Example, Field, InputReader, InputSpec, SampleMeta, Values,
 };
 use crate::synth::ClipAnnotation;
-use crate::{Error, Result};
 
 use super::synth_target::{synth_target_in_view, View};
 use super::LocalizationTarget;

@@ -8,7 +8,7 @@
 //! (spreading a cell's evidence over the object), and averaging peaks into the background would
 //! only blur *whether* a visible object sounds (the AP of the extended protocol).
 
-use crate::Result;
+use crate::evaluation::Result;
 
 use super::centre_prior::centre_prior;
 use super::eval_set::EvalSample;

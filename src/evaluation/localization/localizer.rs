@@ -11,9 +11,9 @@
 
 use tch::{nn::VarStore, Device, Kind};
 
+use crate::evaluation::{EvaluationError as Error, Result};
 use crate::pipeline::{pack, Example, FieldSpec, InputSpec};
 use crate::training::{TaskModel, TensorBatch, TrainingError};
-use crate::{Error, Result};
 
 /// A score map of one frame: `height × width` values in [0, 1], row-major.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
