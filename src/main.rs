@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    cli::omp_env::apply();
     cli::tune_allocator();
     let args = cli::Cli::parse();
     match cli::run(args) {

@@ -88,6 +88,11 @@ impl DataArgs {
     }
 }
 
+/// Feature workers of a pipeline with `decode_workers`.
+pub fn feature_workers(decode_workers: usize) -> usize {
+    (decode_workers / 2).max(1)
+}
+
 /// Logical cores.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -146,7 +151,7 @@ pub fn open_source(
         task,
         seed,
         decode_workers: workers,
-        feature_workers: (workers / 2).max(1),
+        feature_workers: feature_workers(workers),
         eval_split: split.to_string(),
         train_negatives,
         eval_negatives: eval,
