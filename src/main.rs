@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    #[cfg(feature = "torch")]
+    cli::omp_env::apply();
     cli::tune_allocator();
     let args = cli::Cli::parse();
     match cli::run(args) {

@@ -32,7 +32,7 @@ pub struct Args {
     /// Device (auto, cpu, cuda:N).
     #[arg(long, default_value = "auto")]
     pub device: String,
-    /// libtorch threads (default: cores minus decode workers).
+    /// libtorch threads (default: the CPUs available minus the pipeline's workers).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Mixed precision on CUDA.
@@ -46,9 +46,8 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let recipe = Recipe::resolve(&args.recipe.source(Vec::new()))?;
     let (task, model, mut train) = (recipe.task, recipe.model, recipe.train);
-    let threads = args
-        .threads
-        .unwrap_or_else(|| super::data::cores().saturating_sub(args.data.decode_workers()).max(1));
+    let (threads, budget) = super::cpu_budget::torch_threads(args.threads, &args.data);
+    eprintln!("{budget}");
     super::train::set_torch_threads(threads);
     if let Some(b) = args.batch {
         train.batch = b;

@@ -12,6 +12,8 @@ mod bench_pipeline;
 mod bench_spectrogram;
 #[cfg(feature = "torch")]
 mod bench_train;
+#[cfg(feature = "torch")]
+mod cpu_budget;
 mod cpu_clock;
 mod data;
 #[cfg(feature = "torch")]
@@ -25,6 +27,8 @@ mod eval_task;
 mod frames;
 #[cfg(feature = "torch")]
 mod localize;
+#[cfg(feature = "torch")]
+pub mod omp_env;
 mod pairs;
 mod probe;
 mod spectrogram;

@@ -122,6 +122,15 @@ impl PipelineArgs {
 /// kind, augmentation) so it can be reproduced; broken files are listed in
 /// OUT/quarantine.jsonl and skipped by later runs; probe results are cached in
 /// OUT/manifest.json so re-runs start at once.
+///
+/// Outputs are whole or absent: a shard is written as OUT/.shard-N.tar.partial and renamed
+/// when complete, and its lines are added to samples.jsonl only then, so samples.jsonl names
+/// exactly the samples of the shards present after any stop (finished, an error such as a full
+/// disk, or Ctrl-C). A failed run deletes its partial files; a run deletes any left by a killed
+/// one.
+///
+/// Rerunning into a folder that already holds shards or a non-empty samples.jsonl is refused;
+/// --overwrite deletes them first (manifest.json and quarantine.jsonl are kept, as caches).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -132,6 +141,9 @@ pub struct Args {
     /// Examples per tar shard.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     per_shard: u64,
+    /// Replace the shards and samples.jsonl of an earlier run in --out (default: refuse).
+    #[arg(long)]
+    overwrite: bool,
 }
 
 /// Installs the Ctrl-C handler once per process, pointing it at `flag`.
@@ -212,16 +224,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut writer = ShardWriter::create(ShardWriterConfig {
         dir: args.out.clone(),
         per_shard: args.per_shard as usize,
+        overwrite: args.overwrite,
     })?;
     let result = drive(config, p.count, |b| Ok(writer.write_batch(b)?));
-    // Close the last shard even after Ctrl-C or an error: what was written stays usable.
-    let written = writer.written();
-    let shards = writer.finish()?;
-    let (stats, _) = result.with_context(|| {
-        format!("{written} examples were written to {} before the stop", args.out.display())
-    })?;
+    // Commit the last shard even after Ctrl-C or a pipeline error: what was written stays
+    // usable. After a write error the writer has already dropped the shard it could not write.
+    let closed = writer.close();
+    let (committed, shards) = (writer.committed(), writer.shards().len());
+    let kept = || {
+        format!(
+            "{committed} examples in {shards} whole shard(s), all listed in samples.jsonl, are in {}",
+            args.out.display()
+        )
+    };
+    let (stats, _) = result.with_context(kept)?;
+    closed.with_context(kept)?;
     eprint!("{}", stats.table());
-    eprintln!("wrote {written} examples in {} shard(s) to {}", shards.len(), args.out.display());
+    eprintln!("wrote {committed} examples in {shards} shard(s) to {}", args.out.display());
     write_stats(p.stats.as_ref(), &stats)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -56,7 +56,8 @@ pub struct Args {
     /// (e.g. 0.999 ≈ the last thousand steps; 0 = off; train.ema).
     #[arg(long)]
     pub ema: Option<f64>,
-    /// libtorch threads (default: cores minus decode workers).
+    /// libtorch threads (default: the CPUs available to this process, by affinity and cgroup
+    /// quota, minus the pipeline's decode and feature workers; at least 1).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Validate (and checkpoint) every N steps (train.val_every).
@@ -164,9 +165,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(d) = &args.device {
         cfg.train.device = d.parse::<DeviceSpec>()?;
     }
-    let threads = args
-        .threads
-        .unwrap_or_else(|| super::data::cores().saturating_sub(args.data.decode_workers()).max(1));
+    let (threads, budget) = super::cpu_budget::torch_threads(args.threads, &args.data);
+    eprintln!("{budget}");
     cfg.train.threads = Some(threads);
     cfg.train.validate()?;
     // Fail on a missing CUDA before any data work.
@@ -211,11 +211,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let outcome = trainer.run(data.as_ref(), &cancel, &mut |r| {
         let val = r.val_metric.map(|v| format!(" val {metric} {v:.3}")).unwrap_or_default();
         let msg = format!(
-            "loss {:.4} acc {:.3}{val} | {:.1} samples/s, data wait {:.0}%",
+            "loss {:.4} acc {:.3}{val} | {:.1} samples/s, data wait {:.0}%{}",
             r.loss,
             r.accuracy,
             r.samples_per_s,
-            100.0 * r.data_wait_share
+            100.0 * r.data_wait_share,
+            super::cpu_budget::contention_note(r.cpu_wait_share)
         );
         match &bar {
             Some(b) => {

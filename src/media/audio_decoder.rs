@@ -642,7 +642,7 @@ impl FfmpegSource {
             // Feed one packet of our stream (or EOF).
             loop {
                 self.deadline.check(&self.path)?;
-                match self.packet.read(&mut self.demuxer.input) {
+                match container::read_packet(&mut self.demuxer.input, &mut self.packet) {
                     Ok(()) => {
                         if self.packet.stream() != self.stream_index {
                             continue;

@@ -683,7 +683,7 @@ impl VideoDecoder {
         while later <= MAX_REORDER {
             self.deadline.check(&self.path)?;
             let mut packet = ffmpeg::Packet::empty();
-            match packet.read(&mut self.demuxer.input) {
+            match container::read_packet(&mut self.demuxer.input, &mut packet) {
                 Ok(()) if packet.stream() == self.stream_index => {
                     match pts_of(&packet, self.time_base) {
                         Some(q) if q > t + EPS => later += 1,
@@ -787,7 +787,7 @@ impl VideoDecoder {
         }
         loop {
             self.deadline.check(&self.path)?;
-            match self.packet.read(&mut self.demuxer.input) {
+            match container::read_packet(&mut self.demuxer.input, &mut self.packet) {
                 Ok(()) => {
                     if self.packet.stream() != self.stream_index {
                         continue;

@@ -91,6 +91,17 @@ pub enum PipelineError {
     /// The run was cancelled (Ctrl-C or a dropped consumer).
     #[error("pipeline cancelled")]
     Cancelled,
+    /// The output folder already holds an earlier run's shards or sample index.
+    #[error(
+        "{dir} already holds an earlier run's output ({shards} shard(s) and samples.jsonl): choose \
+         another folder, or replace it (pretext pairs --overwrite)"
+    )]
+    OutputExists {
+        /// The output folder.
+        dir: PathBuf,
+        /// Shards found there.
+        shards: usize,
+    },
 }
 
 impl PipelineError {

@@ -33,6 +33,11 @@ pub struct DataSpec {
 }
 
 impl DataSpec {
+    /// Feature workers of a pipeline with `decode_workers` decode workers (half, at least one).
+    pub fn feature_workers_for(decode_workers: usize) -> usize {
+        (decode_workers / 2).max(1)
+    }
+
     /// Whether this is the generated in-memory source.
     pub fn is_toy(&self) -> bool {
         self.data.len() == 1 && self.data[0].as_os_str() == "toy"
@@ -65,7 +70,7 @@ pub fn data_source(
     let cfg = PipelineSourceConfig {
         seed: spec.seed,
         decode_workers: spec.workers.max(1),
-        feature_workers: (spec.workers / 2).max(1),
+        feature_workers: DataSpec::feature_workers_for(spec.workers),
         eval_split: spec.eval_split.clone(),
         val_examples: spec.val_examples,
         clips_per_file: spec.clips_per_file,

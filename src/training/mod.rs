@@ -12,6 +12,7 @@
 mod adamw;
 pub mod checkpoint;
 mod config;
+pub mod cpu_budget;
 mod device;
 mod ema;
 mod error;

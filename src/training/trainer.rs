@@ -49,6 +49,9 @@ pub struct StepReport {
     pub data_wait_share: f64,
     /// The task's primary metric at the last validation.
     pub val_metric: Option<f64>,
+    /// Share of the process's runnable thread time spent waiting for a CPU over the window
+    /// (see [`super::cpu_budget::RunQueueClock`]); `None` where the kernel does not report it.
+    pub cpu_wait_share: Option<f64>,
 }
 
 /// A validation (or evaluation) result: every metric of the task, its primary one named.
@@ -474,6 +477,7 @@ impl Trainer {
         let (mut win_wait, mut win_total) = (0.0f64, 0.0f64);
         let (mut all_wait, mut all_total, mut all_samples) = (0.0f64, 0.0f64, 0u64);
         let mut last_val_step = None;
+        let mut cpu_clock = super::cpu_budget::RunQueueClock::start();
         let mut checkpoint = PathBuf::new();
         let mut stop = StopReason::Finished;
         while self.step < t.steps {
@@ -519,6 +523,7 @@ impl Trainer {
                     samples_per_s: win_samples as f64 / win_total.max(1e-9),
                     data_wait_share: win_wait / win_total.max(1e-9),
                     val_metric: self.last_val.as_ref().map(|v| v.metric),
+                    cpu_wait_share: cpu_clock.lap(),
                 };
                 let mut rec = serde_json::to_value(&report).unwrap_or_default();
                 if let Some(o) = rec.as_object_mut() {

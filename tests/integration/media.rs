@@ -1119,3 +1119,60 @@ fn frames_and_audio_cli_write_files() {
         assert!(out.status.success() && out.stdout.len() > 200, "{sub} --help");
     }
 }
+
+/// Heap bytes in use (every arena plus mmapped blocks), from glibc's own accounting.
+fn heap_in_use() -> usize {
+    // SAFETY: mallinfo2 only reads the allocator's statistics.
+    let m = unsafe { libc::mallinfo2() };
+    m.uordblks + m.hblkhd
+}
+
+/// Decodes `file` whole, video frame by frame and audio in 1 s windows, and prints the heap's
+/// growth between the end of the first 5 s and the end of the file.
+fn decode_and_measure(file: &Path) {
+    let opts = VideoOptions { size: Some((64, 48)), ..Default::default() };
+    let mut video = VideoDecoder::open(file, &opts).unwrap();
+    let mut audio = AudioDecoder::open(file, &AudioOptions::default()).unwrap();
+    let mut frame = media::RgbFrame::empty();
+    let mut window = 0.0;
+    let mut decode_until = |t: f64| {
+        while frame.pts < t - 1e-6 && video.next_frame_into(&mut frame).unwrap() {}
+        while window + 1.0 <= t + 1e-6 {
+            assert_eq!(audio.read(window, 1.0).unwrap().samples.len(), 16_000);
+            window += 1.0;
+        }
+    };
+    decode_until(5.0);
+    let before = heap_in_use();
+    decode_until(30.0);
+    let after = heap_in_use();
+    println!("heap growth {} bytes over 25 s", after as i64 - before as i64);
+    // A leaked packet per frame is 750 packets of several kB; a bounded decoder holds the
+    // same buffers at the end as after 5 s.
+    assert!(after < before + 256 * 1024, "heap grew from {before} to {after} bytes over 25 s");
+}
+
+#[test]
+fn r26_decoders_release_every_packet() {
+    // See issue #26 §2: `Packet::read` into one reused packet never released the previous
+    // packet's buffer, so memory grew with every packet decoded. Measured in a child process
+    // that runs only this test, so no other test's allocations are counted.
+    if let Some(file) = std::env::var_os("PRETEXT_R26_CHILD") {
+        decode_and_measure(Path::new(&file));
+        return;
+    }
+    let file = fixture("long.mp4", |p| {
+        let made = testsrc_clip(p.parent().unwrap(), "tmp-long-src.mp4", 30.0, "320x240", 25);
+        std::fs::rename(made, p).unwrap();
+    });
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["media::r26_decoders_release_every_packet", "--exact", "--test-threads", "1"])
+        .args(["--nocapture"])
+        .env("PRETEXT_R26_CHILD", &file)
+        .output()
+        .unwrap();
+    let text =
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("heap growth"), "the child did not measure: {text}");
+}

@@ -401,6 +401,8 @@ fn memory_stays_bounded_over_many_files() {
             "2",
             "--out",
             d.join("o").to_str().unwrap(),
+            // The second run replaces the first's shards (a rerun is refused without it).
+            "--overwrite",
             "--stats",
             stats.to_str().unwrap(),
         ]);
@@ -421,6 +423,20 @@ fn memory_stays_bounded_over_many_files() {
         assert!(!first[k].is_null(), "samples.jsonl lacks {k}: {first}");
     }
     assert!(d.join("o/shard-000000.tar").is_file());
+    // A rerun into the same folder without --overwrite is refused and leaves it as it was
+    // (issue #26 §3: it used to truncate samples.jsonl and keep the old shards).
+    let again = run_pretext(&[
+        "pairs",
+        few.to_str().unwrap(),
+        "--count",
+        "4",
+        "--out",
+        d.join("o").to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(2), "{err}");
+    assert!(err.contains("--overwrite"), "{err}");
+    assert_eq!(std::fs::read_to_string(d.join("o/samples.jsonl")).unwrap(), log);
     let (large, r2) = rss(&many, 300, &d.join("s2.json"));
     // 15x the files and examples (two passes over 150 files): peak memory must not follow.
     assert!(large < small + 40 * 1024, "peak RSS grew from {small} kB to {large} kB");
