@@ -45,7 +45,7 @@ pub use config::{AugmentConfig, PipelineConfig};
 pub use discover::{discover, is_video, VIDEO_EXTENSIONS};
 pub use error::PipelineError;
 pub use featurize::Example;
-pub use manifest::{file_stamp, IndexEntry, Manifest};
+pub use manifest::{file_stamp, IndexEntry, Manifest, Verdict};
 pub use motion::MotionProfile;
 pub use quarantine::{Quarantine, QuarantineEntry};
 pub use reorder::Reorder;
