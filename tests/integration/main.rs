@@ -7,6 +7,7 @@
 mod common;
 
 mod cli;
+mod hostile;
 mod localize;
 mod media;
 mod pipeline;
