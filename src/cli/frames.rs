@@ -107,7 +107,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let effect = if args.allow_damaged {
             "frames at or after the damage (up to the next keyframe) may be wrong"
         } else {
-            "the frames written are not affected"
+            "found elsewhere in the file, not near the frames written"
         };
         eprintln!("warning: {} is damaged ({effect}): {}", args.file.display(), damage.summary());
     }

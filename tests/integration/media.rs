@@ -978,7 +978,18 @@ fn container_claiming_more_frames_than_it_holds_ends_cleanly() {
     let file = write("claims_more.mp4", &bytes[..bytes.len() * 6 / 10]);
     let info = media::probe(&file).unwrap();
     assert_eq!(info.video.as_ref().unwrap().frames, Some(75));
+    // Issue #26: the probe sees the file is cut short (the mdat box claims more bytes)...
+    let cut = info.integrity.as_ref().expect("truncation found by the probe");
+    assert_eq!(cut.file_bytes, (bytes.len() * 6 / 10) as u64);
+    // ...and the frames cut in half at the end are damaged, not silently returned.
     let mut dec = VideoDecoder::open(&file, &VideoOptions::default()).unwrap();
+    let strict = (|| {
+        while dec.next_frame()?.is_some() {}
+        Ok(())
+    })();
+    assert_kind(strict, "damaged", &file);
+    let mut dec = VideoDecoder::open(&file, &VideoOptions::default()).unwrap();
+    dec.set_allow_damaged(true);
     let mut n = 0;
     while dec.next_frame().unwrap().is_some() {
         n += 1;
