@@ -13,6 +13,12 @@
 //! - Audio goes through Symphonia when it supports the codec and FFmpeg otherwise; both paths
 //!   end in the same band-limited resampler ([`resampler`]) and mono mix.
 //! - Errors are typed ([`MediaError`]) and always name the file and the reason.
+//! - Damaged data never passes as good (issue #26): the decoders record damage by stream, kind
+//!   and time ([`Damage`]: failed packets, errors FFmpeg logs per decoder, corrupt-flagged
+//!   frames, demuxer failures, checksum mismatches, timestamp gaps, truncation), and a frame or
+//!   window that meets it is [`MediaError::Damaged`] unless the caller allows damaged data.
+//!   [`verify`] decodes a whole file and lists its damage; [`probe`] runs the cheap structural
+//!   check ([`structure`]) that finds files cut short.
 //! - All `unsafe` FFmpeg calls live in `ffi.rs`; the rest of the module denies `unsafe`.
 #![deny(unsafe_code)]
 
