@@ -80,6 +80,10 @@ pub struct DataArgs {
     /// Examples each file yields per pass over the files (one decode visit).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=10000))]
     pub clips_per_file: u64,
+    /// Decode every file whole when indexing it and quarantine damaged ones before training
+    /// (slower first run; the verdict is cached in the run's manifest).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[cfg(feature = "torch")]
@@ -113,6 +117,7 @@ impl DataArgs {
             eval_split: eval_split.to_string(),
             seed,
             run_dir,
+            verify: self.verify,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `pretext frames`: decode the frames displayed at given times to PNG files, so anyone can
-//! compare the decoder with the `ffmpeg` CLI.
+//! compare the decoder with the `ffmpeg` CLI. A frame that is (or should have been replaced by)
+//! a damaged one is an error, unless `--allow-damaged`, which writes it and lists the damage.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,13 +16,17 @@ use pretext::media::{ResizeMode, VideoDecoder, VideoOptions};
 /// frames keep their native (rotated) size; with --size they are scaled with a bilinear filter,
 /// stretched, or with --crop scaled on the shorter side and centre-cropped.
 ///
+/// A frame the decoder could not decode cleanly (decode errors, concealed slices, or predicted
+/// from such a frame) is an error; --allow-damaged writes it anyway and warns what was damaged.
+///
 /// Files are named frame_<index>_<time>s.png in the output folder.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The video file.
     file: PathBuf,
-    /// Times in seconds, comma separated (e.g. 1.0,2.5).
-    #[arg(long, value_delimiter = ',', required = true, num_args = 1..)]
+    /// Times in seconds, comma or space separated (e.g. 1.0,2.5; a list starting with a
+    /// negative time: --at=-1,2 or --at -1 2).
+    #[arg(long, value_delimiter = ',', required = true, num_args = 1.., allow_negative_numbers = true)]
     at: Vec<f64>,
     /// Output size WIDTHxHEIGHT (e.g. 224x224); default: native size after rotation.
     #[arg(long, value_parser = parse_size)]
@@ -33,8 +38,23 @@ pub struct Args {
     #[arg(long)]
     out: PathBuf,
     /// Per-file decode deadline in seconds.
-    #[arg(long, default_value_t = 60.0)]
-    deadline: f64,
+    #[arg(long, default_value = "60", value_parser = parse_seconds)]
+    deadline: std::time::Duration,
+    /// Write frames even where the file is damaged (a warning lists the damage).
+    #[arg(long)]
+    allow_damaged: bool,
+}
+
+/// Longest per-file deadline accepted, in seconds (a day).
+pub const MAX_DEADLINE_S: f64 = 86_400.0;
+
+/// Parses a positive number of seconds, at most [`MAX_DEADLINE_S`].
+pub fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    let v: f64 = s.trim().parse().map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !(v > 0.0 && v <= MAX_DEADLINE_S) {
+        return Err(format!("{v} s is not in (0, {MAX_DEADLINE_S}] seconds"));
+    }
+    std::time::Duration::try_from_secs_f64(v).map_err(|e| format!("{v} s: {e}"))
 }
 
 /// Parses `WIDTHxHEIGHT`.
@@ -49,17 +69,26 @@ pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !(args.deadline > 0.0 && args.deadline.is_finite()) {
-        anyhow::bail!("--deadline must be a positive number of seconds");
+    if let Some(t) = args.at.iter().find(|t| !t.is_finite()) {
+        anyhow::bail!("--at {t} is not a time in seconds");
     }
     let options = VideoOptions {
         size: args.size,
         resize: if args.crop { ResizeMode::ShorterSideCrop } else { ResizeMode::Stretch },
-        deadline: Some(std::time::Duration::from_secs_f64(args.deadline)),
+        deadline: Some(args.deadline),
         ..VideoOptions::default()
     };
     let mut decoder = VideoDecoder::open(&args.file, &options)?;
-    let frames = decoder.frames_at(&args.at)?;
+    decoder.set_allow_damaged(args.allow_damaged);
+    let frames = match decoder.frames_at(&args.at) {
+        Ok(f) => f,
+        Err(e) => {
+            if e.kind() == "damaged" {
+                eprintln!("hint: --allow-damaged writes the frames anyway, with a warning");
+            }
+            return Err(e.into());
+        }
+    };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for (i, (t, frame)) in args.at.iter().zip(&frames).enumerate() {
@@ -73,8 +102,51 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             frame.height
         );
     }
-    if decoder.corrupt_packets() > 0 {
-        eprintln!("note: {} corrupt packets were skipped", decoder.corrupt_packets());
+    let damage = decoder.damage();
+    if !damage.is_empty() {
+        let effect = if args.allow_damaged {
+            "frames at or after the damage (up to the next keyframe) may be wrong"
+        } else {
+            "found elsewhere in the file, not near the frames written"
+        };
+        eprintln!("warning: {} is damaged ({effect}): {}", args.file.display(), damage.summary());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn deadlines_are_checked_at_the_edge() {
+        assert_eq!(parse_seconds("2.5"), Ok(std::time::Duration::from_millis(2500)));
+        for bad in ["1e20", "0", "-1", "nan", "inf", "soon"] {
+            assert!(parse_seconds(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn negative_times_parse_as_numbers() {
+        for at in [&["--at", "-1"][..], &["--at", "-1", "-2"], &["--at=-1,-2"], &["--at", "1,2"]] {
+            let mut argv = vec!["pretext", "frames", "a.mp4"];
+            argv.extend(at);
+            argv.extend(["--out", "o"]);
+            let cli = crate::cli::Cli::try_parse_from(&argv);
+            assert!(cli.is_ok(), "{argv:?}: {:?}", cli.err());
+        }
+        let cli = crate::cli::Cli::try_parse_from([
+            "pretext",
+            "audio",
+            "a.mp4",
+            "--start",
+            "-0.5",
+            "--duration",
+            "1",
+            "--out",
+            "o.wav",
+        ]);
+        assert!(cli.is_ok(), "{:?}", cli.err());
+    }
 }

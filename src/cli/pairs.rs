@@ -62,6 +62,10 @@ pub struct PipelineArgs {
     /// Disable augmentation (centre crop, no flip, no colour jitter).
     #[arg(long)]
     pub no_augment: bool,
+    /// Decode every file whole when indexing it and quarantine damaged ones before any example
+    /// is cut (slower first run; the verdict is cached in the manifest).
+    #[arg(long)]
+    pub verify: bool,
     /// Probe cache (default: OUT/manifest.json for pairs, none for bench).
     #[arg(long)]
     pub manifest: Option<PathBuf>,
@@ -110,6 +114,7 @@ impl PipelineArgs {
         config.clips_per_file = self.clips_per_file as usize;
         config.manifest = self.manifest.clone();
         config.quarantine = self.quarantine.clone();
+        config.verify = self.verify;
         config.validate()?;
         Ok(config)
     }

@@ -3,7 +3,8 @@
 //! The flags become a [`Preset`] plus a validated window; decoding goes through
 //! [`AudioDecoder`] (mono by channel mean, resampled to the preset's rate on the
 //! container clock), the numbers through [`Spectrogram`], the picture through
-//! [`super::spectrogram_png`].
+//! [`super::spectrogram_png`]. A damaged window is an error unless `--allow-damaged`; zero
+//! padding outside the stream is noted (see `super::audio`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,9 @@ pub struct Args {
     /// Also draw the spectrogram as a PNG (viridis, time and frequency axes, colour bar).
     #[arg(long)]
     png: Option<PathBuf>,
+    /// Compute it even where the file is damaged (a warning lists the damage).
+    #[arg(long)]
+    allow_damaged: bool,
 }
 
 /// A validated request.
@@ -82,7 +86,10 @@ impl Request {
     fn from_args(args: &Args) -> anyhow::Result<Request> {
         let preset = Preset::from(args.preset);
         let duration = args.duration.unwrap_or(preset.clip_seconds());
-        if !(args.start.is_finite() && args.start >= 0.0) {
+        if !(args.start.is_finite()
+            && args.start >= 0.0
+            && args.start <= pretext::media::MAX_TIME_S)
+        {
             bail!("--start must be a non-negative number of seconds, got {}", args.start);
         }
         if !(duration.is_finite() && duration > 0.0 && duration <= MAX_DURATION_S) {
@@ -99,7 +106,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = AudioOptions { sample_rate: spec.sample_rate(), ..AudioOptions::default() };
     let mut decoder = AudioDecoder::open(&args.file, &options)
         .with_context(|| format!("opening {}", args.file.display()))?;
-    let clip = decoder.read(req.start, req.duration)?;
+    decoder.set_allow_damaged(args.allow_damaged);
+    let clip = super::audio::read_window(&mut decoder, req.start, req.duration)?;
+    super::audio::report_window(&args.file, &decoder, &clip, req.start + req.duration);
     let (n_freq, n_frames) = spec.shape(clip.samples.len());
     if n_frames == 0 {
         bail!(
@@ -175,6 +184,7 @@ mod tests {
             preset: PresetArg::Lvs,
             out: "x.npy".into(),
             png: None,
+            allow_damaged: false,
         }
     }
 

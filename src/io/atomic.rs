@@ -19,7 +19,8 @@ impl AtomicFile {
     pub fn create(target: &Path) -> Result<Self, IoError> {
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = target.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-        let file = File::create(&tmp).map_err(|e| IoError::os(&tmp, e))?;
+        // Errors name the file the caller asked for, not the temporary name.
+        let file = File::create(&tmp).map_err(|e| IoError::os(target, e))?;
         Ok(AtomicFile { target: target.to_path_buf(), tmp, writer: Some(BufWriter::new(file)) })
     }
 
@@ -31,8 +32,8 @@ impl AtomicFile {
     /// Flushes, syncs and renames onto the target.
     pub fn commit(mut self) -> Result<(), IoError> {
         let writer = self.writer.take().expect("writer is present until commit");
-        let file = writer.into_inner().map_err(|e| IoError::os(&self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| IoError::os(&self.tmp, e))?;
+        let file = writer.into_inner().map_err(|e| IoError::os(&self.target, e.into_error()))?;
+        file.sync_all().map_err(|e| IoError::os(&self.target, e))?;
         drop(file);
         std::fs::rename(&self.tmp, &self.target).map_err(|e| IoError::os(&self.target, e))
     }

@@ -20,6 +20,17 @@
 //!   zero where the stream has no samples.
 //! - Packet loop, EAGAIN/EOF handling, corrupt-packet counting and the per-file deadline follow
 //!   the video decoder.
+//! - Damage (issue #26) is recorded by time: packets FFmpeg fails on or logs errors about (an
+//!   `ffi::ErrorSink` on the codec and format contexts; checksums are verified where codecs
+//!   carry them), frames flagged corrupt, packets read right after a demuxer failure, packets
+//!   Symphonia rejects, gaps in the timestamps (samples that would be zero-filled), and a
+//!   stream that ends more than [`TRUNCATION_SLACK_S`] before the end its container declares
+//!   (a truncated file: the missing stretch up to the declared end). A window touching damage
+//!   fails with [`MediaError::Damaged`] unless the caller allowed damaged data
+//!   ([`AudioDecoder::set_allow_damaged`]). A window past the declared end is not damage: it is
+//!   zero padding, reported in [`AudioClip::padded_after`], and is not decoded at all.
+//! - Requests are bounded: a window may hold at most [`MAX_WINDOW_SAMPLES`] samples at the
+//!   higher of the two rates (all channels), and start no further than [`MAX_TIME_S`] from 0.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,8 +38,9 @@ use std::time::Duration;
 use ffmpeg_next as ffmpeg;
 
 use super::container::{self, seconds};
+use super::damage::{Damage, DamageKind};
 use super::deadline::Deadline;
-use super::ffi::{self, Demuxer};
+use super::ffi::{self, Demuxer, ErrorSink};
 use super::resampler::Resampler;
 use super::{AudioStreamInfo, MediaError};
 
@@ -42,6 +54,14 @@ const TIMESTAMP_JITTER_S: f64 = 0.003;
 const MAX_CONSECUTIVE_ERRORS: u32 = 64;
 /// Longest window one call may ask for, in seconds (bounds memory).
 pub const MAX_WINDOW_S: f64 = 3600.0;
+/// Most samples one window may need, counted at the higher of the stream's and the output's
+/// rate over all kept channels (2^27 f32 samples: 512 MiB): bounds memory whatever the rates.
+pub const MAX_WINDOW_SAMPLES: u64 = 1 << 27;
+/// Latest window start accepted, in seconds from 0 either way (about 31 years).
+pub const MAX_TIME_S: f64 = 1e9;
+/// A stream that ends this much before the end its container declares is truncated (smaller
+/// differences are the usual rounding of codec frames and of the container's last timestamp).
+pub const TRUNCATION_SLACK_S: f64 = 0.1;
 
 /// Options for [`AudioDecoder::open`].
 #[derive(Debug, Clone)]
@@ -83,6 +103,11 @@ pub struct AudioClip {
     pub start: f64,
     /// Interleaved samples in [-1, 1]; zero where the stream has no samples.
     pub samples: Vec<f32>,
+    /// Seconds at the window's start that lie before the stream starts (zero padding).
+    pub padded_before: f64,
+    /// Seconds at the window's end that lie past the end of the stream's samples (zero
+    /// padding: past the declared end, or, when damaged data is allowed, a truncated stretch).
+    pub padded_after: f64,
 }
 
 /// Where decoded chunks come from.
@@ -134,6 +159,13 @@ impl Source {
             Source::Symphonia(s) => s.corrupt,
         }
     }
+
+    fn damage(&self) -> &Damage {
+        match self {
+            Source::Ffmpeg(s) => &s.damage,
+            Source::Symphonia(s) => &s.damage,
+        }
+    }
 }
 
 /// An audio decoder owned by one thread.
@@ -156,6 +188,14 @@ pub struct AudioDecoder {
     chunk: Vec<f32>,
     scratch: Vec<f32>,
     resampled: Vec<f32>,
+    /// Return damaged windows instead of failing with [`MediaError::Damaged`].
+    allow_damaged: bool,
+    /// Gaps and truncation found here (the source keeps its own decode damage).
+    damage: Damage,
+    /// Where the stream's samples end, once decoding has reached the end.
+    stream_end: Option<f64>,
+    /// Chunks (decoder frames) decoded so far.
+    chunks: u64,
 }
 
 impl AudioDecoder {
@@ -230,7 +270,35 @@ impl AudioDecoder {
             chunk: Vec::new(),
             scratch: Vec::new(),
             resampled: Vec::new(),
+            allow_damaged: false,
+            damage: Damage::new(),
+            stream_end: None,
+            chunks: 0,
         })
+    }
+
+    /// Chunks (decoder frames, or Symphonia packets) decoded so far.
+    pub(crate) fn chunks_decoded(&self) -> u64 {
+        self.chunks
+    }
+
+    /// Returns damaged windows (zero-filled gaps, noise where FFmpeg concealed errors) instead
+    /// of failing with [`MediaError::Damaged`]; the damage stays listed in [`Self::damage`].
+    pub fn set_allow_damaged(&mut self, allow: bool) {
+        self.allow_damaged = allow;
+    }
+
+    /// Every damage seen so far (decode errors, gaps, truncation), by time.
+    pub fn damage(&self) -> Damage {
+        let mut all = self.source.damage().clone();
+        all.extend(&self.damage);
+        all
+    }
+
+    /// The stream's time range on the container clock: its start and, when known, the end it
+    /// declares (its own duration, else Matroska's tag or the container's end).
+    pub fn time_range(&self) -> (f64, Option<f64>) {
+        (self.info.start_time, self.duration())
     }
 
     /// Stream parameters (of the source stream, before resampling).
@@ -273,25 +341,65 @@ impl AudioDecoder {
     /// Samples in `[start, start + duration)` seconds on the container clock, at the output rate:
     /// exactly `round(duration * rate)` frames, zero-padded where the stream has none.
     pub fn read(&mut self, start: f64, duration: f64) -> Result<AudioClip, MediaError> {
-        if !start.is_finite() || !duration.is_finite() || !(0.0..=MAX_WINDOW_S).contains(&duration)
-        {
-            return Err(MediaError::OutOfRange {
-                path: self.path.clone(),
-                kind: "audio",
-                t: start,
-                start: self.info.start_time,
-                end: self.duration().unwrap_or(f64::INFINITY),
-            });
+        let bad = |reason: String| MediaError::Request { path: self.path.clone(), reason };
+        if !(start.is_finite() && start.abs() <= MAX_TIME_S) {
+            return Err(bad(format!(
+                "window start {start}s is not a time within {MAX_TIME_S:e}s of 0"
+            )));
+        }
+        if !(duration.is_finite() && (0.0..=MAX_WINDOW_S).contains(&duration)) {
+            return Err(bad(format!(
+                "window length {duration}s is not between 0 and {MAX_WINDOW_S}s"
+            )));
         }
         let rate = f64::from(self.options.sample_rate);
-        let n = (duration * rate).round() as usize;
-        let support = self.resampler.support_seconds();
-        let need_from = start - support;
-        let need_to = start + n as f64 / rate + support;
-        self.fill(need_from, need_to)?;
-
         let in_rate = f64::from(self.info.sample_rate);
         let ch = self.channels;
+        let worst = (duration * rate.max(in_rate)).ceil() * ch as f64;
+        if worst > MAX_WINDOW_SAMPLES as f64 {
+            return Err(bad(format!(
+                "a {duration}s window at {} Hz ({} Hz in the file) x {ch} channel(s) needs {worst} \
+                 samples, over the limit of {MAX_WINDOW_SAMPLES} (512 MiB); ask for a shorter \
+                 window, a lower rate, or mono",
+                self.options.sample_rate, self.info.sample_rate
+            )));
+        }
+        let n = (duration * rate).round() as usize;
+        let end = start + n as f64 / rate;
+        let padded_before = (self.info.start_time - start).clamp(0.0, duration);
+        if self.duration().is_some_and(|e| start >= e + SEEK_AHEAD_S) {
+            // Far past the declared end: nothing to decode, the whole window is padding.
+            let samples = vec![0.0f32; n * ch];
+            let padded_after = duration - padded_before;
+            let sample_rate = self.options.sample_rate;
+            return Ok(AudioClip {
+                sample_rate,
+                channels: ch as u16,
+                start,
+                samples,
+                padded_before,
+                padded_after,
+            });
+        }
+        let support = self.resampler.support_seconds();
+        let need_from = start - support;
+        let need_to = end + support;
+        self.fill(need_from, need_to)?;
+        if !self.allow_damaged {
+            let near = self.damage().touching(need_from, need_to);
+            if !near.is_empty() {
+                return Err(MediaError::Damaged {
+                    path: self.path.clone(),
+                    stream: "audio",
+                    start,
+                    end,
+                    damage: near,
+                });
+            }
+        }
+        let padded_after =
+            self.stream_end.map_or(0.0, |e| (end - e.max(start)).clamp(0.0, duration));
+
         let mut samples = vec![0.0f32; n * ch];
         for c in 0..ch {
             let channel: &[f32] = if ch == 1 {
@@ -313,7 +421,14 @@ impl AudioDecoder {
             self.buf.drain(..drop_frames * ch);
             self.buf_t0 += drop_frames as f64 / in_rate;
         }
-        Ok(AudioClip { sample_rate: self.options.sample_rate, channels: ch as u16, start, samples })
+        Ok(AudioClip {
+            sample_rate: self.options.sample_rate,
+            channels: ch as u16,
+            start,
+            samples,
+            padded_before,
+            padded_after,
+        })
     }
 
     /// End time of the buffered samples.
@@ -340,8 +455,62 @@ impl AudioDecoder {
         }
         while !self.exhausted && self.buf_end() < to {
             self.decode_chunk()?;
+            // Decoding forward to a far window (a seek that fell back to the start): drop what
+            // lies before it as we go, so memory stays bounded.
+            let frames = self.buf.len() / self.channels;
+            let before = ((from - self.buf_t0) * in_rate).floor();
+            if frames > 1 << 20 && before > 0.0 {
+                let drop = (before as usize).min(frames.saturating_sub(1));
+                self.buf.drain(..drop * self.channels);
+                self.buf_t0 += drop as f64 / in_rate;
+            }
+        }
+        if self.exhausted {
+            self.reached_end();
         }
         Ok(())
+    }
+
+    /// Decoding reached the end of the stream: remember where the samples end, and record the
+    /// stretch up to the declared end as truncation when it is more than rounding.
+    fn reached_end(&mut self) {
+        let end = if self.buf.is_empty() {
+            self.stream_end.unwrap_or(self.info.start_time).max(self.buf_t0)
+        } else {
+            self.buf_end()
+        };
+        if self.stream_end.is_some_and(|e| e >= end) {
+            return;
+        }
+        self.stream_end = Some(end);
+        if let Some(declared) = self.duration().filter(|d| end < d - TRUNCATION_SLACK_S) {
+            self.damage.add("audio", DamageKind::Truncated, (end, declared), 0.0, || {
+                format!("the samples end at {end:.3}s, the container declares {declared:.3}s")
+            });
+        }
+    }
+
+    /// Decodes the whole stream (keeping only a sample of buffer), recording its damage;
+    /// returns the time of the first sample and the end of the last, or `None` without any.
+    pub(crate) fn decode_all(&mut self) -> Result<Option<(f64, f64)>, MediaError> {
+        self.seek_to(f64::NEG_INFINITY)?;
+        let mut first = None;
+        let in_rate = f64::from(self.info.sample_rate);
+        while !self.exhausted {
+            if first.is_none() && !self.buf.is_empty() {
+                first = Some(self.buf_t0);
+            }
+            // Keep one sample frame so the next chunk's gap is measured from it.
+            let frames = self.buf.len() / self.channels;
+            if frames > 1 << 16 {
+                let drop = frames - 1;
+                self.buf.drain(..drop * self.channels);
+                self.buf_t0 += drop as f64 / in_rate;
+            }
+            self.decode_chunk()?;
+        }
+        self.reached_end();
+        Ok(first.map(|f| (f, self.buf_end())))
     }
 
     fn seek_to(&mut self, from: f64) -> Result<(), MediaError> {
@@ -383,6 +552,7 @@ impl AudioDecoder {
             self.chunk = chunk;
             return Ok(());
         }
+        self.chunks += 1;
         let in_rate = f64::from(self.info.sample_rate);
         let frames = chunk.len() / src_ch;
         let t = match (time, self.buf.is_empty() && !self.positioned) {
@@ -400,9 +570,16 @@ impl AudioDecoder {
         let have = (self.buf.len() / self.channels) as i64;
         let mut skip = 0usize;
         if expected_frame > have + jitter {
-            // A gap in the timestamps: silence.
+            // A gap in the timestamps: silence, and missing samples.
             let gap = (expected_frame - have) as usize;
+            let from = self.buf_end();
             self.buf.resize(self.buf.len() + gap * self.channels, 0.0);
+            let to = self.buf_end();
+            // The chunk after the gap overlaps the lost one (transform codecs): spoiled too.
+            let spoiled = to + frames as f64 / in_rate;
+            self.damage.add("audio", DamageKind::MissingSamples, (from, spoiled), 1e-3, || {
+                format!("{:.1} ms without samples", (to - from) * 1e3)
+            });
         } else if expected_frame < have - jitter {
             // Overlap: keep what we have.
             skip = ((have - expected_frame) as usize).min(frames);
@@ -504,21 +681,31 @@ struct FfmpegSource {
     done: bool,
     corrupt: u64,
     consecutive_errors: u32,
+    /// Damage found by time.
+    damage: Damage,
+    /// `[start, end)` of the last packet sent (seconds), to place errors seen later.
+    last_packet: Option<(f64, f64)>,
+    /// The demuxer failed (or logged an error) since the last packet of our stream was read.
+    read_failed: bool,
+    /// Counts FFmpeg's error messages about our contexts. Declared last: dropped after them.
+    sink: ErrorSink,
 }
 
 impl FfmpegSource {
     fn new(
         path: &Path,
-        demuxer: Demuxer,
+        mut demuxer: Demuxer,
         info: &AudioStreamInfo,
         deadline: Deadline,
     ) -> Result<Self, MediaError> {
+        let sink = ErrorSink::new();
+        sink.attach_input(&mut demuxer.input);
         let stream = demuxer
             .input
             .stream(info.index)
             .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "audio" })?;
         let time_base = stream.time_base();
-        let decoder = Self::open_decoder(path, &stream, &info.codec)?;
+        let decoder = Self::open_decoder(path, &stream, &info.codec, &sink)?;
         Ok(FfmpegSource {
             path: path.to_path_buf(),
             decoder,
@@ -533,17 +720,24 @@ impl FfmpegSource {
             done: false,
             corrupt: 0,
             consecutive_errors: 0,
+            damage: Damage::new(),
+            last_packet: None,
+            read_failed: false,
+            sink,
         })
     }
 
-    /// A fresh decoder for `stream`.
+    /// A fresh decoder for `stream`, reporting to `sink`, with checksum checks on.
     fn open_decoder(
         path: &Path,
         stream: &ffmpeg::format::stream::Stream,
         codec: &str,
+        sink: &ErrorSink,
     ) -> Result<ffmpeg::decoder::Audio, MediaError> {
-        let ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
+        let mut ctx = ffmpeg::codec::context::Context::from_parameters(stream.parameters())
             .map_err(|e| MediaError::ffmpeg(path, "codec parameters", e))?;
+        sink.attach_codec(&mut ctx);
+        ffi::enable_crc_checks(&mut ctx);
         let mut decoder = ctx.decoder();
         decoder.set_packet_time_base(stream.time_base());
         decoder.audio().map_err(|e| match e {
@@ -583,11 +777,22 @@ impl FfmpegSource {
                 self.demuxer.input.stream(self.stream_index).ok_or_else(|| {
                     MediaError::NoStream { path: self.path.clone(), kind: "audio" }
                 })?;
-            self.decoder = Self::open_decoder(&self.path, &stream, &self.codec)?;
+            self.decoder = Self::open_decoder(&self.path, &stream, &self.codec, &self.sink)?;
         }
         self.eof_sent = false;
         self.done = false;
+        self.last_packet = None;
+        self.read_failed = false;
         Ok(())
+    }
+
+    /// Records the packet `[start, end)` as damaged, with FFmpeg's last message. The next
+    /// packet's duration counts too: transform codecs (AAC, AC-3, Opus, Vorbis) overlap each
+    /// frame with the next, so a lost or garbled frame spoils the start of the following one.
+    fn damaged(&mut self, kind: DamageKind, (start, end): (f64, f64)) {
+        let sink = &self.sink;
+        let end = end + (end - start).max(0.0);
+        self.damage.add("audio", kind, (start, end), 1e-3, || sink.last_message());
     }
 
     fn note_error(&mut self) -> Result<(), MediaError> {
@@ -614,10 +819,28 @@ impl FfmpegSource {
         }
         loop {
             self.deadline.check(&self.path)?;
-            match self.decoder.receive_frame(&mut self.frame) {
+            let errors = self.sink.errors();
+            let received = {
+                let _guard = self.sink.enter();
+                self.decoder.receive_frame(&mut self.frame)
+            };
+            if self.sink.errors() > errors {
+                if let Some(range) = self.last_packet {
+                    self.damaged(DamageKind::DecodeError, range);
+                }
+            }
+            match received {
                 Ok(()) => {
                     self.consecutive_errors = 0;
                     *time = self.frame.timestamp().and_then(|ts| seconds(ts, self.time_base));
+                    if ffi::frame_damage(&self.frame) {
+                        let rate = f64::from(self.frame.rate().max(1));
+                        let from = time.or(self.last_packet.map(|p| p.0));
+                        if let Some(t) = from {
+                            let end = t + self.frame.samples() as f64 / rate;
+                            self.damaged(DamageKind::Concealed, (t, end));
+                        }
+                    }
                     append_ffmpeg_samples(&self.frame, channels, out);
                     return Ok(true);
                 }
@@ -633,6 +856,9 @@ impl FfmpegSource {
                 }
                 Err(_) => {
                     self.corrupt += 1;
+                    if let Some(range) = self.last_packet {
+                        self.damaged(DamageKind::DecodeError, range);
+                    }
                     self.note_error()?;
                     if self.eof_sent {
                         continue;
@@ -642,12 +868,49 @@ impl FfmpegSource {
             // Feed one packet of our stream (or EOF).
             loop {
                 self.deadline.check(&self.path)?;
-                match container::read_packet(&mut self.demuxer.input, &mut self.packet) {
+                let errors = self.sink.errors();
+                let read = {
+                    let _guard = self.sink.enter();
+                    container::read_packet(&mut self.demuxer.input, &mut self.packet)
+                };
+                let read_failed = match &read {
+                    Ok(()) | Err(ffmpeg::Error::Eof) => false,
+                    Err(_) => !self.deadline.expired(),
+                };
+                if read_failed || self.sink.errors() > errors {
+                    self.read_failed = true;
+                }
+                match read {
                     Ok(()) => {
                         if self.packet.stream() != self.stream_index {
                             continue;
                         }
-                        if self.decoder.send_packet(&self.packet).is_err() {
+                        let tb = self.time_base;
+                        let start =
+                            self.packet.pts().or(self.packet.dts()).and_then(|t| seconds(t, tb));
+                        let range = start.map(|s| {
+                            let d = seconds(self.packet.duration(), tb).unwrap_or(0.0).max(0.0);
+                            (s, s + d)
+                        });
+                        let range = range.or_else(|| self.last_packet.map(|p| (p.1, p.1)));
+                        self.last_packet = range;
+                        if std::mem::take(&mut self.read_failed) {
+                            if let Some(r) = range {
+                                self.damaged(DamageKind::ReadError, r);
+                            }
+                        }
+                        let errors = self.sink.errors();
+                        let sent = {
+                            let _guard = self.sink.enter();
+                            self.decoder.send_packet(&self.packet)
+                        };
+                        let failed = sent.is_err();
+                        if failed || self.sink.errors() > errors {
+                            if let Some(r) = range {
+                                self.damaged(DamageKind::DecodeError, r);
+                            }
+                        }
+                        if failed {
                             self.corrupt += 1;
                             self.note_error()?;
                         }
@@ -687,6 +950,10 @@ struct SymphoniaSource {
     corrupt: u64,
     consecutive_errors: u32,
     interleaved: Vec<f32>,
+    /// Damage found by time.
+    damage: Damage,
+    /// End of the last packet read (seconds), to place errors without a time of their own.
+    last_end: Option<f64>,
 }
 
 impl SymphoniaSource {
@@ -734,6 +1001,8 @@ impl SymphoniaSource {
             corrupt: 0,
             consecutive_errors: 0,
             interleaved: Vec::new(),
+            damage: Damage::new(),
+            last_end: None,
         })
     }
 
@@ -775,6 +1044,11 @@ impl SymphoniaSource {
                 Err(e) => {
                     self.corrupt += 1;
                     self.consecutive_errors += 1;
+                    if let Some(t) = self.last_end {
+                        self.damage.add("audio", DamageKind::ReadError, (t, t), 1e-3, || {
+                            format!("Symphonia: {e}")
+                        });
+                    }
                     if self.consecutive_errors > MAX_CONSECUTIVE_ERRORS {
                         return Err(MediaError::Corrupt {
                             path: self.path.clone(),
@@ -792,6 +1066,13 @@ impl SymphoniaSource {
                 .time_base
                 .and_then(|tb| tb.calc_time(packet.pts))
                 .map(|t| t.as_secs_f64() + self.clock_offset);
+            let end = self
+                .time_base
+                .and_then(|tb| tb.calc_time(packet.pts.saturating_add(packet.dur)))
+                .map(|t| t.as_secs_f64() + self.clock_offset);
+            if end.is_some() {
+                self.last_end = end;
+            }
             match self.decoder.decode(&packet) {
                 Ok(buf) => {
                     self.consecutive_errors = 0;
@@ -810,9 +1091,14 @@ impl SymphoniaSource {
                     }
                     return Ok(true);
                 }
-                Err(SErr::DecodeError(_)) | Err(SErr::IoError(_)) => {
+                Err(e @ (SErr::DecodeError(_) | SErr::IoError(_))) => {
                     self.corrupt += 1;
                     self.consecutive_errors += 1;
+                    if let (Some(a), Some(b)) = (pts, end) {
+                        self.damage.add("audio", DamageKind::DecodeError, (a, b), 1e-3, || {
+                            format!("Symphonia: {e}")
+                        });
+                    }
                     if self.consecutive_errors > MAX_CONSECUTIVE_ERRORS {
                         return Err(MediaError::Corrupt {
                             path: self.path.clone(),

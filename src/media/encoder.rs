@@ -7,7 +7,10 @@
 //!   on the machine's thread count.
 //! - Deterministic bytes: every encoder runs with `threads=1` and `AV_CODEC_FLAG_BITEXACT`, and
 //!   the muxer with `AVFMT_FLAG_BITEXACT` (`fflags=+bitexact`), so no library version strings or
-//!   wall-clock times end up in the file. Same inputs and same FFmpeg build give the same bytes.
+//!   wall-clock times end up in the file. x264 also runs `cpu-independent` (its AVX-512
+//!   macroblock-tree code let uninitialised heap memory into the output, so bytes depended on
+//!   which clips a thread had encoded before). Same inputs and same FFmpeg build give the same
+//!   bytes, whatever else the process encodes.
 //! - Video frames get `pts = index` on a `1/fps` time base; audio frames are cut to the encoder's
 //!   `frame_size` with `pts = first sample index` on a `1/rate` time base (the last frame is
 //!   zero-padded only when the codec cannot take a short final frame). Packets are rescaled to the
@@ -209,7 +212,12 @@ impl MediaEncoder {
             Container::Mp4 | Container::Mkv => {
                 vopts.set("preset", "veryfast");
                 vopts.set("crf", &crf);
-                vopts.set("x264-params", "sliced-threads=0:lookahead-threads=1");
+                // `cpu-independent` makes x264 use its C macroblock-tree propagation
+                // (`mbtree_propagate_cost/list`). With the AVX-512 versions the bottom-right
+                // macroblocks depended on uninitialised heap memory (output became stable with
+                // MALLOC_PERTURB_, with AVX-512 masked out, or with this flag), i.e. on which
+                // clips a thread had encoded before: bytes changed with --threads (issue #26).
+                vopts.set("x264-params", "sliced-threads=0:lookahead-threads=1:cpu-independent=1");
             }
             Container::Webm => {
                 vopts.set("deadline", "realtime");

@@ -62,8 +62,38 @@ pub enum MediaError {
         /// What went wrong.
         reason: String,
     },
+    /// The requested window of a stream is damaged (decode errors, concealed frames, missing
+    /// samples, truncation): decoding it would return wrong data. Skip the file, or allow
+    /// damaged data (`set_allow_damaged`, `--allow-damaged`) to get a best-effort decode.
+    #[error(
+        "{path}: {} is damaged: {}; its decode would be wrong (skip the file, or allow damaged \
+         data for a best-effort decode)",
+        window_text(stream, *start, *end),
+        damage.summary()
+    )]
+    Damaged {
+        /// File concerned.
+        path: PathBuf,
+        /// "video" or "audio".
+        stream: &'static str,
+        /// Start of the requested window (seconds, container clock).
+        start: f64,
+        /// End of the requested window (seconds; the time asked for, for one video frame).
+        end: f64,
+        /// The damage found in (or next to) that window.
+        damage: super::Damage,
+    },
+    /// The request itself is out of bounds (a window too long for memory, a time no file has):
+    /// change the request.
+    #[error("{path}: request refused: {reason}")]
+    Request {
+        /// File concerned.
+        path: PathBuf,
+        /// Which limit the request exceeds.
+        reason: String,
+    },
     /// The requested time lies outside the stream.
-    #[error("{path}: time {t:.3}s is outside the {kind} stream [{start:.3}, {end:.3})")]
+    #[error("{path}: time {t:.3}s is outside the {kind} stream {}", stream_range(*start, *end))]
     OutOfRange {
         /// File concerned.
         path: PathBuf,
@@ -119,6 +149,24 @@ pub enum MediaError {
     },
 }
 
+/// "the video frame at 1.000s" or "the audio in [1.000, 3.000)s".
+fn window_text(stream: &str, start: f64, end: f64) -> String {
+    if end > start {
+        format!("the {stream} in [{start:.3}, {end:.3})s")
+    } else {
+        format!("the {stream} frame at {start:.3}s")
+    }
+}
+
+/// `[start, end)`, or a sentence saying the end is unknown (no `inf` for users).
+fn stream_range(start: f64, end: f64) -> String {
+    if end.is_finite() {
+        format!("[{start:.3}, {end:.3})")
+    } else {
+        format!("(it starts at {start:.3}s; its end is unknown)")
+    }
+}
+
 impl MediaError {
     /// Wraps an FFmpeg error with the file and what we were doing.
     pub(crate) fn ffmpeg(
@@ -139,6 +187,8 @@ impl MediaError {
             | MediaError::Unsupported { path, .. }
             | MediaError::InvalidStream { path, .. }
             | MediaError::Corrupt { path, .. }
+            | MediaError::Damaged { path, .. }
+            | MediaError::Request { path, .. }
             | MediaError::OutOfRange { path, .. }
             | MediaError::Truncated { path, .. }
             | MediaError::Deadline { path, .. }
@@ -157,11 +207,40 @@ impl MediaError {
             MediaError::Unsupported { .. } => "unsupported",
             MediaError::InvalidStream { .. } => "invalid_stream",
             MediaError::Corrupt { .. } => "corrupt",
+            MediaError::Damaged { .. } => "damaged",
+            MediaError::Request { .. } => "request",
             MediaError::OutOfRange { .. } => "out_of_range",
             MediaError::Truncated { .. } => "truncated",
             MediaError::Deadline { .. } => "deadline",
             MediaError::Encode { .. } => "encode",
             MediaError::Ffmpeg { .. } => "ffmpeg",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_end_is_said_in_words() {
+        let e = MediaError::OutOfRange {
+            path: "a.mkv".into(),
+            kind: "video",
+            t: -1.0,
+            start: 0.007,
+            end: f64::INFINITY,
+        };
+        let text = e.to_string();
+        assert!(!text.contains("inf"), "{text}");
+        assert!(text.contains("starts at 0.007s; its end is unknown"), "{text}");
+        let e = MediaError::OutOfRange {
+            path: "a.mp4".into(),
+            kind: "audio",
+            t: 9.0,
+            start: 0.0,
+            end: 3.0,
+        };
+        assert!(e.to_string().contains("[0.000, 3.000)"), "{e}");
     }
 }

@@ -15,14 +15,26 @@
 //!
 //! - [`index_keyframe_before`]: the demuxer's keyframe index entry at or before a timestamp, so
 //!   the video decoder seeks only when a keyframe lies between its position and the target.
+//! - [`ErrorSink`] and [`install_log_callback`]: FFmpeg reports most damage only as log messages
+//!   (an H.264 slice that fails mid-way is concealed and logged, not returned as an error), so
+//!   the process-wide log callback counts error messages per decoder. A sink is found from the
+//!   context that logs: `opaque` of an `AVCodecContext` (frame-thread copies inherit it) or an
+//!   `AVFormatContext`, checked against a registry of live sinks before use, or else the sink
+//!   the current thread entered ([`ErrorSink::enter`]). Messages of other contexts are dropped,
+//!   as the `Quiet` log level did before.
+//! - [`enable_crc_checks`], [`frame_damage`]: `err_recognition` checksum checks on a decoder
+//!   (AC-3, MP3 and FLAC carry checksums FFmpeg skips by default) and a frame's corrupt flag and
+//!   `decode_error_flags`.
 //!
 //! Each function documents the invariants it relies on; nothing else in `media` uses `unsafe`.
 #![allow(unsafe_code)]
 
 use std::cell::Cell;
-use std::ffi::{c_int, c_void, CString};
+use std::ffi::{c_char, c_int, c_void, CString};
 use std::path::Path;
 use std::ptr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use ffmpeg_next as ffmpeg;
@@ -170,6 +182,203 @@ pub(crate) fn open_input(
             }
         }
         Ok(Demuxer { input: ffmpeg::format::context::Input::wrap(ps), interrupt: state })
+    }
+}
+
+/// What one [`ErrorSink`] has counted.
+struct SinkState {
+    errors: AtomicU64,
+    last: Mutex<String>,
+}
+
+/// Addresses of the live sinks' states; the log callback touches a state only while it is
+/// listed here, under this lock, and a sink leaves the list (under the lock) before its state
+/// is freed.
+static SINKS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// The sink entered on this thread ([`ErrorSink::enter`]), 0 when none.
+    static CURRENT: Cell<usize> = const { Cell::new(0) };
+}
+
+fn sinks() -> std::sync::MutexGuard<'static, Vec<usize>> {
+    // A panic while holding the lock cannot leave the list inconsistent.
+    SINKS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Counts the error messages FFmpeg logs about the contexts it is attached to.
+///
+/// Owned by one decoder; declare it after the FFmpeg contexts it is attached to, so they are
+/// closed first (a context that outlives its sink only loses its messages).
+pub(crate) struct ErrorSink {
+    state: Box<SinkState>,
+}
+
+/// While alive, messages from contexts without a sink of their own, logged on this thread,
+/// count for the entered sink.
+pub(crate) struct SinkGuard {
+    previous: usize,
+}
+
+impl Drop for SinkGuard {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.previous));
+    }
+}
+
+impl ErrorSink {
+    /// A new sink, registered with the log callback.
+    pub(crate) fn new() -> Self {
+        let state =
+            Box::new(SinkState { errors: AtomicU64::new(0), last: Mutex::new(String::new()) });
+        sinks().push(&*state as *const SinkState as usize);
+        ErrorSink { state }
+    }
+
+    fn addr(&self) -> usize {
+        &*self.state as *const SinkState as usize
+    }
+
+    /// Error messages counted so far.
+    pub(crate) fn errors(&self) -> u64 {
+        self.state.errors.load(Ordering::Relaxed)
+    }
+
+    /// The last error message counted (empty when none).
+    pub(crate) fn last_message(&self) -> String {
+        self.state.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Counts messages logged on this thread by contexts without a sink of their own (codec
+    /// private contexts) until the guard drops.
+    pub(crate) fn enter(&self) -> SinkGuard {
+        let previous = CURRENT.with(|c| c.replace(self.addr()));
+        SinkGuard { previous }
+    }
+
+    /// Attaches the sink to a codec context (before it is opened, so frame-thread copies
+    /// inherit it).
+    pub(crate) fn attach_codec(&self, ctx: &mut ffmpeg::codec::context::Context) {
+        // SAFETY: `ctx` wraps a live AVCodecContext used on this thread; `opaque` is the user's
+        // field (FFmpeg never reads it) and ffmpeg-next does not use it.
+        unsafe { (*ctx.as_mut_ptr()).opaque = self.addr() as *mut c_void }
+    }
+
+    /// Attaches the sink to a demuxer's format context.
+    pub(crate) fn attach_input(&self, input: &mut ffmpeg::format::context::Input) {
+        // SAFETY: as for `attach_codec`: `opaque` of AVFormatContext is the user's field.
+        unsafe { (*input.as_mut_ptr()).opaque = self.addr() as *mut c_void }
+    }
+}
+
+impl Drop for ErrorSink {
+    fn drop(&mut self) {
+        let addr = self.addr();
+        sinks().retain(|&a| a != addr);
+        CURRENT.with(|c| {
+            if c.get() == addr {
+                c.set(0);
+            }
+        });
+    }
+}
+
+/// The sink a message from `avcl` counts for: the context's own (`opaque`) or the thread's.
+///
+/// # Safety
+/// `avcl` is null or points to a struct whose first member is an `AVClass` pointer (the
+/// contract of `av_log`).
+unsafe fn sink_of(avcl: *mut c_void) -> usize {
+    if !avcl.is_null() {
+        let class = *(avcl as *const *const sys::AVClass);
+        if !class.is_null() {
+            if class == sys::avcodec_get_class() {
+                let op = (*(avcl as *const sys::AVCodecContext)).opaque;
+                if !op.is_null() {
+                    return op as usize;
+                }
+            } else if class == sys::avformat_get_class() {
+                let op = (*(avcl as *const sys::AVFormatContext)).opaque;
+                if !op.is_null() {
+                    return op as usize;
+                }
+            }
+        }
+    }
+    CURRENT.with(|c| c.get())
+}
+
+unsafe extern "C" fn log_callback(
+    avcl: *mut c_void,
+    level: c_int,
+    fmt: *const c_char,
+    vl: *mut sys::__va_list_tag,
+) {
+    if level > sys::AV_LOG_ERROR {
+        return;
+    }
+    // SAFETY: FFmpeg passes `avcl` under `av_log`'s contract (see `sink_of`).
+    let addr = unsafe { sink_of(avcl) };
+    if addr == 0 {
+        return;
+    }
+    let live = sinks();
+    if !live.contains(&addr) {
+        return;
+    }
+    // SAFETY: `addr` is listed, so its state is alive until we release the lock.
+    let state = unsafe { &*(addr as *const SinkState) };
+    let mut line = [0 as c_char; 256];
+    let mut prefix: c_int = 0;
+    // SAFETY: `fmt` and `vl` are the arguments FFmpeg gave us, consumed once; the function
+    // writes at most `line.len()` bytes including the terminating NUL.
+    let text = unsafe {
+        sys::av_log_format_line2(avcl, level, fmt, vl, line.as_mut_ptr(), 256, &mut prefix);
+        std::ffi::CStr::from_ptr(line.as_ptr()).to_string_lossy()
+    };
+    let text = text.trim();
+    if bookkeeping(text) {
+        return;
+    }
+    state.errors.fetch_add(1, Ordering::Relaxed);
+    if !text.is_empty() {
+        let mut last = state.last.lock().unwrap_or_else(|p| p.into_inner());
+        last.clear();
+        last.push_str(text);
+    }
+}
+
+/// Whether an error-level message only reports reference bookkeeping, not damage: H.264's
+/// "mmco: unref short failure" is logged whenever a memory-management operation names a
+/// reference frame the decoder does not hold, which is what happens after a seek to a non-IDR
+/// keyframe (the frames before it were never decoded) and after non-reference frames were
+/// skipped on purpose. Damaged slices produce other messages and flagged frames.
+fn bookkeeping(message: &str) -> bool {
+    message.contains("mmco: unref short failure")
+}
+
+/// Routes FFmpeg's log through [`log_callback`] at error level (once per process).
+pub(crate) fn install_log_callback() {
+    // SAFETY: both calls only set process-wide logging state; the callback is thread-safe.
+    unsafe {
+        sys::av_log_set_level(sys::AV_LOG_ERROR);
+        sys::av_log_set_callback(Some(log_callback));
+    }
+}
+
+/// Turns on checksum checks (`AV_EF_CRCCHECK`) of a codec context before it is opened.
+pub(crate) fn enable_crc_checks(ctx: &mut ffmpeg::codec::context::Context) {
+    // SAFETY: a plain field of a live, not yet opened context.
+    unsafe { (*ctx.as_mut_ptr()).err_recognition |= sys::AV_EF_CRCCHECK }
+}
+
+/// Whether a decoded frame is flagged as corrupt (`AV_FRAME_FLAG_CORRUPT`) or carries
+/// `decode_error_flags` (concealment, missing references, invalid bitstream).
+pub(crate) fn frame_damage(frame: &ffmpeg::frame::Frame) -> bool {
+    // SAFETY: reading plain fields of a live frame.
+    unsafe {
+        let f = frame.as_ptr();
+        ((*f).flags & sys::AV_FRAME_FLAG_CORRUPT) != 0 || (*f).decode_error_flags != 0
     }
 }
 
@@ -364,6 +573,16 @@ pub(crate) fn set_source_colorspace(
             contrast,
             saturation,
         );
+    }
+}
+
+#[cfg(test)]
+mod bookkeeping_tests {
+    #[test]
+    fn reference_bookkeeping_is_not_damage() {
+        assert!(super::bookkeeping("[h264 @ 0x55d0] mmco: unref short failure"));
+        assert!(!super::bookkeeping("[h264 @ 0x55d0] error while decoding MB 3 2, bytestream -5"));
+        assert!(!super::bookkeeping("[h264 @ 0x55d0] concealing 12 DC, 12 AC, 12 MV errors"));
     }
 }
 

@@ -5,6 +5,12 @@
 //! comes from the display-matrix side data, as the clockwise quarter turn FFmpeg's CLI would
 //! apply. Video streams with absurd dimensions are rejected here already, so a folder walk reports
 //! them instead of a decoder failing later.
+//!
+//! Each stream's extent is `[start_time, end)` on the container clock. Its duration comes from
+//! the stream; Matroska and WebM store none per stream, so there it comes from the stream's
+//! `DURATION` tag (FFmpeg's muxer writes the stream's end time there) or else from the
+//! container's end. [`MediaInfo::integrity`] holds what a cheap structural check found (see
+//! `verify::structure`): a file shorter than its container says is truncated.
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +37,9 @@ pub struct MediaInfo {
     pub video: Option<VideoStreamInfo>,
     /// The best audio stream, if any.
     pub audio: Option<AudioStreamInfo>,
+    /// Damage a cheap structural check found without decoding (truncation); `None` when the
+    /// file's structure is whole. `pretext probe --verify` decodes everything instead.
+    pub integrity: Option<super::verify::Truncation>,
 }
 
 /// A video stream's parameters.
@@ -54,8 +63,11 @@ pub struct VideoStreamInfo {
     pub rotation: i32,
     /// Stream start time in seconds on the container clock.
     pub start_time: f64,
-    /// Stream duration in seconds, when known.
+    /// Stream duration in seconds, when known (see the module docs for where it comes from).
     pub duration: Option<f64>,
+    /// End of the stream on the container clock (`start_time + duration`), when known: frame
+    /// times to sample lie in `[start_time, end)`.
+    pub end: Option<f64>,
 }
 
 /// An audio stream's parameters.
@@ -73,8 +85,10 @@ pub struct AudioStreamInfo {
     pub layout: String,
     /// Stream start time in seconds on the container clock.
     pub start_time: f64,
-    /// Stream duration in seconds, when known.
+    /// Stream duration in seconds, when known (see the module docs for where it comes from).
     pub duration: Option<f64>,
+    /// End of the stream on the container clock (`start_time + duration`), when known.
+    pub end: Option<f64>,
 }
 
 /// Default time budget for probing one file.
@@ -87,14 +101,52 @@ pub fn probe(path: &Path) -> Result<MediaInfo, MediaError> {
     let input = &demuxer.input;
     let duration = seconds(input.duration(), ffmpeg::Rational::new(1, ffmpeg::ffi::AV_TIME_BASE))
         .filter(|d| *d >= 0.0);
+    let video = video_info(path, input)?;
+    let audio = audio_info(input);
+    let integrity = super::verify::structure(path, input.format().name());
     Ok(MediaInfo {
         path: path.to_path_buf(),
         container: input.format().name().to_string(),
         duration,
         start_time: ffi::container_start_time(input).unwrap_or(0.0),
-        video: video_info(path, input)?,
-        audio: audio_info(input),
+        video,
+        audio,
+        integrity,
     })
+}
+
+/// The container's end on its clock (`start_time + duration`), when known.
+fn container_end(input: &ffmpeg::format::context::Input) -> Option<f64> {
+    let d = seconds(input.duration(), ffmpeg::Rational::new(1, ffmpeg::ffi::AV_TIME_BASE))
+        .filter(|d| *d > 0.0)?;
+    Some(ffi::container_start_time(input).unwrap_or(0.0) + d)
+}
+
+/// `HH:MM:SS.fffffffff` (Matroska's `DURATION` tag) in seconds.
+fn parse_clock(text: &str) -> Option<f64> {
+    let mut parts = text.trim().split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let v =
+        h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0 + s.parse::<f64>().ok()?;
+    (v.is_finite() && v > 0.0).then_some(v)
+}
+
+/// A stream's duration: its own, else (Matroska) its `DURATION` tag, which FFmpeg's muxer
+/// fills with the stream's end time, else the container's end minus the stream's start.
+fn stream_duration(
+    input: &ffmpeg::format::context::Input,
+    stream: &ffmpeg::format::stream::Stream,
+    start: f64,
+) -> Option<f64> {
+    if let Some(d) = seconds(stream.duration(), stream.time_base()).filter(|d| *d > 0.0) {
+        return Some(d);
+    }
+    let tag = stream.metadata().get("DURATION").and_then(parse_clock);
+    let end = tag.filter(|e| *e > start).or_else(|| container_end(input))?;
+    Some(end - start).filter(|d| *d > 0.0)
 }
 
 /// The best video stream of an opened input (`None` when it has none; attached pictures such
@@ -120,6 +172,7 @@ pub(crate) fn video_info(
         .and_then(|sd| transform::display_matrix_rotation(sd.data()))
         .map_or(0, transform::clockwise_quarter_turn);
     let start_time = seconds(stream.start_time(), tb).unwrap_or(0.0);
+    let duration = stream_duration(input, &stream, start_time);
     Ok(Some(VideoStreamInfo {
         index: stream.index(),
         codec: params.id().name().to_string(),
@@ -130,7 +183,8 @@ pub(crate) fn video_info(
         frames: u64::try_from(stream.frames()).ok().filter(|&n| n > 0),
         rotation,
         start_time,
-        duration: seconds(stream.duration(), tb).filter(|d| *d > 0.0),
+        duration,
+        end: duration.map(|d| start_time + d),
     }))
 }
 
@@ -139,14 +193,30 @@ pub(crate) fn audio_info(input: &ffmpeg::format::context::Input) -> Option<Audio
     let stream = input.streams().best(ffmpeg::media::Type::Audio)?;
     let params = stream.parameters();
     let (channels, layout) = ffi::stream_layout(&params);
-    let tb = stream.time_base();
+    let start_time = seconds(stream.start_time(), stream.time_base()).unwrap_or(0.0);
+    let duration = stream_duration(input, &stream, start_time);
     Some(AudioStreamInfo {
         index: stream.index(),
         codec: params.id().name().to_string(),
         sample_rate: ffi::stream_sample_rate(&params),
         channels,
         layout,
-        start_time: seconds(stream.start_time(), tb).unwrap_or(0.0),
-        duration: seconds(stream.duration(), tb).filter(|d| *d > 0.0),
+        start_time,
+        duration,
+        end: duration.map(|d| start_time + d),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matroska_duration_tags_parse() {
+        assert_eq!(parse_clock("00:00:06.007000000"), Some(6.007));
+        assert_eq!(parse_clock("01:02:03.5"), Some(3723.5));
+        assert_eq!(parse_clock("6.0"), None);
+        assert_eq!(parse_clock("00:00:00.000"), None);
+        assert_eq!(parse_clock("a:b:c"), None);
+    }
 }

@@ -169,6 +169,19 @@ impl Resampler {
     pub fn resample(&self, input: &[f32], input_t0: f64, start: f64, n: usize, out: &mut Vec<f32>) {
         out.clear();
         out.reserve(n);
+        // A window that cannot reach the input (or lies absurdly far from it, where sample
+        // positions would overflow the index arithmetic) is all zeros.
+        let in_rate = f64::from(self.in_rate);
+        let first = (start - input_t0) * in_rate;
+        let last = first + n as f64 * in_rate / f64::from(self.out_rate);
+        let reach = self.half_width + 1.0;
+        if !(first.is_finite() && last.is_finite())
+            || last < -reach
+            || first > input.len() as f64 + reach
+        {
+            out.resize(n, 0.0);
+            return;
+        }
         if self.band == 1.0 || self.period > n.max(1) {
             self.resample_direct(input, input_t0, start, n, out);
         } else {
@@ -330,6 +343,21 @@ mod tests {
                 assert_eq!(fast.len(), n);
                 let err = fast.iter().zip(&slow).map(|(f, s)| (f - s).abs()).fold(0.0, f32::max);
                 assert!(err < 1e-5, "{a}->{b} at {start}: max difference {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn far_outside_the_input_is_zero_without_panicking() {
+        // Issue #26: a window at 1e15 s overflowed the tap indices ("index out of bounds").
+        for (a, b) in [(44_100, 16_000), (16_000, 16_000), (48_000, 44_100)] {
+            let r = Resampler::new(a, b);
+            let x = vec![0.5f32; 4410];
+            let mut out = Vec::new();
+            for start in [1e15, -1e15, 1e300, 1e9] {
+                r.resample(&x, 0.0, start, 100, &mut out);
+                assert_eq!(out.len(), 100);
+                assert!(out.iter().all(|v| *v == 0.0), "{a}->{b} at {start}");
             }
         }
     }

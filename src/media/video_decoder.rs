@@ -6,6 +6,18 @@
 //! - Our own packet loop (`Packet::read`, never `packets()`): `send_packet`, then
 //!   `receive_frame` until EAGAIN; at end of file `send_eof` and drain. Corrupt packets are
 //!   skipped and counted ([`VideoDecoder::corrupt_packets`]); a long run of them is an error.
+//! - Damage (issue #26): a packet is damaged when sending it fails, when FFmpeg logs an error
+//!   while decoding it (counted by an `ffi::ErrorSink` attached to the codec and format
+//!   contexts: concealed slices are only logged), when a frame comes out flagged corrupt or
+//!   with `decode_error_flags`, or when the demuxer failed just before reading it. Damage
+//!   spreads to every packet sent after it until the next keyframe packet, and to that
+//!   keyframe's leading pictures (displayed before it), since they may be predicted from it.
+//!   Errors in packets before the first keyframe after a seek, or displayed before it, are seek
+//!   artefacts (missing references of an open GOP) and do not count. A requested frame fails
+//!   with [`MediaError::Damaged`] when a damaged packet is displayed between the frame returned
+//!   and the time asked (the frame shown, or one that should have replaced it), unless the
+//!   caller allowed damaged data ([`VideoDecoder::set_allow_damaged`]); every damage seen is
+//!   kept in [`VideoDecoder::damage`]. Checksums are verified where codecs carry them.
 //! - Time is `best_effort_timestamp × time_base`. The frame "at t" is the one displayed at t: the
 //!   last frame with `pts <= t`. The decoder keeps that frame and one frame of look-ahead, so
 //!   increasing times decode forward without seeking. A time before the current frame seeks
@@ -47,8 +59,9 @@ use ffmpeg_next::format::Pixel;
 use ffmpeg_next::software::scaling;
 
 use super::container::{self, seconds};
+use super::damage::{Damage, DamageKind};
 use super::deadline::Deadline;
-use super::ffi::Demuxer;
+use super::ffi::{self, Demuxer, ErrorSink};
 use super::transform::{self, Plan};
 use super::{MediaError, VideoStreamInfo};
 
@@ -64,6 +77,9 @@ pub const MIN_SEEK_GAIN_S: f64 = 0.2;
 const MAX_CONSECUTIVE_ERRORS: u32 = 64;
 /// Slack when comparing times, in seconds (well under any frame duration).
 const EPS: f64 = 1e-6;
+/// Packets remembered since the last keyframe packet (to spread damage found in a frame to
+/// the packets decoded after it); older ones only keep the stream tainted.
+const MAX_GOP_MEMORY: usize = 1024;
 /// Packets read ahead with a pts after the target before the frame displayed at the target is
 /// known from packet timestamps alone: a frame can follow at most this many frames in decode
 /// order that it precedes in display order (H.264 and HEVC bound reordering by the 16-frame
@@ -225,6 +241,29 @@ impl Converter {
     }
 }
 
+/// Reads the next packet; also says whether FFmpeg logged an error meanwhile.
+fn read_counted(
+    sink: &ErrorSink,
+    input: &mut ffmpeg::format::context::Input,
+    packet: &mut ffmpeg::Packet,
+) -> (Result<(), ffmpeg::Error>, bool) {
+    let errors = sink.errors();
+    let read = {
+        let _guard = sink.enter();
+        container::read_packet(input, packet)
+    };
+    (read, sink.errors() > errors)
+}
+
+/// Whether a decoder call's error means failure (not "send more" or "no more").
+fn is_failure(e: &ffmpeg::Error) -> bool {
+    match e {
+        ffmpeg::Error::Eof => false,
+        ffmpeg::Error::Other { errno } => *errno != ffmpeg::ffi::EAGAIN,
+        _ => true,
+    }
+}
+
 fn fmt_name(fmt: Pixel) -> String {
     format!("{fmt:?}").to_lowercase()
 }
@@ -266,6 +305,11 @@ pub struct VideoDecoder {
     sent_pts: Vec<f64>,
     /// Whether the codec context currently has `skip_frame = NONREF`.
     skipping: bool,
+    /// A packet was decoded with `skip_frame = NONREF` since the last keyframe. H.264 then logs
+    /// reference-list errors of its own making ("mmco: unref short failure" when a skipped
+    /// frame's memory-management operations are missing), so logged-only errors do not count as
+    /// damage until the next keyframe; failed packets and frames flagged corrupt still do.
+    skipped_since_key: bool,
     /// Packets sent with `skip_frame = NONREF`.
     skip_sent: u64,
     /// Frames the decoder produced.
@@ -282,6 +326,32 @@ pub struct VideoDecoder {
     /// The decoder was drained early: it holds nothing more, although the stream goes on, so
     /// the next positioning must seek.
     drained: bool,
+    /// Return damaged frames instead of failing with [`MediaError::Damaged`].
+    allow_damaged: bool,
+    /// Every damage seen so far (bounded).
+    damage: Damage,
+    /// Packets sent from now on may be predicted from a damaged frame (until a keyframe).
+    tainted: bool,
+    /// After a keyframe that ended a tainted stretch: its leading pictures (displayed before
+    /// it) may still be predicted from the damage.
+    tainted_before: Option<f64>,
+    /// Pts of the packets sent since the last keyframe packet, in decode order (bounded).
+    since_key: Vec<f64>,
+    /// Pts of the last packet sent.
+    last_sent: Option<f64>,
+    /// No keyframe packet has been sent since the last seek (or the start).
+    awaiting_key: bool,
+    /// The first keyframe after a seek: packets displayed before it are its leading pictures,
+    /// whose missing references are the seek's doing, not damage.
+    seek_key: Option<f64>,
+    /// The demuxer failed (or logged an error) since the last packet of our stream was read.
+    read_failed: Option<String>,
+    /// Pts of packets read right after a demuxer failure, damaged when sent.
+    read_damaged: Vec<f64>,
+    /// Pts of the last packet of our stream read from the demuxer.
+    last_read: Option<f64>,
+    /// Counts FFmpeg's error messages about our contexts. Declared last: dropped after them.
+    sink: ErrorSink,
 }
 
 impl VideoDecoder {
@@ -291,7 +361,9 @@ impl VideoDecoder {
             container::check_dimensions(path, i64::from(w), i64::from(h))?;
         }
         let deadline = Deadline::after(options.deadline);
-        let demuxer = container::open_video(path, &deadline)?;
+        let mut demuxer = container::open_video(path, &deadline)?;
+        let sink = ErrorSink::new();
+        sink.attach_input(&mut demuxer.input);
         let info = super::probe::video_info(path, &demuxer.input)?
             .ok_or_else(|| MediaError::NoStream { path: path.to_path_buf(), kind: "video" })?;
         let stream = demuxer
@@ -306,6 +378,8 @@ impl VideoDecoder {
             count: options.threads.max(1),
             ..Default::default()
         });
+        sink.attach_codec(&mut ctx);
+        ffi::enable_crc_checks(&mut ctx);
         let mut decoder = ctx.decoder();
         decoder.set_packet_time_base(time_base);
         let decoder = decoder.video().map_err(|e| match e {
@@ -352,11 +426,86 @@ impl VideoDecoder {
             sent_pts: Vec::new(),
             decoded: 0,
             skipping: false,
+            skipped_since_key: false,
             skip_sent: 0,
             queue: VecDeque::new(),
             may_drain: false,
             drain_at: None,
             drained: false,
+            allow_damaged: false,
+            damage: Damage::new(),
+            tainted: false,
+            tainted_before: None,
+            since_key: Vec::new(),
+            last_sent: None,
+            awaiting_key: true,
+            seek_key: None,
+            read_failed: None,
+            read_damaged: Vec::new(),
+            last_read: None,
+            sink,
+        })
+    }
+
+    /// Returns damaged frames (best effort, as FFmpeg concealed them) instead of failing with
+    /// [`MediaError::Damaged`]; what was damaged stays listed in [`Self::damage`].
+    pub fn set_allow_damaged(&mut self, allow: bool) {
+        self.allow_damaged = allow;
+    }
+
+    /// Every damage seen so far, by time (all of it, not only near the frames returned).
+    pub fn damage(&self) -> &Damage {
+        &self.damage
+    }
+
+    /// The stream's time range on the container clock: its first frame's time and, when
+    /// known, its end (the stream's duration, or the container's for Matroska and WebM, which
+    /// store none per stream). Sample frame times inside it.
+    pub fn time_range(&self) -> (f64, Option<f64>) {
+        (self.info.start_time, self.duration())
+    }
+
+    /// Decodes every frame from the current position to the end without converting any, and
+    /// records the stream as truncated when its last frame ends well before the declared end;
+    /// returns the frames decoded and the first frame's time and the last one's end.
+    pub(crate) fn decode_all(&mut self) -> Result<(u64, Option<f64>, Option<f64>), MediaError> {
+        let (mut n, mut first, mut last) = (0u64, None, None);
+        while let Some(f) = self.decode_next()? {
+            n += 1;
+            first.get_or_insert(f.pts);
+            last = Some(f.pts);
+            self.spare.push(f.frame);
+        }
+        let end = last.map(|p| p + self.frame_duration);
+        if let Some(declared) = self.duration() {
+            let data_end = end.unwrap_or(self.info.start_time);
+            if data_end < declared - (2.0 * self.frame_duration).max(0.1) {
+                self.damage.add("video", DamageKind::Truncated, (data_end, declared), 0.0, || {
+                    format!(
+                        "the frames end at {data_end:.3}s, the container declares {declared:.3}s"
+                    )
+                });
+            }
+        }
+        Ok((n, first, end))
+    }
+
+    /// `Err(Damaged)` when damage lies between a frame shown at `shown` and the time `t` it is
+    /// returned for (unless damaged frames are allowed).
+    fn check_damage(&self, shown: f64, t: f64) -> Result<(), MediaError> {
+        if self.allow_damaged {
+            return Ok(());
+        }
+        let near = self.damage.touching(shown - EPS, shown.max(t) + EPS);
+        if near.is_empty() {
+            return Ok(());
+        }
+        Err(MediaError::Damaged {
+            path: self.path.clone(),
+            stream: "video",
+            start: t,
+            end: t,
+            damage: near,
         })
     }
 
@@ -407,6 +556,7 @@ impl VideoDecoder {
         let Some(cur) = self.current.as_ref() else {
             return Err(self.out_of_range(t));
         };
+        self.check_damage(cur.pts, t)?;
         if let Some(last) = &self.last_rgb {
             if (last.pts - cur.pts).abs() < EPS {
                 return Ok(last.clone());
@@ -483,6 +633,10 @@ impl VideoDecoder {
         let Some(next) = next else {
             return Ok(false);
         };
+        if let Err(e) = self.check_damage(next.pts, next.pts) {
+            self.set_current(next);
+            return Err(e);
+        }
         self.converter.convert(&self.path, &next.frame, out)?;
         out.pts = next.pts;
         self.last_rgb = None;
@@ -663,6 +817,15 @@ impl VideoDecoder {
         self.queue.clear();
         self.drain_at = None;
         self.drained = false;
+        self.tainted = false;
+        self.tainted_before = None;
+        self.since_key.clear();
+        self.last_sent = None;
+        self.awaiting_key = true;
+        self.seek_key = None;
+        self.read_failed = None;
+        self.read_damaged.clear();
+        self.last_read = None;
     }
 
     /// Reads packets ahead (without decoding them) until the packet displayed at `t` is known:
@@ -683,8 +846,11 @@ impl VideoDecoder {
         while later <= MAX_REORDER {
             self.deadline.check(&self.path)?;
             let mut packet = ffmpeg::Packet::empty();
-            match container::read_packet(&mut self.demuxer.input, &mut packet) {
+            let (read, logged) = read_counted(&self.sink, &mut self.demuxer.input, &mut packet);
+            self.after_read(&read, logged);
+            match read {
                 Ok(()) if packet.stream() == self.stream_index => {
+                    self.note_read(packet.pts().or(packet.dts()), packet.is_key());
                     match pts_of(&packet, self.time_base) {
                         Some(q) if q > t + EPS => later += 1,
                         Some(_) => {}
@@ -732,11 +898,24 @@ impl VideoDecoder {
         let mut frame = self.spare.pop().unwrap_or_else(ffmpeg::frame::Video::empty);
         loop {
             self.deadline.check(&self.path)?;
-            match self.decoder.receive_frame(&mut frame) {
+            let errors = self.sink.errors();
+            let received = {
+                let _guard = self.sink.enter();
+                self.decoder.receive_frame(&mut frame)
+            };
+            let logged = self.sink.errors() > errors && !self.skipped_since_key;
+            if logged || received.as_ref().is_err_and(is_failure) {
+                // Errors while producing output belong to the packets in flight: the last one.
+                if let Some(p) = self.last_sent {
+                    self.packet_damaged(p, DamageKind::DecodeError);
+                }
+            }
+            match received {
                 Ok(()) => {
                     self.consecutive_errors = 0;
                     self.decoded += 1;
-                    if frame.is_corrupt() {
+                    let flagged = ffi::frame_damage(&frame);
+                    if flagged {
                         self.corrupt += 1;
                     }
                     let pts = frame
@@ -745,6 +924,9 @@ impl VideoDecoder {
                         .or_else(|| self.last_pts.map(|p| p + self.frame_duration))
                         .unwrap_or(self.info.start_time);
                     self.last_pts = Some(pts);
+                    if flagged {
+                        self.frame_damaged(pts);
+                    }
                     return Ok(Some(Decoded { frame, pts }));
                 }
                 Err(ffmpeg::Error::Eof) => {
@@ -787,11 +969,15 @@ impl VideoDecoder {
         }
         loop {
             self.deadline.check(&self.path)?;
-            match container::read_packet(&mut self.demuxer.input, &mut self.packet) {
+            let (read, logged) =
+                read_counted(&self.sink, &mut self.demuxer.input, &mut self.packet);
+            self.after_read(&read, logged);
+            match read {
                 Ok(()) => {
                     if self.packet.stream() != self.stream_index {
                         continue;
                     }
+                    self.note_read(self.packet.pts().or(self.packet.dts()), self.packet.is_key());
                     return self.send_current_packet();
                 }
                 Err(ffmpeg::Error::Eof) => return self.send_eof(),
@@ -812,7 +998,21 @@ impl VideoDecoder {
     /// Sends `self.packet` (of our stream) with the right `skip_frame`.
     fn send_current_packet(&mut self) -> Result<(), MediaError> {
         self.set_skipping();
-        match self.decoder.send_packet(&self.packet) {
+        let pts = self
+            .packet
+            .pts()
+            .or(self.packet.dts())
+            .and_then(|ts| seconds(ts, self.time_base))
+            .or_else(|| self.last_sent.map(|p| p + self.frame_duration))
+            .unwrap_or(self.info.start_time);
+        let inherited = self.note_sent(pts, self.packet.is_key());
+        let errors = self.sink.errors();
+        let sent = {
+            let _guard = self.sink.enter();
+            self.decoder.send_packet(&self.packet)
+        };
+        let mut failed = false;
+        match sent {
             Ok(()) => {}
             Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::ffi::EAGAIN => {
                 // The decoder is full; its frames must be received first. FFmpeg guarantees
@@ -820,10 +1020,119 @@ impl VideoDecoder {
             }
             Err(_) => {
                 self.corrupt += 1;
+                failed = true;
                 self.note_error()?;
             }
         }
+        if let Some(k) = self.read_damaged.iter().position(|&q| (q - pts).abs() < EPS) {
+            self.read_damaged.swap_remove(k);
+            self.packet_damaged(pts, DamageKind::ReadError);
+        }
+        if failed || (self.sink.errors() > errors && !self.skipped_since_key) {
+            self.packet_damaged(pts, DamageKind::DecodeError);
+        } else if inherited {
+            self.packet_damaged(pts, DamageKind::Concealed);
+        }
         Ok(())
+    }
+
+    /// Notes a demuxer failure (returned or only logged), so the next packet of our stream
+    /// counts as damaged.
+    fn after_read(&mut self, read: &Result<(), ffmpeg::Error>, logged: bool) {
+        let failed = match read {
+            Err(ffmpeg::Error::Eof) | Ok(()) => false,
+            Err(_) => !self.deadline.expired(),
+        };
+        if failed || logged {
+            self.read_failed.get_or_insert_with(|| self.sink.last_message());
+        }
+    }
+
+    /// A packet of our stream was read (with timestamp `ts`). If the demuxer failed since the
+    /// previous one, packets between the two may be lost (Matroska skips to the next cluster
+    /// after a broken element): frames displayed between them are damaged, and so is this
+    /// packet unless it is a keyframe (nothing it needs was lost).
+    fn note_read(&mut self, ts: Option<i64>, key: bool) {
+        let this = ts.and_then(|ts| seconds(ts, self.time_base));
+        if let Some(why) = self.read_failed.take() {
+            match this {
+                Some(p) => {
+                    let from = self.last_read.unwrap_or(p);
+                    let (a, b) = (from.min(p), from.max(p));
+                    let b = if key && b == p { b - EPS } else { b };
+                    if b >= a {
+                        let join = 1.5 * self.frame_duration;
+                        self.damage.add("video", DamageKind::ReadError, (a, b), join, || why);
+                    }
+                    if !key && self.read_damaged.len() < MAX_GOP_MEMORY {
+                        self.read_damaged.push(p);
+                    }
+                }
+                None => self.tainted = true,
+            }
+        }
+        if this.is_some() {
+            self.last_read = this;
+        }
+    }
+
+    /// Bookkeeping for a packet about to be sent; whether it may be predicted from damage.
+    fn note_sent(&mut self, pts: f64, key: bool) -> bool {
+        if key {
+            self.skipped_since_key = false;
+            self.tainted_before = self.tainted.then_some(pts);
+            self.tainted = false;
+            self.since_key.clear();
+            self.seek_key = self.awaiting_key.then_some(pts);
+            self.awaiting_key = false;
+        }
+        self.last_sent = Some(pts);
+        if self.since_key.len() < MAX_GOP_MEMORY {
+            self.since_key.push(pts);
+        }
+        self.tainted || self.tainted_before.is_some_and(|k| pts < k - EPS)
+    }
+
+    /// Whether damage at `pts` is a seek artefact: before the first keyframe after a seek, or
+    /// a leading picture of that keyframe.
+    fn seek_artefact(&self, pts: f64) -> bool {
+        self.awaiting_key || self.seek_key.is_some_and(|k| pts < k - EPS)
+    }
+
+    /// Records the packet displayed at `pts` as damaged; what follows it is tainted.
+    fn packet_damaged(&mut self, pts: f64, kind: DamageKind) {
+        if self.seek_artefact(pts) {
+            return;
+        }
+        let sink = &self.sink;
+        let detail = || match kind {
+            DamageKind::Concealed => "predicted from a damaged frame".to_string(),
+            _ => sink.last_message(),
+        };
+        self.damage.add("video", kind, (pts, pts), 1.5 * self.frame_duration, detail);
+        self.tainted = true;
+    }
+
+    /// A frame came out flagged as damaged: it and every packet decoded after its own (until
+    /// the next keyframe) are damaged.
+    fn frame_damaged(&mut self, pts: f64) {
+        if self.seek_artefact(pts) {
+            return;
+        }
+        self.damage.add(
+            "video",
+            DamageKind::Concealed,
+            (pts, pts),
+            1.5 * self.frame_duration,
+            || "the decoder flagged the frame as corrupt".to_string(),
+        );
+        if let Some(k) = self.since_key.iter().position(|&q| (q - pts).abs() < EPS) {
+            let later: Vec<f64> = self.since_key[k + 1..].to_vec();
+            for q in later {
+                self.packet_damaged(q, DamageKind::Concealed);
+            }
+        }
+        self.tainted = true;
     }
 
     /// Sets `skip_frame` for the packet about to be sent: NONREF only when the frame cannot be
@@ -857,6 +1166,7 @@ impl VideoDecoder {
         }
         if skip {
             self.skip_sent += 1;
+            self.skipped_since_key = true;
         }
         if skip != self.skipping {
             self.decoder.skip_frame(if skip {

@@ -90,13 +90,15 @@ mod tests {
         for arch in [Arch::Vgg, Arch::Resnet18] {
             let cfg = TowerConfig {
                 arch,
-                channels: vec![4, 8, 8, 8],
+                // Wide enough that no random initialisation leaves every unit dead (the global
+                // libtorch RNG is shared with the tests running beside this one).
+                channels: vec![16, 16, 16, 16],
                 time_steps: 4,
                 ..Default::default()
             };
             let vs = nn::VarStore::new(Device::Cpu);
             let tower = Tower::new(&vs.root(), &cfg, 1, 16);
-            assert_eq!(vs.variables()["proj.weight"].size(), vec![16, 8 * 4]);
+            assert_eq!(vs.variables()["proj.weight"].size(), vec![16, 16 * 4]);
             // One click early in the window, the same click late: the time-kept pooled features
             // (and so the embeddings) must differ.
             let mut spec = vec![0f32; 2 * 32 * 64];
@@ -106,7 +108,7 @@ mod tests {
             }
             let x = Tensor::from_slice(&spec).reshape([2, 1, 32, 64]);
             let pooled = tower.pool(&tower.feature_map(&x, false));
-            assert_eq!(pooled.size(), vec![2, 8 * 4], "{arch:?}");
+            assert_eq!(pooled.size(), vec![2, 16 * 4], "{arch:?}");
             let diff = |t: &Tensor| f64::try_from((t.get(0) - t.get(1)).abs().max()).unwrap();
             assert!(diff(&pooled) > 1e-3, "{arch:?}: pooled features of shifted clicks are equal");
             let e = tower.forward_t(&x, false);

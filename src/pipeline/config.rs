@@ -76,6 +76,9 @@ pub struct PipelineConfig {
     pub queue_depth: usize,
     /// Wall-clock budget per file for decoding, in seconds.
     pub decode_deadline_s: f64,
+    /// Decode every file whole at index time (`media::verify`) and quarantine damaged ones
+    /// before any example is cut; the verdict is cached in the manifest (issue #26).
+    pub verify: bool,
 }
 
 impl std::fmt::Debug for PipelineConfig {
@@ -113,12 +116,21 @@ impl PipelineConfig {
             quarantine: None,
             queue_depth: 8,
             decode_deadline_s: 60.0,
+            verify: false,
         }
     }
 
     /// Examples per file visit after the task's say.
     pub fn clips_per_file(&self) -> usize {
         self.task.clips_per_file(self.clips_per_file).max(1)
+    }
+
+    /// The per-file budget of index-time verification, when [`Self::verify`] is on.
+    pub fn verify_deadline(&self) -> Option<std::time::Duration> {
+        self.verify.then(|| {
+            std::time::Duration::try_from_secs_f64(self.decode_deadline_s)
+                .unwrap_or(std::time::Duration::from_secs(60))
+        })
     }
 
     /// Checks every value, naming the first bad one.

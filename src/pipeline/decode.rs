@@ -8,6 +8,9 @@
 //!
 //! A media error on a file quarantines it and drops the examples that need it (the drop notices
 //! travel on so the reorder buffer can advance); the worker carries on with the next job.
+//! Damaged windows are media errors too (`MediaError::Damaged`). Before a job's examples
+//! leave, every file they draw on (own video and audio, donor audio) is checked against the
+//! quarantine once more, so a file another worker quarantined meanwhile is not used again.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -76,6 +79,15 @@ pub fn run(
         let out = decode_job(ctx, job, cancel)?;
         st.busy(t0.elapsed());
         ctx.progress.files_done.fetch_add(1, Ordering::Relaxed);
+        // An endless stream whose every file has been quarantined would plan examples forever
+        // and drop them all: stop with the reason instead.
+        let nothing = out.iter().all(|d| matches!(d, Decoded::Dropped { .. }));
+        if nothing && ctx.index.iter().all(|e| ctx.quarantine.contains(&e.path)) {
+            return Err(PipelineError::NoFiles {
+                given: ctx.index.len(),
+                quarantined: ctx.index.len(),
+            });
+        }
         for d in out {
             if matches!(d, Decoded::Sample { .. }) {
                 st.items += 1;
@@ -148,8 +160,18 @@ pub fn decode_job(
         }
     }
     let needs_audio = ctx.task.needs_audio();
+    // Files quarantined while this job ran (by another worker) are not used in any role.
+    if ctx.quarantine.contains(path) {
+        return Ok(drop_all(specs));
+    }
+    let quarantined =
+        |s: &SampleSpec| s.audio.is_some_and(|a| ctx.quarantine.contains(&ctx.index[a.file].path));
     let mut out = Vec::with_capacity(specs.len());
     for ((spec, fr), au) in specs.drain(..).zip(frames).zip(audio) {
+        if quarantined(&spec) {
+            out.push(Decoded::Dropped { seq: spec.seq });
+            continue;
+        }
         match (fr, au) {
             (Some(frames), Some(audio)) => out.push(Decoded::Sample { spec, frames, audio }),
             (Some(frames), None) if !needs_audio => {

@@ -12,7 +12,11 @@ pub enum PipelineError {
     #[error("invalid pipeline configuration: {0}")]
     Config(String),
     /// No usable input file: every file was missing, unreadable or quarantined.
-    #[error("no usable video file among {given} input(s) ({quarantined} quarantined)")]
+    #[error(
+        "no usable video file: {quarantined} of the {given} file(s) this stream reads were \
+         quarantined (the quarantine list says why) and the rest are unreadable, too short or \
+         lack a stream the task needs"
+    )]
     NoFiles {
         /// Files given or discovered.
         given: usize,

@@ -3,7 +3,9 @@
 //! without touching a single container. A changed file (size or mtime) is probed again.
 //!
 //! An [`IndexEntry`] holds only what samplers need (stream extents, frame rate, audio presence):
-//! the index is the one structure whose size grows with the number of files.
+//! the index is the one structure whose size grows with the number of files. When the index
+//! stage verifies files (decodes them whole, issue #26), each [`Verdict`] is cached the same
+//! way, keyed by path + size + mtime, whether the file passed or not.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,10 +78,28 @@ pub fn file_stamp(path: &Path) -> std::io::Result<(u64, u128)> {
     Ok((md.len(), mtime))
 }
 
+/// The cached result of verifying one file (`media::verify`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verdict {
+    /// The file.
+    pub path: PathBuf,
+    /// Size in bytes when verified.
+    pub size: u64,
+    /// Modification time (ns since the Unix epoch) when verified.
+    pub mtime_ns: u128,
+    /// Whether it decoded whole and without damage.
+    pub ok: bool,
+    /// What was wrong ("ok" when nothing).
+    pub reason: String,
+}
+
 #[derive(Serialize, Deserialize)]
 struct ManifestFile {
     version: u32,
     entries: Vec<IndexEntry>,
+    /// Absent in manifests written before verification existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    verdicts: Vec<Verdict>,
 }
 
 /// The probe cache. Lookups succeed only when size and mtime still match.
@@ -87,6 +107,7 @@ struct ManifestFile {
 pub struct Manifest {
     path: Option<PathBuf>,
     entries: BTreeMap<PathBuf, IndexEntry>,
+    verdicts: BTreeMap<PathBuf, Verdict>,
     dirty: bool,
 }
 
@@ -109,6 +130,7 @@ impl Manifest {
             })?;
         if file.version == VERSION {
             m.entries = file.entries.into_iter().map(|e| (e.path.clone(), e)).collect();
+            m.verdicts = file.verdicts.into_iter().map(|v| (v.path.clone(), v)).collect();
         } else {
             m.dirty = true;
         }
@@ -123,6 +145,17 @@ impl Manifest {
     /// Records a fresh probe result.
     pub fn insert(&mut self, entry: IndexEntry) {
         self.entries.insert(entry.path.clone(), entry);
+        self.dirty = true;
+    }
+
+    /// The cached verification verdict for `path` if it was verified at this size and mtime.
+    pub fn verdict(&self, path: &Path, size: u64, mtime_ns: u128) -> Option<&Verdict> {
+        self.verdicts.get(path).filter(|v| v.size == size && v.mtime_ns == mtime_ns)
+    }
+
+    /// Records a fresh verification verdict.
+    pub fn insert_verdict(&mut self, verdict: Verdict) {
+        self.verdicts.insert(verdict.path.clone(), verdict);
         self.dirty = true;
     }
 
@@ -142,8 +175,11 @@ impl Manifest {
         if !self.dirty {
             return Ok(());
         }
-        let file =
-            ManifestFile { version: VERSION, entries: self.entries.values().cloned().collect() };
+        let file = ManifestFile {
+            version: VERSION,
+            entries: self.entries.values().cloned().collect(),
+            verdicts: self.verdicts.values().cloned().collect(),
+        };
         let text = serde_json::to_vec_pretty(&file).map_err(|e| PipelineError::Malformed {
             path: path.clone(),
             what: "manifest",
@@ -194,6 +230,27 @@ mod tests {
         assert!(m2.get(Path::new("/v/a.mp4"), 10, 6).is_none(), "mtime change invalidates");
         std::fs::write(&path, "{").unwrap();
         assert!(matches!(Manifest::load(Some(&path)), Err(PipelineError::Malformed { .. })));
+    }
+
+    #[test]
+    fn verdicts_are_cached_like_probe_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        // A manifest written before verdicts existed still loads.
+        std::fs::write(&path, r#"{"version":1,"entries":[]}"#).unwrap();
+        let mut m = Manifest::load(Some(&path)).unwrap();
+        m.insert_verdict(Verdict {
+            path: "/v/bad.webm".into(),
+            size: 10,
+            mtime_ns: 5,
+            ok: false,
+            reason: "truncated".into(),
+        });
+        m.save().unwrap();
+        let m2 = Manifest::load(Some(&path)).unwrap();
+        let v = m2.verdict(Path::new("/v/bad.webm"), 10, 5).unwrap();
+        assert!(!v.ok && v.reason == "truncated");
+        assert!(m2.verdict(Path::new("/v/bad.webm"), 11, 5).is_none(), "size change invalidates");
     }
 
     #[test]

@@ -56,7 +56,7 @@ pub use error::PipelineError;
 pub use example::{stack, BatchField, DType, Example, Field, FieldSpec, Values};
 pub use input::{InputSpec, IMAGENET_MEAN, IMAGENET_STD};
 pub use inputs::InputReader;
-pub use manifest::{file_stamp, IndexEntry, Manifest};
+pub use manifest::{file_stamp, IndexEntry, Manifest, Verdict};
 pub use motion::MotionProfile;
 pub use quarantine::{Quarantine, QuarantineEntry};
 pub use reorder::Reorder;

@@ -197,10 +197,10 @@ fn coordinate(
         let mut index_handles = Vec::new();
         for _ in 0..config.decode_workers {
             let (m, qq, pr, hh) = (&shared_manifest, &shared.quarantine, &shared.progress, &hits);
-            let (rx, tx) = (path_rx.clone(), entry_tx.clone());
+            let (rx, tx, verify) = (path_rx.clone(), entry_tx.clone(), config.verify_deadline());
             index_handles.push(s.spawn(move || {
                 let _g = PanicGuard(cancel);
-                run_stage(first, || index::run_index(m, qq, pr, hh, &rx, &tx, cancel))
+                run_stage(first, || index::run_index(m, qq, pr, hh, verify, &rx, &tx, cancel))
             }));
         }
         drop((path_rx, entry_tx));

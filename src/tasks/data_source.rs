@@ -30,6 +30,8 @@ pub struct DataSpec {
     pub seed: u64,
     /// The run folder (split.json, probe cache, quarantine), when training.
     pub run_dir: Option<PathBuf>,
+    /// Decode every file whole at index time and quarantine damaged ones.
+    pub verify: bool,
 }
 
 impl DataSpec {
@@ -75,6 +77,7 @@ pub fn data_source(
         val_examples: spec.val_examples,
         clips_per_file: spec.clips_per_file,
         state_dir: spec.run_dir.as_deref().map(Path::to_path_buf),
+        verify: spec.verify,
     };
     Ok(Box::new(PipelineSource::new(files, input, train, eval, cfg)?))
 }

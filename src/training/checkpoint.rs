@@ -47,6 +47,17 @@ fn ck_err(path: &Path, reason: impl Into<String>) -> TrainingError {
     TrainingError::Checkpoint { path: path.to_path_buf(), reason: reason.into() }
 }
 
+/// A safetensors failure as an error naming `path`: the OS error when there is one (issue #26:
+/// its own text is a debug dump such as `IoError(Os { code: 28, .. })`), else `what` + reason.
+fn safetensors_err(path: &Path, e: tch::TchError, what: &str) -> TrainingError {
+    match e {
+        tch::TchError::SafeTensorError {
+            err: safetensors::SafeTensorError::IoError(io), ..
+        } => TrainingError::file(path, io),
+        e => ck_err(path, format!("{what}{e}")),
+    }
+}
+
 /// Writes a checkpoint atomically: `vs`'s variables, then the training `state` (optimizer
 /// moments, live weights under EMA) as given.
 pub fn save_checkpoint(
@@ -68,7 +79,7 @@ pub fn save_checkpoint(
     let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
     if let Err(e) = Tensor::write_safetensors(&named, &tmp) {
         let _ = std::fs::remove_file(&tmp);
-        return Err(ck_err(path, e.to_string()));
+        return Err(safetensors_err(path, e, ""));
     }
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
@@ -84,7 +95,7 @@ pub fn read_checkpoint(
         return Err(ck_err(path, "no such file"));
     }
     let mut tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
-        .map_err(|e| ck_err(path, format!("not a readable safetensors file: {e}")))?
+        .map_err(|e| safetensors_err(path, e, "not a readable safetensors file: "))?
         .into_iter()
         .collect();
     let meta = tensors
@@ -249,4 +260,21 @@ pub fn load_for_inference<M>(
     let model = build(&vs.root(), &meta)?;
     load_variables(path, &vs, &tensors)?;
     Ok((LoadedCheckpoint { meta, vs }, model))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn safetensors_os_errors_read_as_sentences() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let e = tch::TchError::SafeTensorError {
+            path: "/run/ck.safetensors".into(),
+            err: safetensors::SafeTensorError::IoError(full),
+        };
+        let text = safetensors_err(Path::new("/run/ck.safetensors"), e, "").to_string();
+        assert!(!text.contains("IoError") && !text.contains("Os {"), "{text}");
+        assert!(text.starts_with("/run/ck.safetensors: No space left on device"), "{text}");
+    }
 }

@@ -34,6 +34,8 @@ pub struct PipelineSourceConfig {
     pub clips_per_file: usize,
     /// Probe-cache and quarantine folder (the run folder), if any.
     pub state_dir: Option<PathBuf>,
+    /// Decode every file whole at index time and quarantine damaged ones.
+    pub verify: bool,
 }
 
 /// The pipeline-backed data source.
@@ -77,6 +79,7 @@ impl PipelineSource {
         c.clips_per_file = self.cfg.clips_per_file;
         c.manifest = self.cfg.state_dir.as_ref().map(|d| d.join("manifest.json"));
         c.quarantine = self.cfg.state_dir.as_ref().map(|d| d.join("quarantine.jsonl"));
+        c.verify = self.cfg.verify;
         c
     }
 

@@ -8,6 +8,7 @@
 mod common;
 
 mod cli;
+mod hostile;
 #[cfg(feature = "torch")]
 mod localize;
 mod media;

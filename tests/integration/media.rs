@@ -949,7 +949,16 @@ fn corrupt_packets_in_the_middle_are_skipped_and_counted() {
     let noise = random_bytes(3000, 11);
     bytes[mid..mid + 3000].copy_from_slice(&noise);
     let file = write("corrupt.mp4", &bytes);
+    // Issue #26: by default the first damaged frame is an error, not a silent success...
     let mut dec = VideoDecoder::open(&file, &VideoOptions::default()).unwrap();
+    let strict = (|| {
+        while dec.next_frame()?.is_some() {}
+        Ok(())
+    })();
+    assert_kind(strict, "damaged", &file);
+    // ...and allowed, every frame still comes out, with the damage listed by time.
+    let mut dec = VideoDecoder::open(&file, &VideoOptions::default()).unwrap();
+    dec.set_allow_damaged(true);
     let mut n = 0;
     let mut last = -1.0;
     while let Some(f) = dec.next_frame().unwrap() {
@@ -958,7 +967,8 @@ fn corrupt_packets_in_the_middle_are_skipped_and_counted() {
         n += 1;
     }
     assert!(n >= 60, "only {n} of 75 frames decoded");
-    assert!(dec.corrupt_packets() > 0, "corruption was not counted");
+    assert!(dec.corrupt_packets() > 0 || !dec.damage().is_empty(), "corruption was not counted");
+    assert!(!dec.damage().is_empty(), "damage was not recorded");
     assert!(last > 2.9, "decoding stopped at {last}");
 }
 
@@ -968,7 +978,18 @@ fn container_claiming_more_frames_than_it_holds_ends_cleanly() {
     let file = write("claims_more.mp4", &bytes[..bytes.len() * 6 / 10]);
     let info = media::probe(&file).unwrap();
     assert_eq!(info.video.as_ref().unwrap().frames, Some(75));
+    // Issue #26: the probe sees the file is cut short (the mdat box claims more bytes)...
+    let cut = info.integrity.as_ref().expect("truncation found by the probe");
+    assert_eq!(cut.file_bytes, (bytes.len() * 6 / 10) as u64);
+    // ...and the frames cut in half at the end are damaged, not silently returned.
     let mut dec = VideoDecoder::open(&file, &VideoOptions::default()).unwrap();
+    let strict = (|| {
+        while dec.next_frame()?.is_some() {}
+        Ok(())
+    })();
+    assert_kind(strict, "damaged", &file);
+    let mut dec = VideoDecoder::open(&file, &VideoOptions::default()).unwrap();
+    dec.set_allow_damaged(true);
     let mut n = 0;
     while dec.next_frame().unwrap().is_some() {
         n += 1;
