@@ -4,7 +4,8 @@
 //! Each video is cut into consecutive clips of the model's audio window (`--hop` apart) inside
 //! its video stream; a clip is the task's example of the clip's centre, made as validation makes
 //! it (no augmentation). Output: `visual.npy` `[N, E]`, `audio.npy` `[N, E]` (audio-visual
-//! tasks), and `index.jsonl` (row, file, clip time, frame pts). With `--frames-npy` (and
+//! tasks; NaN rows for files without sound), and `index.jsonl` (row, file, clip time, frame
+//! pts, whether the row has audio). With `--frames-npy` (and
 //! `--specs-npy`) the model runs on given arrays instead and also writes `logits.npy` (what
 //! `docs/python_reference.py check` compares against PyTorch).
 
@@ -95,7 +96,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(!files.is_empty(), "no video file in the inputs");
     let task = r.task.data(Role::Eval);
     let mut reader = InputReader::new(task.clone(), input, Duration::from_secs(300));
-    let (mut visual, mut audio, mut index) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut visual, mut index) = (Vec::new(), Vec::new());
+    // Audio rows stay aligned with the visual ones: a file without sound gets NaN rows (and
+    // "audio": false in the index).
+    let mut audio: Vec<Option<Tensor>> = Vec::new();
     let mut failed = 0usize;
     for file in &files {
         let e = match embed_file(
@@ -114,18 +118,32 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
+        let has_audio = e.audio.is_some();
         for c in &e.clips {
             index.push(serde_json::json!({
                 "row": index.len(), "file": c.file, "time": c.time, "frame_pts": c.frame_pts,
+                "audio": has_audio,
             }));
         }
+        if !has_audio {
+            eprintln!("{}: no audio stream; visual embeddings only", file.display());
+        }
+        audio.push(e.audio);
         visual.push(e.vision);
-        audio.extend(e.audio);
     }
     anyhow::ensure!(!index.is_empty(), "no clip could be embedded ({failed} files failed)");
     save(&args.out.join("visual.npy"), &Tensor::f_cat(&visual, 0)?)?;
-    if !audio.is_empty() {
-        save(&args.out.join("audio.npy"), &Tensor::f_cat(&audio, 0)?)?;
+    if let Some(width) = audio.iter().flatten().next().map(|a| a.size()[1]) {
+        let rows: Vec<Tensor> = audio
+            .into_iter()
+            .zip(&visual)
+            .map(|(a, v)| {
+                a.unwrap_or_else(|| {
+                    Tensor::full([v.size()[0], width], f64::NAN, (Kind::Float, Device::Cpu))
+                })
+            })
+            .collect();
+        save(&args.out.join("audio.npy"), &Tensor::f_cat(&rows, 0)?)?;
     }
     let ipath = args.out.join("index.jsonl");
     let mut f = pretext::io::AtomicFile::create(&ipath)?;

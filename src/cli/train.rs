@@ -69,9 +69,14 @@ pub struct Args {
     /// Mixed precision on CUDA (ignored on CPU).
     #[arg(long)]
     pub amp: bool,
-    /// Continue the run in --out from its last checkpoint.
+    /// Continue the run in --out from its newest checkpoint (a step checkpoint, or
+    /// best.safetensors when it is the newest).
     #[arg(long)]
     pub resume: bool,
+    /// With --resume: when the newest checkpoint is unreadable (a disk filled up, a copy was
+    /// cut), continue from the newest readable one instead of stopping with an error.
+    #[arg(long, requires = "resume")]
+    pub resume_fallback: bool,
 }
 
 /// Sets libtorch's thread pools; call once, before any tensor work.
@@ -118,11 +123,36 @@ fn train_sets(args: &Args) -> Vec<String> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ckdir = args.out.join("checkpoints");
-    let latest = checkpoint::latest_checkpoint(&ckdir);
+    let mut latest = checkpoint::latest_checkpoint(&ckdir);
+    if args.resume && latest.is_none() && ckdir.join("best.safetensors").is_file() {
+        latest = Some(ckdir.join("best.safetensors"));
+    }
     let (task, mut cfg) = if args.resume {
-        let ck = latest
+        let mut ck = latest
             .clone()
             .ok_or_else(|| pretext::training::TrainingError::NothingToResume(ckdir.clone()))?;
+        if let Err(e) = checkpoint::read_checkpoint(&ck) {
+            let fallback = checkpoint::newest_readable(&ckdir);
+            match (fallback, args.resume_fallback) {
+                (Some((p, step)), true) => {
+                    eprintln!(
+                        "warning: {e}; resuming from {} (step {step}), the newest readable \
+                         checkpoint",
+                        p.display()
+                    );
+                    ck = p;
+                }
+                (Some((p, step)), false) => anyhow::bail!(
+                    "{e}\nthe newest readable checkpoint is {} (step {step}): pass \
+                     --resume-fallback to continue from it (or move the damaged file away)",
+                    p.display()
+                ),
+                (None, _) => {
+                    anyhow::bail!("{e}\nno other checkpoint in {} is readable", ckdir.display())
+                }
+            }
+            latest = Some(ck.clone());
+        }
         let changes = train_sets(&args);
         anyhow::ensure!(
             !args.recipe.given() && changes.is_empty(),

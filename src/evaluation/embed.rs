@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use tch::{Device, Tensor};
 
 use crate::evaluation::Result;
-use crate::pipeline::{pack, Example, IndexEntry, InputReader, TaskData};
+use crate::pipeline::{pack, Example, FieldSpec, IndexEntry, InputReader, TaskData};
 use crate::training::{TaskModel, TensorBatch};
 
 /// One embedded clip.
@@ -59,7 +59,7 @@ pub fn embed_file(
     let entry = InputReader::entry(path)?;
     let times = window_centres(&entry, reader.input().clip_seconds, hop);
     let examples = reader.at_entry(&entry, &times)?;
-    let fields = task.fields(reader.input());
+    let _ = task;
     let mut clips = Vec::new();
     let (mut vision, mut audio) = (Vec::new(), Vec::new());
     let kept: Vec<(f64, Example)> =
@@ -67,6 +67,17 @@ pub fn embed_file(
     let _guard = tch::no_grad_guard();
     for chunk in kept.chunks(batch.max(1)) {
         let mut ex: Vec<Example> = chunk.iter().map(|(_, e)| e.clone()).collect();
+        // The fields these examples hold (all windows of one file alike; a file without sound
+        // gives frames only).
+        let fields: Vec<FieldSpec> = ex[0]
+            .fields
+            .iter()
+            .map(|f| FieldSpec {
+                name: f.name.clone(),
+                dtype: f.values.dtype(),
+                shape: f.shape.clone(),
+            })
+            .collect();
         let b = pack(&mut ex, &fields)?;
         let tb = TensorBatch::from_batch(&b, device)?;
         let e = model.embed(&tb)?;

@@ -174,7 +174,7 @@ pub fn decode_job(
         }
         match (fr, au) {
             (Some(frames), Some(audio)) => out.push(Decoded::Sample { spec, frames, audio }),
-            (Some(frames), None) if !needs_audio => {
+            (Some(frames), None) if !needs_audio || spec.audio.is_none() => {
                 out.push(Decoded::Sample { spec, frames, audio: Vec::new() })
             }
             _ => out.push(Decoded::Dropped { seq: spec.seq }),

@@ -62,7 +62,9 @@ impl InputReader {
     }
 
     /// The examples of `path` at `times` (seconds on the container clock), in order; `None`
-    /// where the task has no example at that time (too close to an end, no audio there).
+    /// where the task has no example at that time (too close to an end, no audio there). An
+    /// example may hold fewer fields than the task declares where the file lacks a stream (an
+    /// audio-visual task's frames of a silent file).
     pub fn at(
         &mut self,
         path: &Path,
@@ -80,12 +82,8 @@ impl InputReader {
     ) -> Result<Vec<Option<Example>>, PipelineError> {
         let index = std::slice::from_ref(entry);
         let task = self.task.as_ref();
-        if !task.usable(entry, &self.input) {
-            return Err(PipelineError::Unusable {
-                path: entry.path.clone(),
-                task: task.name().to_string(),
-            });
-        }
+        // No `usable` check: that is the training sampler's rule; `plan_at` says per time
+        // whether the task has an example there (a file without sound may still have frames).
         let ctx = PlanContext { index, input: &self.input };
         let mut slots: Vec<Option<usize>> = vec![None; times.len()];
         let mut specs = Vec::new();

@@ -180,6 +180,25 @@ fn ema_checkpoints_publish_the_average_and_keep_the_live_weights() {
 }
 
 #[test]
+fn a_checkpoint_with_non_finite_weights_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let (task, run, toy) = tiny("avc", 4);
+    let mut t = Trainer::new(dir.path(), run, &task).unwrap();
+    let batch = TensorBatch::from_batch(&toy.batch(0, 0, 8).unwrap(), Device::Cpu).unwrap();
+    t.train_step(&batch).unwrap();
+    {
+        let _g = tch::no_grad_guard();
+        let mut vars = t.var_store().variables();
+        let mut w = vars.remove("trunk.vision.proj.weight").unwrap();
+        let _ = w.fill_(f64::NAN);
+    }
+    let path = dir.path().join("nan.safetensors");
+    t.save(&path, 1.0).unwrap();
+    let err = super::Restored::load(&path, Device::Cpu, &[], false).unwrap_err().to_string();
+    assert!(err.contains("trunk.vision.proj.weight") && err.contains("NaN"), "{err}");
+}
+
+#[test]
 fn cancellation_stops_after_saving() {
     let (task, run, toy) = tiny("frame-order", 100);
     let dir = tempfile::tempdir().unwrap();

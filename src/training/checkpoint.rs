@@ -200,6 +200,15 @@ pub fn load_variables(
                 format!("{name}: shape {:?}, model has {:?}", src.size(), var.size()),
             ));
         }
+        if src.is_floating_point() && !bool::try_from(src.f_isfinite()?.f_all()?)? {
+            return Err(ck_err(
+                path,
+                format!(
+                    "{name} holds NaN or infinite values: the run had diverged before this \
+                     checkpoint was written; use an earlier checkpoint"
+                ),
+            ));
+        }
         var.f_copy_(src)?;
     }
     Ok(())
@@ -229,6 +238,19 @@ pub fn step_checkpoints(dir: &Path) -> Vec<(u64, PathBuf)> {
 /// The newest step checkpoint in `dir`.
 pub fn latest_checkpoint(dir: &Path) -> Option<PathBuf> {
     step_checkpoints(dir).pop().map(|(_, p)| p)
+}
+
+/// The newest readable checkpoint of a run folder, by the step it records, among the step
+/// checkpoints and `best.safetensors`; what `--resume` can fall back to when the newest file is
+/// damaged. Unreadable candidates are skipped.
+pub fn newest_readable(dir: &Path) -> Option<(PathBuf, u64)> {
+    let mut paths: Vec<PathBuf> = step_checkpoints(dir).into_iter().map(|(_, p)| p).collect();
+    paths.push(dir.join("best.safetensors"));
+    paths
+        .into_iter()
+        .filter(|p| p.is_file())
+        .filter_map(|p| read_checkpoint(&p).ok().map(|(m, _)| (p, m.step)))
+        .max_by_key(|(_, step)| *step)
 }
 
 /// Removes all but the newest `keep` step checkpoints.

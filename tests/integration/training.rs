@@ -217,6 +217,19 @@ fn resume_refuses_flags_that_change_the_run() {
     let o = run_pretext(&[&base[..], &["--resume", "--steps", "3"]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("finished at step 3"), "{}", stdout(&o));
+    // The newest checkpoint cut short (a full disk): --resume names it and the newest readable
+    // one, and --resume-fallback continues from that.
+    let newest = run.join("checkpoints/step-00000003.safetensors");
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() / 3]).unwrap();
+    let o = run_pretext(&[&base[..], &["--resume", "--steps", "4"]].concat());
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("step-00000003") && e.contains("--resume-fallback"), "{e}");
+    let o = run_pretext(&[&base[..], &["--resume", "--resume-fallback", "--steps", "4"]].concat());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("newest readable"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("finished at step 4"), "{}", stdout(&o));
 }
 
 fn cuda_tests_requested() -> bool {
@@ -843,5 +856,101 @@ fn r26_training_waits_passively_and_reports_contention() {
     for v in &train {
         let w = &v["cpu_wait_share"];
         assert!(w.is_null() || (0.0..=1.0).contains(&w.as_f64().unwrap()), "{v}");
+    }
+}
+
+/// `embed` reads what the model was trained on, whatever the task's example looks like: a
+/// model stacking 3 frames per example (the sync recipe's layout) embeds an MP4, a Matroska
+/// file (duration on the container) and a file without sound (visual embeddings, NaN audio
+/// rows, "audio": false in the index) (issue #26 §6).
+#[test]
+fn embed_reads_stacked_frame_models_matroska_and_silent_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("sync-tiny.toml");
+    std::fs::write(
+        &cfg,
+        r#"
+name = "sync-tiny"
+[input]
+frame_size = 16
+frames = 3
+[vision]
+channels = [4, 8]
+[audio]
+channels = [4, 8]
+time_steps = 3
+[head]
+embedding = 8
+hidden = 8
+sync = 4
+[train]
+batch = 4
+warmup_steps = 1
+val_every = 2
+val_batches = 1
+"#,
+    )
+    .unwrap();
+    let run = dir.path().join("run");
+    let o = run_pretext(&[
+        "train",
+        "--data",
+        "toy",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--val-examples",
+        "8",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let videos = dir.path().join("videos");
+    std::fs::create_dir_all(&videos).unwrap();
+    let mp4 = crate::common::testsrc_clip(&videos, "a.mp4", 3.0, "64x48", 25);
+    let mkv = videos.join("b.mkv");
+    crate::common::ffmpeg(&["-i", mp4.to_str().unwrap(), "-c", "copy", mkv.to_str().unwrap()]);
+    let silent = videos.join("c.mp4");
+    crate::common::ffmpeg(&[
+        "-i",
+        mp4.to_str().unwrap(),
+        "-an",
+        "-c",
+        "copy",
+        silent.to_str().unwrap(),
+    ]);
+    let out = dir.path().join("emb");
+    let o = run_pretext(&[
+        "embed",
+        "--checkpoint",
+        run.join("checkpoints/best.safetensors").to_str().unwrap(),
+        videos.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(out.join("index.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of =
+        |name: &str| rows.iter().filter(|r| r["file"].as_str().unwrap().ends_with(name)).count();
+    assert_eq!((of("a.mp4"), of("b.mkv"), of("c.mp4")), (3, 3, 3), "{rows:?}");
+    let v = pretext::io::read_npy_f32(&out.join("visual.npy")).unwrap();
+    let a = pretext::io::read_npy_f32(&out.join("audio.npy")).unwrap();
+    assert_eq!((v.shape.clone(), a.shape.clone()), (vec![9, 8], vec![9, 8]));
+    for (r, row) in rows.iter().enumerate() {
+        let silent = row["file"].as_str().unwrap().ends_with("c.mp4");
+        assert_eq!(row["audio"], !silent, "{row}");
+        assert_eq!(a.data[r * 8..r * 8 + 8].iter().all(|x| x.is_nan()), silent, "row {r}");
+        assert!(v.data[r * 8..r * 8 + 8].iter().all(|x| x.is_finite()), "row {r}");
     }
 }

@@ -104,6 +104,12 @@ pub fn localize_clip(
     let display_decode = (f64::from(display) * f64::from(input.decode_side())
         / f64::from(input.frame_size))
     .round() as u32;
+    if entry.audio.is_none() {
+        return Err(Error::Other(format!(
+            "{}: no audio stream: nothing to localise a sound of",
+            path.display()
+        )));
+    }
     let step = if opts.every_frame { 1.0 / entry.fps } else { 1.0 / opts.fps.max(1e-3) };
     // The span where the model's window fits both streams.
     let half = input.clip_seconds / 2.0;

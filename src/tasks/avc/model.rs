@@ -154,7 +154,14 @@ impl TaskModel for AvcModel {
         self.net.trunk()
     }
 
+    /// Both embeddings; the vision one alone for a batch without `spec` (a silent file).
     fn embed(&self, b: &TensorBatch) -> Result<Embeddings, TrainingError> {
+        if b.get("spec").is_err() {
+            return Ok(Embeddings {
+                vision: self.net.embed_vision(b.get("frames")?)?,
+                audio: None,
+            });
+        }
         let (frames, specs) = self.inputs(b)?;
         let (v, a) = self.net.embed(frames, specs)?;
         Ok(Embeddings { vision: v, audio: Some(a) })

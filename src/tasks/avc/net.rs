@@ -226,6 +226,12 @@ impl AvcNet {
         self.temperature
     }
 
+    /// The visual embedding `[B, E]` alone, in eval mode.
+    pub fn embed_vision(&self, frames: &Tensor) -> Result<Tensor, ModelError> {
+        let x = fold_frames(frames, self.frames)?;
+        Ok(self.trunk.vision()?.forward_t(&x, false))
+    }
+
     /// Per-clip embeddings `([B, E] visual, [B, E] audio)` in eval mode.
     pub fn embed(&self, frames: &Tensor, specs: &Tensor) -> Result<(Tensor, Tensor), ModelError> {
         let x = fold_frames(frames, self.frames)?;

@@ -257,9 +257,21 @@ impl TaskData for AvcData {
         spec
     }
 
+    /// The example at `t`; for a file without an audio stream, its frames alone (no `spec`
+    /// field: what `embed` writes the visual side of).
     fn plan_at(&self, ctx: &PlanContext<'_>, file: usize, t: f64) -> Option<SampleSpec> {
         let e = &ctx.index[file];
         let a = ctx.input.clip_seconds;
+        if e.audio.is_none() {
+            let i = ((t - e.video_start) * e.fps).round();
+            if !(i >= 0.0 && (i as u64) < e.frame_count()) {
+                return None;
+            }
+            let mut spec = positive(e, file, i as u64, ctx.input.frames as usize, a);
+            spec.audio = None;
+            spec.kind = "no-audio".into();
+            return Some(spec);
+        }
         let (lo, hi) = centre_range(e, a)?;
         let i = ((t - e.video_start) * e.fps).round();
         if !(i >= lo as f64 && i <= hi as f64) {
@@ -283,6 +295,10 @@ impl TaskData for AvcData {
         } else {
             Field::f32("frames", &[k, 3, s, s], pixels)
         };
+        if spec.audio.is_none() {
+            // A moment of a file without sound (inference only): the frames alone.
+            return Ok(vec![frames, Field::label("label", spec.label)]);
+        }
         let spec_values = cx.spectrogram(audio)?;
         let (f, t) = cx.input().spec_shape();
         if spec_values.len() != f * t {
