@@ -416,3 +416,71 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("smooth"));
 }
+
+/// `localize` samples frame times inside the video stream's own range: an MP4 whose video
+/// starts at 0.52 s and audio at 0 (issue #26 §6) is localised, every frame at or after 0.52 s;
+/// a file without sound is a clear error, not a crash.
+#[test]
+fn localize_reads_a_late_video_stream_and_refuses_silence() {
+    let f = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let late = dir.path().join("late.mp4");
+    crate::common::ffmpeg(&[
+        "-itsoffset",
+        "0.52",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=3",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=3.6",
+        "-c:v",
+        "libx264",
+        "-c:a",
+        "aac",
+        "-vsync",
+        "passthrough",
+        late.to_str().unwrap(),
+    ]);
+    let out = dir.path().join("out");
+    let o = run_pretext(&[
+        "localize",
+        "--checkpoint",
+        f.checkpoint.to_str().unwrap(),
+        late.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("late.json")).unwrap()).unwrap();
+    let times: Vec<f64> =
+        report["frames"].as_array().unwrap().iter().map(|f| f["time"].as_f64().unwrap()).collect();
+    assert!(!times.is_empty());
+    assert!(times.iter().all(|t| *t >= 0.52 - 1e-6), "{times:?}");
+    let silent = dir.path().join("silent.mp4");
+    crate::common::ffmpeg(&[
+        "-i",
+        late.to_str().unwrap(),
+        "-an",
+        "-c",
+        "copy",
+        silent.to_str().unwrap(),
+    ]);
+    let o = run_pretext(&[
+        "localize",
+        "--checkpoint",
+        f.checkpoint.to_str().unwrap(),
+        silent.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no audio stream"), "{o:?}");
+}
