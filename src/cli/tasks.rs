@@ -21,20 +21,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // caller treats as success, not a panic.
     let mut out = std::io::stdout().lock();
     if args.json {
-        let tasks: Vec<serde_json::Value> = TASKS
-            .iter()
-            .map(|d| {
-                let defaults = (d.defaults)();
-                serde_json::json!({
-                    "name": d.name,
-                    "about": d.about,
-                    "default_preset": d.default_preset,
-                    "options": d.options.iter().map(|o| serde_json::json!({
-                        "key": o.key, "default": defaults[o.key], "help": o.help,
-                    })).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
+        let mut tasks = Vec::new();
+        for d in TASKS {
+            let (defaults, from_preset) = effective_defaults(d)?;
+            tasks.push(serde_json::json!({
+                "name": d.name,
+                "about": d.about,
+                "default_preset": d.default_preset,
+                "options": d.options.iter().map(|o| serde_json::json!({
+                    "key": o.key,
+                    "default": defaults[o.key],
+                    "set_by_preset": from_preset.contains(&o.key),
+                    "help": o.help,
+                })).collect::<Vec<_>>(),
+            }));
+        }
         let presets = preset_names();
         writeln!(
             out,
@@ -47,14 +48,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     for d in TASKS {
         writeln!(out, "{}: {}", d.name, d.about)?;
-        writeln!(out, "  default preset: {}", d.default_preset)?;
-        let defaults = (d.defaults)();
+        writeln!(
+            out,
+            "  default preset: {} (`pretext train --task {}` with no other flag runs it; values \
+             marked * come from its [task] table)",
+            d.default_preset, d.name
+        )?;
+        let (defaults, from_preset) = effective_defaults(d)?;
         for o in d.options {
             let v = match &defaults[o.key] {
                 serde_json::Value::Null => "unset".to_string(),
                 v => v.to_string(),
             };
-            writeln!(out, "  task.{:<22} = {v:<12} {}", o.key, o.help)?;
+            let mark = if from_preset.contains(&o.key) { "*" } else { " " };
+            writeln!(out, "  task.{:<22} = {v:<12}{mark} {}", o.key, o.help)?;
         }
         writeln!(out)?;
     }
@@ -62,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for name in preset_names() {
         let text = preset_text(name)?;
         let m = ModelConfig::from_toml(text, name)?;
-        let first = text.lines().next().unwrap_or("").trim_start_matches('#').trim();
+        let first = first_sentence(text);
         writeln!(
             out,
             "  {name:<10} {} px, {} frame(s), {} {:.2} s; {}",
@@ -74,4 +81,37 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A task's option values as `pretext train --task NAME` with no other flag sees them: the
+/// built-in defaults overlaid by the default preset's `[task]` table, and which keys the preset
+/// set.
+fn effective_defaults(
+    d: &pretext::tasks::TaskDescriptor,
+) -> anyhow::Result<(serde_json::Value, Vec<&'static str>)> {
+    let mut defaults = (d.defaults)();
+    let mut from_preset = Vec::new();
+    let text = preset_text(d.default_preset)?;
+    let table: toml::Table = text.parse()?;
+    if let Some(toml::Value::Table(task)) = table.get("task") {
+        for o in d.options {
+            if let Some(v) = task.get(o.key) {
+                defaults[o.key] = serde_json::to_value(v)?;
+                from_preset.push(o.key);
+            }
+        }
+    }
+    Ok((defaults, from_preset))
+}
+
+/// The first sentence of a preset's leading comment: what it is for.
+fn first_sentence(text: &str) -> String {
+    let comment: Vec<&str> = text
+        .lines()
+        .take_while(|l| l.starts_with('#'))
+        .map(|l| l.trim_start_matches('#').trim())
+        .collect();
+    let joined = comment.join(" ");
+    let end = joined.find(". ").map(|i| i + 1).unwrap_or(joined.len());
+    joined[..end].trim_end_matches(':').to_string()
 }

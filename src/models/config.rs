@@ -16,7 +16,6 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("l3", include_str!("../../models/l3.toml")),
     ("fast", include_str!("../../models/fast.toml")),
     ("sync", include_str!("../../models/sync.toml")),
-    ("localize", include_str!("../../models/localize.toml")),
 ];
 
 /// Temperature of the cosine head and the contrastive objective (EZ-VSL uses 0.03).

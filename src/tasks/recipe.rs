@@ -154,4 +154,30 @@ mod tests {
         assert_eq!((r.train.lr, r.train.ema, r.train.steps), (0.005, 0.99, 2600));
         assert!(Recipe::resolve(&source("avc", None, &["train.batch=0"])).is_err());
     }
+
+    /// Issue #27: `--task avc` and `--task localize` with no other flag run the recipes that
+    /// meet the targets in docs/results.md; the old ones stay reachable by flags.
+    #[cfg(feature = "torch")]
+    #[test]
+    fn the_best_recipe_is_the_default() {
+        let avc = Recipe::resolve(&source("avc", None, &[])).unwrap();
+        assert_eq!(avc.origin, "preset avc");
+        let o = avc.task.options();
+        assert_eq!(o["objective"], "in-batch");
+        assert_eq!(o["same_file_negatives"], true);
+        assert_eq!(o["train_positive_ratio"], 1.0);
+        assert_eq!((avc.model.input.frames, avc.model.audio.time_steps), (5, 5));
+        assert!(avc.model.head.sync > 0, "the sync model");
+        assert_eq!((avc.train.ema, avc.train.steps), (0.998, 2600));
+        let loc = Recipe::resolve(&source("localize", None, &[])).unwrap();
+        assert_eq!(loc.origin, "preset localize");
+        assert_eq!(loc.task.options()["objective"], "in-batch");
+        assert_eq!(loc.model.head.kind, crate::models::HeadKind::Avol);
+        assert_eq!(loc.model.input.frame_size, 96);
+        // The old default: the quick preset and the pairs objective.
+        let old =
+            Recipe::resolve(&source("avc", Some("quick"), &["task.objective=pairs"])).unwrap();
+        assert_eq!(old.task.options()["objective"], "pairs");
+        assert_eq!(old.train.ema, 0.0);
+    }
 }
