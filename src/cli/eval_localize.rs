@@ -13,7 +13,7 @@ use pretext::evaluation::localization::evaluator::{
 };
 use pretext::evaluation::localization::{
     flickr_xml, vggss_json, Interpolation, LocalizationSummary, Localizer, MapSmoothing,
-    SampleScore,
+    SampleScore, SmoothingChoice, StoredSmoothing,
 };
 use pretext::pipeline::InputReader;
 use pretext::tasks::{Restored, Role};
@@ -114,10 +114,14 @@ pub struct Args {
     /// Gaussian smoothing of the coarse map before upsampling: σ as a fraction of the map's
     /// side (0 = off, the published protocol), or "auto": the σ of 0, 0.1, ..., 0.4 with the
     /// best cIoU@0.5 on --smooth-split (synthetic worlds; the model runs once there), then
-    /// --split is read with it. Every row but the centre prior (a fixed blob) gets the same
-    /// σ. cIoU and pointing read the smoothed map, the confidence (AP, max-F1) the unsmoothed one.
-    #[arg(long, default_value = "0", value_name = "SIGMA|auto", value_parser = parse_smooth)]
-    pub smooth: SmoothArg,
+    /// --split is read with it, and the choice is stored with the checkpoint (and in
+    /// RUN/localize-smoothing.json) for later runs of this command and of `pretext localize`.
+    /// Without --smooth: the σ stored with the checkpoint; if none is stored, "auto" where a
+    /// synthetic world has the split to choose on, else 0. Every row but the centre prior (a
+    /// fixed blob) gets the same σ. cIoU and pointing read the smoothed map, the confidence
+    /// (AP, max-F1) the unsmoothed one.
+    #[arg(long, value_name = "SIGMA|auto", value_parser = parse_smooth)]
+    pub smooth: Option<SmoothArg>,
     /// The split "--smooth auto" chooses σ on (never the split being reported).
     #[arg(long, default_value = "val")]
     pub smooth_split: String,
@@ -226,9 +230,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Format::Synth => pretext::synth::read_annotations(&args.annotations)?,
         Format::Flickr | Format::Vggss => Vec::new(),
     };
-    let smoothing = match args.smooth {
-        SmoothArg::Fixed(smoothing) => smoothing,
-        SmoothArg::Auto => {
+    let stored = StoredSmoothing::read(&r.meta)?;
+    let can_choose = args.format == Format::Synth
+        && args.smooth_split != args.split
+        && args.split != "all"
+        && clips.iter().any(|c| c.split == args.smooth_split);
+    let choice = match (args.smooth, stored) {
+        (Some(SmoothArg::Fixed(s)), _) => SmoothingChoice::Given(s),
+        (None, Some(s)) => SmoothingChoice::Stored(s),
+        (None, None) if !can_choose => SmoothingChoice::Unset,
+        (Some(SmoothArg::Auto), _) | (None, None) => {
             anyhow::ensure!(
                 args.format == Format::Synth,
                 "--smooth auto needs a synthetic world's --smooth-split; for {:?} pass a σ chosen \
@@ -258,15 +269,42 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map(|(s, r)| format!("{}: {}", s.sigma(), fmt(r.ciou_at_50)))
                 .collect();
             eprintln!(
-                "--smooth auto: cIoU@0.5 on {} ({} samples) by σ: {}; chose σ = {}",
+                "choosing the map smoothing: cIoU@0.5 on {} ({} samples) by σ: {}; chose σ = {}",
                 args.smooth_split,
                 held_out.len(),
                 list.join(", "),
                 best.sigma()
             );
-            best
+            let chosen = StoredSmoothing {
+                sigma: best,
+                split: args.smooth_split.clone(),
+                data: args.data.clone(),
+                samples: held_out.len(),
+                metric: "cIoU@0.5".into(),
+                tried: tried.iter().map(|(s, r)| (s.sigma(), r.ciou_at_50)).collect(),
+                settings: serde_json::json!({
+                    "upsample": cfg.interpolation,
+                    "align_corners": cfg.align_corners,
+                    "map": format!("{:?}", args.map).to_lowercase(),
+                    "frames_per_clip": args.frames_per_clip,
+                }),
+            };
+            // Stored for the next run of this command and of `pretext localize`; a checkpoint
+            // that cannot be rewritten (read-only) is reported, the evaluation goes on.
+            match chosen.store(&args.checkpoint) {
+                Ok(run_file) => eprintln!(
+                    "stored σ = {} with {}{}",
+                    best.sigma(),
+                    args.checkpoint.display(),
+                    run_file.map(|f| format!(" and in {}", f.display())).unwrap_or_default()
+                ),
+                Err(e) => eprintln!("warning: could not store the chosen σ: {e}"),
+            }
+            SmoothingChoice::Chosen(chosen)
         }
     };
+    eprintln!("{}", choice.describe());
+    let smoothing = choice.smoothing();
     let cfg = EvalConfig { smoothing, ..cfg };
     let mut samples = match args.format {
         Format::Synth => {
@@ -358,8 +396,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "upsample": cfg.interpolation,
             "map": format!("{:?}", args.map).to_lowercase(),
             "smooth": smoothing.sigma(),
-            "smooth_chosen_on":
-                matches!(args.smooth, SmoothArg::Auto).then_some(&args.smooth_split),
+            "smooth_source": choice.source(),
+            "smooth_chosen_on": choice.chosen_on(),
             "mismatch_audio": args.mismatch_audio,
             "align_corners": cfg.align_corners,
             "grid": cfg.size,

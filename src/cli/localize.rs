@@ -10,7 +10,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use pretext::evaluation::localization::clip::{localize_clip, ClipOptions};
-use pretext::evaluation::localization::{Localizer, MapSmoothing};
+use pretext::evaluation::localization::{
+    Localizer, MapSmoothing, SmoothingChoice, StoredSmoothing,
+};
 use pretext::media::discover;
 use pretext::pipeline::InputReader;
 use pretext::tasks::{Restored, Role};
@@ -51,9 +53,10 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "cosine")]
     pub map: MapArg,
     /// Gaussian smoothing of the coarse map before upsampling, σ as a fraction of the map's
-    /// side (0 = off; see `pretext eval localize --smooth` for choosing it on held-out clips).
-    #[arg(long, default_value = "0", value_name = "SIGMA", value_parser = parse_sigma)]
-    pub smooth: MapSmoothing,
+    /// side (0 = off). Default: the σ stored with the checkpoint by `pretext eval localize`
+    /// (which chooses it on a validation split), else 0; the command says which it used.
+    #[arg(long, value_name = "SIGMA", value_parser = parse_sigma)]
+    pub smooth: Option<MapSmoothing>,
     /// Device (auto, cpu, cuda:N).
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -67,6 +70,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let r = Restored::load(&args.checkpoint, device, &[], false)
         .with_context(|| format!("loading {name}"))?;
     let input = r.meta.run.model.input.clone();
+    let choice = match (args.smooth, StoredSmoothing::read(&r.meta)?) {
+        (Some(s), _) => SmoothingChoice::Given(s),
+        (None, Some(s)) => SmoothingChoice::Stored(s),
+        (None, None) => SmoothingChoice::Unset,
+    };
+    eprintln!("{}", choice.describe());
     let mut reader = InputReader::new(
         r.task.data(Role::Eval),
         input.clone(),
@@ -84,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = ClipOptions {
         fps: args.fps,
         every_frame: args.every_frame,
-        smooth: args.smooth,
+        smooth: choice.smoothing(),
         checkpoint: name,
         ..ClipOptions::default()
     };

@@ -5,8 +5,8 @@
 //! 1. A ground-truth map `G` on the evaluation grid (224×224 by default) is built from boxes
 //!    ([`gt_map()`]): Flickr-SoundNet sums three annotators' boxes, halves and clips to 1; VGG-SS
 //!    and the synthetic world take the binary union.
-//! 2. Optionally smoothed first ([`MapSmoothing`], off by default: a post-processing choice
-//!    made on a validation split), the model's coarse score map is upsampled to the grid
+//! 2. Optionally smoothed first ([`MapSmoothing`]: a post-processing choice made on a
+//!    validation split and then kept with the checkpoint, see [`StoredSmoothing`]), the model's coarse score map is upsampled to the grid
 //!    exactly like PyTorch's `F.interpolate` ([`upsample()`]; bilinear by default, bicubic
 //!    selectable), min-max normalised and binarised at the median (`thr = sort(P)[N/2]`,
 //!    `B = P >= thr`).
@@ -33,6 +33,7 @@ mod localizer;
 pub mod pointing;
 mod sample;
 mod smoothing;
+mod stored_smoothing;
 mod summary;
 pub mod synth_target;
 pub mod upsample;
@@ -46,6 +47,7 @@ pub use sample::{
     binarize_at_median, ciou, min_max_normalize, score_sample, top_quartile_mean, SampleScore,
 };
 pub use smoothing::MapSmoothing;
+pub use stored_smoothing::{SmoothingChoice, StoredSmoothing, KEY as SMOOTHING_KEY};
 pub use summary::{summarize, LocalizationSummary};
 pub use upsample::{upsample, Interpolation};
 

@@ -9,7 +9,7 @@
 //! either the previous checkpoint or the new one, never half of one. A run folder keeps the last
 //! K `step-NNNNNNNN.safetensors` plus `best.safetensors`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,11 @@ pub struct CheckpointMeta {
     pub last_val: Option<serde_json::Value>,
     /// Wall-clock seconds spent training up to this checkpoint (over all resumptions).
     pub elapsed_s: f64,
+    /// Decisions made about this model after training that its users should inherit, by key
+    /// (e.g. `localize.smoothing`: the map smoothing chosen on a validation split). Written by
+    /// [`attach`]; absent in checkpoints that have none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attached: BTreeMap<String, serde_json::Value>,
 }
 
 fn ck_err(path: &Path, reason: impl Into<String>) -> TrainingError {
@@ -73,6 +78,15 @@ pub fn save_checkpoint(
         named.push((name, t.f_detach()?.f_to(Device::Cpu)?.f_contiguous()?));
     }
     named.extend(state);
+    write_tensors(path, named, meta)
+}
+
+/// Writes `named` plus `meta` to `path` through a synced temporary sibling and a rename.
+fn write_tensors(
+    path: &Path,
+    mut named: Vec<(String, Tensor)>,
+    meta: &CheckpointMeta,
+) -> Result<(), TrainingError> {
     let json = serde_json::to_vec(meta).map_err(|e| ck_err(path, e.to_string()))?;
     named.push((META_NAME.to_string(), Tensor::from_slice(&json)));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -122,6 +136,19 @@ pub fn read_checkpoint(
     let meta: CheckpointMeta =
         serde_json::from_value(raw).map_err(|e| ck_err(path, format!("meta.json: {e}")))?;
     Ok((meta, tensors))
+}
+
+/// Records `value` under `key` in the checkpoint's metadata ([`CheckpointMeta::attached`]),
+/// rewriting the file atomically (a crash leaves the old file or the new one) with every tensor
+/// as it was. A format-1 checkpoint is rewritten as format 2.
+pub fn attach(path: &Path, key: &str, value: serde_json::Value) -> Result<(), TrainingError> {
+    let (mut meta, tensors) = read_checkpoint(path)?;
+    meta.format = FORMAT_VERSION;
+    meta.attached.insert(key.to_string(), value);
+    let mut named: Vec<(String, Tensor)> =
+        tensors.into_iter().filter(|(k, _)| k != META_NAME).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    write_tensors(path, named, &meta)
 }
 
 /// Upgrades a format-1 `meta.json`: the task kind becomes a task name with the options the run

@@ -413,6 +413,7 @@ impl Trainer {
             best_metric: self.best,
             last_val: self.last_val.as_ref().and_then(|v| serde_json::to_value(v).ok()),
             elapsed_s,
+            attached: Default::default(),
         };
         self.with_average(|s| {
             let mut state = s.opt.state_tensors()?;

@@ -283,24 +283,81 @@ fn eval_localize_reports_centre_untrained_and_trained() {
     assert_ne!(conf(&control), conf(&v), "the sound did not reach the model");
     // --smooth auto chooses σ on another split (the toy world has train and test clips), and
     // reports what a fixed --smooth of that σ reports; it refuses to choose on what it reports.
+    // The choice is stored with the checkpoint (issue #27), so this part works on a copy laid
+    // out as a run (RUN/checkpoints/best.safetensors) and leaves the shared fixture untouched.
+    let run = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(run.path().join("checkpoints")).unwrap();
+    let ck = run.path().join("checkpoints/best.safetensors");
+    std::fs::copy(&f.checkpoint, &ck).unwrap();
     let ann = f.world.join("annotations.jsonl");
     let split_eval = |extra: &[&str]| {
-        let mut args = vec!["eval", "localize", "--checkpoint", f.checkpoint.to_str().unwrap()];
+        let mut args = vec!["eval", "localize", "--checkpoint", ck.to_str().unwrap()];
         args.extend(["--data", f.world.to_str().unwrap(), "--annotations", ann.to_str().unwrap()]);
         args.extend(["--split", "test", "--json", "--device", "cpu"]);
         args.extend(extra);
         run_pretext(&args)
     };
+    // Nothing stored and no val split in the toy world: no smoothing, and it says so.
+    let unset = split_eval(&[]);
+    assert!(unset.status.success(), "{}", String::from_utf8_lossy(&unset.stderr));
+    assert!(String::from_utf8_lossy(&unset.stderr).contains("map smoothing off: none stored"));
+    let unset: serde_json::Value = serde_json::from_slice(&unset.stdout).unwrap();
+    assert_eq!(
+        (unset["smooth"].as_f64(), unset["smooth_source"].as_str()),
+        (Some(0.0), Some("unset"))
+    );
     let auto = split_eval(&["--smooth", "auto", "--smooth-split", "train"]);
     assert!(auto.status.success(), "{}", String::from_utf8_lossy(&auto.stderr));
-    assert!(String::from_utf8_lossy(&auto.stderr).contains("--smooth auto: cIoU@0.5 on train"));
+    let err = String::from_utf8_lossy(&auto.stderr);
+    assert!(err.contains("choosing the map smoothing: cIoU@0.5 on train"), "{err}");
+    assert!(err.contains("stored σ"), "{err}");
     let auto: serde_json::Value = serde_json::from_slice(&auto.stdout).unwrap();
     assert_eq!(auto["smooth_chosen_on"], "train", "{auto}");
+    assert_eq!(auto["smooth_source"], "chosen", "{auto}");
     let sigma = auto["smooth"].as_f64().unwrap();
     let fixed = split_eval(&["--smooth", &sigma.to_string()]);
     let fixed: serde_json::Value = serde_json::from_slice(&fixed.stdout).unwrap();
     assert_eq!(fixed["trained"], auto["trained"]);
     assert!(fixed["smooth_chosen_on"].is_null());
+    assert_eq!(fixed["smooth_source"], "given");
+    // The σ travels: stored in the checkpoint's metadata and beside the run, and used by the
+    // next evaluation without --smooth (same numbers) and by `pretext localize`.
+    let (meta, _) = pretext::training::read_checkpoint(&ck).unwrap();
+    let stored = &meta.attached["localize.smoothing"];
+    assert_eq!(stored["sigma"].as_f64(), Some(sigma), "{stored}");
+    assert_eq!(stored["split"], "train");
+    let run_file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.path().join("localize-smoothing.json")).unwrap())
+            .unwrap();
+    assert_eq!(&run_file["localize.smoothing"], stored);
+    let again = split_eval(&[]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("stored with the checkpoint"));
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        (again["smooth"].as_f64(), again["smooth_source"].as_str()),
+        (Some(sigma), Some("stored"))
+    );
+    assert_eq!(again["trained"], auto["trained"]);
+    let heat = tempfile::tempdir().unwrap();
+    let clip = f.world.join("clip_0000.mp4");
+    let out = run_pretext(&[
+        "localize",
+        "--checkpoint",
+        ck.to_str().unwrap(),
+        clip.to_str().unwrap(),
+        "--out",
+        heat.path().to_str().unwrap(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("σ = {sigma}, stored")));
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(heat.path().join("clip_0000.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["smooth"].as_f64(), Some(sigma));
+    // The checkpoint still loads as a model (every tensor kept) and evaluates as before.
+    assert_eq!(fixed["untrained"], auto["untrained"]);
     let same = split_eval(&["--smooth", "auto", "--smooth-split", "test"]);
     assert_eq!(same.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&same.stderr).contains("--smooth-split"));

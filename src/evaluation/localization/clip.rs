@@ -64,6 +64,8 @@ pub struct ClipReport {
     pub checkpoint: String,
     /// The square of the frame the model saw: `[x0, y0, side]` in frame pixels.
     pub view: [u32; 3],
+    /// The map smoothing applied (σ as a fraction of the map side; 0 = off).
+    pub smooth: f64,
     /// One record per localised frame.
     pub frames: Vec<FrameLocalization>,
 }
@@ -166,6 +168,7 @@ pub fn localize_clip(
         clip: path.display().to_string(),
         checkpoint: opts.checkpoint.clone(),
         view,
+        smooth: opts.smooth.sigma(),
         frames: Vec::new(),
     };
     let mut first_overlay = None;
