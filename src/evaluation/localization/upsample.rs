@@ -24,9 +24,9 @@
 //! along y both rows are clamped into the image and keep their weights `1 − fy`, `fy`. Each pass
 //! is `a·(1 − f) + b·f` in `f32`, x first. This matches OpenCV 5.1 bit for bit with
 //! `cv2.ipp.setUseIPP(False)`; with Intel IPP on (the default of the pip wheels) OpenCV's own
-//! result moves by a few ulps (≤ 2.4e-6 on 7–14 px maps upsampled to 224). The values equal
-//! PyTorch's bilinear `align_corners=False` up to such rounding, so the LVS protocol differs from
-//! the others by its threshold, not by its geometry.
+//! result moves by a few ulps (≤ 7e-7 for maps in [0, 1) of 2–14 px upsampled to 224). The
+//! values equal PyTorch's bilinear `align_corners=False` up to such rounding, so the LVS protocol
+//! differs from the others by its threshold, not by its geometry.
 
 use super::LocalizationError;
 
