@@ -13,7 +13,7 @@ use pretext::evaluation::localization::evaluator::{
 };
 use pretext::evaluation::localization::{
     flickr_xml, vggss_json, Interpolation, LocalizationSummary, Localizer, MapSmoothing,
-    SampleScore, SmoothingChoice, StoredSmoothing,
+    PointingRule, Protocol, SampleScore, SmoothingChoice, StoredSmoothing,
 };
 use pretext::pipeline::InputReader;
 use pretext::tasks::{Restored, Role};
@@ -70,27 +70,51 @@ pub fn parse_sigma(s: &str) -> Result<MapSmoothing, String> {
     MapSmoothing::new(sigma).map_err(|e| e.to_string())
 }
 
-/// Upsampling of the coarse map to the 224×224 grid.
+/// Upsampling of the coarse map to the 224×224 grid (overrides the protocol's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Upsample {
     /// PyTorch bilinear (EZ-VSL test.py).
     Bilinear,
-    /// PyTorch bicubic (EZ-VSL train.py validation, SLAVC).
+    /// PyTorch bicubic (SLAVC test.py; EZ-VSL and SLAVC train.py validation).
     Bicubic,
+    /// OpenCV cv2.resize INTER_LINEAR (LVS test.py); needs align_corners false.
+    Cv2Linear,
 }
 
-/// Sound-source localisation: cIoU, AUC, pointing game, AP and max-F1.
-///
-/// Each coarse map is upsampled to 224×224 like PyTorch's F.interpolate (align_corners=False
-/// unless --align-corners), min-max normalised and binarised at the median; cIoU =
-/// Σ(B·G)/(ΣG + Σ B·[G=0]). Reported: "cIoU@0.5" (share of visible samples with cIoU ≥ 0.5,
-/// the literature's headline number), mean cIoU, AUC of the success rate over thresholds
-/// 0..1 step 0.05, pointing game (arg-max within 15 px of the ground truth), and SLAVC's AP,
-/// max-F1 and precision over all samples, where clips whose sound is silent or off-screen are
-/// negatives and confidence is the mean of the top quarter of the map.
-///
-/// Layouts: synth: --data is the world's folder, --annotations its annotations.jsonl (the test
-/// split by default). flickr/vggss: --data holds frames/NAME.jpg and audio/NAME.wav.
+/// `--protocol`: the test script whose arithmetic is reproduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProtocolArg {
+    /// stoneMo/EZ-VSL test.py: PyTorch bilinear with align_corners=True, min-max, foreground
+    /// where P >= sort(P)[N/2].
+    Ezvsl,
+    /// stoneMo/SLAVC test.py --relative_prediction (its README's command): PyTorch bicubic with
+    /// align_corners=True, min-max, P >= sort(P)[N/2].
+    Slavc,
+    /// stoneMo/SLAVC test.py with its defaults: bicubic, align_corners=True, no normalisation,
+    /// foreground where the (cos+1)/2 map >= 0.5.
+    SlavcAbsolute,
+    /// hche11/Localizing-Visual-Sounds-the-Hard-Way test.py: cv2.resize INTER_LINEAR
+    /// (half-pixel, like align_corners=False), P = 1 - min-max(-map), foreground where
+    /// P > sort(P)[N/2] (and P >= 1).
+    Lvs,
+    /// pretext before issue #27 (docs/results.md figures before 2026-12-03): PyTorch bilinear
+    /// with align_corners=False, min-max, P >= sort(P)[N/2].
+    PretextV1,
+}
+
+impl From<ProtocolArg> for Protocol {
+    fn from(p: ProtocolArg) -> Protocol {
+        match p {
+            ProtocolArg::Ezvsl => Protocol::Ezvsl,
+            ProtocolArg::Slavc => Protocol::Slavc,
+            ProtocolArg::SlavcAbsolute => Protocol::SlavcAbsolute,
+            ProtocolArg::Lvs => Protocol::Lvs,
+            ProtocolArg::PretextV1 => Protocol::PretextV1,
+        }
+    }
+}
+
+/// `pretext eval localize`'s flags (the help text is on `eval::Command::Localize`).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The checkpoint (.safetensors written by pretext train).
@@ -105,9 +129,22 @@ pub struct Args {
     /// Annotation format.
     #[arg(long, value_enum, default_value = "synth")]
     pub format: Format,
-    /// Upsampling of the coarse map.
-    #[arg(long, value_enum, default_value = "bilinear")]
-    pub upsample: Upsample,
+    /// The test script whose arithmetic is reproduced: upsampling, align_corners,
+    /// normalisation, and the comparison at the median.
+    #[arg(long, value_enum, default_value = "ezvsl")]
+    pub protocol: ProtocolArg,
+    /// Override the protocol's upsampling of the coarse map (the report lists overrides).
+    #[arg(long, value_enum)]
+    pub upsample: Option<Upsample>,
+    /// Override the protocol's align_corners (true or false; the report lists overrides).
+    #[arg(long, value_name = "BOOL")]
+    pub align_corners: Option<bool>,
+    /// The pointing game's tolerance in pixels of the 224 grid: a hit when some ground-truth
+    /// pixel is strictly closer than this to the map's arg-max (TorchRay's pointing_game.py,
+    /// default 15). 0 = strict: the arg-max pixel itself must be inside a box.
+    #[arg(long, default_value_t = pretext::evaluation::localization::pointing::TOLERANCE_PX,
+          value_name = "PX", value_parser = clap::value_parser!(u32).range(0..=224))]
+    pub pointing_tolerance: u32,
     /// How the map scores each location (the untrained row uses the same).
     #[arg(long, value_enum, default_value = "cosine")]
     pub map: MapArg,
@@ -130,9 +167,6 @@ pub struct Args {
     /// at the picture does not notice.
     #[arg(long)]
     pub mismatch_audio: bool,
-    /// Use align_corners=True when upsampling (SLAVC's test script).
-    #[arg(long)]
-    pub align_corners: bool,
     /// Split of a synthetic world to score (all clips: "all").
     #[arg(long, default_value = "test")]
     pub split: String,
@@ -202,6 +236,25 @@ fn table(rows: &[(&str, &LocalizationSummary)]) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // The protocol first: a contradictory one fails before the model loads.
+    let base = EvalConfig::for_protocol(args.protocol.into());
+    let cfg = EvalConfig {
+        interpolation: match args.upsample {
+            None => base.interpolation,
+            Some(Upsample::Bilinear) => Interpolation::Bilinear,
+            Some(Upsample::Bicubic) => Interpolation::Bicubic,
+            Some(Upsample::Cv2Linear) => Interpolation::Cv2Linear,
+        },
+        align_corners: args.align_corners.unwrap_or(base.align_corners),
+        pointing: PointingRule { tolerance_px: args.pointing_tolerance },
+        ..base
+    };
+    anyhow::ensure!(
+        !(cfg.interpolation == Interpolation::Cv2Linear && cfg.align_corners),
+        "cv2.resize has no align_corners: with --upsample cv2-linear (or --protocol lvs) leave \
+         --align-corners unset or false"
+    );
+    let protocol = cfg.protocol_parameters();
     let device: Device = args.device.parse::<pretext::training::DeviceSpec>()?.resolve()?;
     super::train::set_torch_threads(super::data::cores());
     let r = Restored::load(&args.checkpoint, device, &[], false)
@@ -218,14 +271,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_head_map(args.map.head());
     let mut trained =
         Localizer::new(r.vs, r.model, input.clone(), &name, device)?.with_head_map(args.map.head());
-    let cfg = EvalConfig {
-        interpolation: match args.upsample {
-            Upsample::Bilinear => Interpolation::Bilinear,
-            Upsample::Bicubic => Interpolation::Bicubic,
-        },
-        align_corners: args.align_corners,
-        ..EvalConfig::default()
-    };
     let clips = match args.format {
         Format::Synth => pretext::synth::read_annotations(&args.annotations)?,
         Format::Flickr | Format::Vggss => Vec::new(),
@@ -283,6 +328,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 metric: "cIoU@0.5".into(),
                 tried: tried.iter().map(|(s, r)| (s.sigma(), r.ciou_at_50)).collect(),
                 settings: serde_json::json!({
+                    "protocol": cfg.protocol,
                     "upsample": cfg.interpolation,
                     "align_corners": cfg.align_corners,
                     "map": format!("{:?}", args.map).to_lowercase(),
@@ -393,6 +439,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let report = serde_json::json!({
             "checkpoint": args.checkpoint,
             "format": format!("{:?}", args.format).to_lowercase(),
+            "protocol": cfg.protocol,
+            "protocol_parameters": protocol,
+            "pointing_tolerance_px": cfg.pointing.tolerance_px,
+            "pointing_rule": cfg.pointing.name(),
             "upsample": cfg.interpolation,
             "map": format!("{:?}", args.map).to_lowercase(),
             "smooth": smoothing.sigma(),
@@ -416,14 +466,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             smoothed.push_str(", every frame with ANOTHER file's sound (control)");
         }
         println!(
-            "localisation on {} samples ({} with a visible source), {:?} upsampling to {}x{}{}",
-            trained_summary.samples,
-            trained_summary.visible,
-            cfg.interpolation,
-            cfg.size,
-            cfg.size,
-            smoothed
+            "localisation on {} samples ({} with a visible source) on a {}x{} grid{}",
+            trained_summary.samples, trained_summary.visible, cfg.size, cfg.size, smoothed
         );
+        println!("protocol {}", protocol.describe());
+        let pointing = if cfg.pointing.is_strict() {
+            "strict (the arg-max inside the ground truth)".to_string()
+        } else {
+            format!(
+                "arg-max within {} px of the ground truth (TorchRay)",
+                cfg.pointing.tolerance_px
+            )
+        };
+        println!("pointing game: {pointing}");
         print!("{}", table(&rows));
     }
     Ok(ExitCode::SUCCESS)

@@ -244,6 +244,9 @@ fn eval_localize_reports_centre_untrained_and_trained() {
         (&v["upsample"], &v["map"], &head["map"]),
         (&"bicubic".into(), &"cosine".into(), &"head".into())
     );
+    // --upsample overrides the default protocol's (EZ-VSL's bilinear), and the report says so.
+    assert_eq!(v["protocol"], "ezvsl", "{v}");
+    assert_eq!(v["protocol_parameters"]["overridden"], serde_json::json!(["upsample"]), "{v}");
     for model in ["centre_prior", "untrained", "trained"] {
         let r = &v[model];
         assert_eq!(r["samples"], 6, "{model}: {r}");
@@ -392,6 +395,91 @@ fn eval_localize_reports_centre_untrained_and_trained() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nonexistent"));
+}
+
+/// Issue #27: the report names its protocol, that protocol's parameters and the pointing rule;
+/// the strict pointing rule never scores more hits than TorchRay's 15 px; the human-readable
+/// table says the same; a contradictory protocol fails before any model is read.
+#[test]
+fn eval_localize_names_its_protocol_and_pointing_rule() {
+    let f = fixture();
+    let one = ["--frames-per-clip", "1"];
+    let with = |extra: &[&str]| {
+        let args: Vec<&str> = one.iter().chain(extra).copied().collect();
+        eval_localize_json(&f.checkpoint, &f.world, &args)
+    };
+    let ez = with(&[]);
+    assert_eq!(ez["protocol"], "ezvsl", "{ez}");
+    let p = &ez["protocol_parameters"];
+    assert_eq!(p["source"], "stoneMo/EZ-VSL test.py", "{p}");
+    assert_eq!((&p["upsample"], &p["align_corners"]), (&"bilinear".into(), &true.into()), "{p}");
+    assert_eq!(p["foreground"], ">=", "{p}");
+    assert_eq!(p["overridden"], serde_json::json!([]), "{p}");
+    assert_eq!((&ez["upsample"], &ez["align_corners"]), (&"bilinear".into(), &true.into()));
+    assert_eq!(
+        (&ez["pointing_tolerance_px"], &ez["pointing_rule"]),
+        (&15.into(), &"tolerance".into())
+    );
+
+    let lvs = with(&["--protocol", "lvs"]);
+    let p = &lvs["protocol_parameters"];
+    assert_eq!((&lvs["protocol"], &p["upsample"]), (&"lvs".into(), &"cv2-linear".into()), "{p}");
+    assert_eq!((&p["align_corners"], &p["overridden"]), (&false.into(), &serde_json::json!([])));
+    assert!(p["foreground"].as_str().unwrap().starts_with('>'), "{p}");
+    // The centre prior is already on the grid and min-max + `>=` in both: pretext-v1 and
+    // ezvsl differ only in the models' upsampling.
+    let v1 = with(&["--protocol", "pretext-v1"]);
+    assert_eq!((&v1["upsample"], &v1["align_corners"]), (&"bilinear".into(), &false.into()));
+    assert_eq!(v1["centre_prior"], ez["centre_prior"]);
+
+    let strict = with(&["--pointing-tolerance", "0"]);
+    assert_eq!(
+        (&strict["pointing_tolerance_px"], &strict["pointing_rule"]),
+        (&0.into(), &"strict".into())
+    );
+    for model in ["centre_prior", "untrained", "trained"] {
+        let (s, t) = (&strict[model]["pointing_accuracy"], &ez[model]["pointing_accuracy"]);
+        if let (Some(s), Some(t)) = (s.as_f64(), t.as_f64()) {
+            assert!(s <= t, "{model}: strict {s} > tolerant {t}");
+        }
+        assert_eq!(strict[model]["mean_ciou"], ez[model]["mean_ciou"], "{model}");
+    }
+
+    let ann = f.world.join("annotations.jsonl");
+    let mut args = vec!["eval", "localize", "--checkpoint", f.checkpoint.to_str().unwrap()];
+    args.extend(["--data", f.world.to_str().unwrap(), "--annotations", ann.to_str().unwrap()]);
+    args.extend(["--split", "all", "--frames-per-clip", "1", "--device", "cpu"]);
+    let out = run_pretext(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "protocol ezvsl (stoneMo/EZ-VSL test.py): PyTorch bilinear align_corners=True"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("pointing game: arg-max within 15 px of the ground truth (TorchRay)"),
+        "{text}"
+    );
+
+    let bad = run_pretext(&[
+        "eval",
+        "localize",
+        "--checkpoint",
+        "/nonexistent/never-read.safetensors",
+        "--data",
+        "/nonexistent",
+        "--annotations",
+        "/nonexistent/annotations.jsonl",
+        "--protocol",
+        "lvs",
+        "--align-corners",
+        "true",
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("cv2.resize has no align_corners") && !err.contains("loading"), "{err}");
 }
 
 #[test]

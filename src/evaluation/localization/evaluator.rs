@@ -1,7 +1,7 @@
 //! Scores a model (or the centre prior) on evaluation samples: each coarse score map is
-//! upsampled to the evaluation grid with the configured interpolation, its confidence is the
-//! top-quarter mean of the upsampled map (SLAVC), and [`score_sample`] applies the published
-//! median-threshold cIoU and the pointing game.
+//! upsampled to the evaluation grid as the [`Protocol`] says (or as overridden), its confidence
+//! is the top-quarter mean of the upsampled map (SLAVC), and [`score_sample`] applies the
+//! protocol's binarisation, cIoU and the pointing game under [`EvalConfig::pointing`].
 //!
 //! With [`EvalConfig::smoothing`] on, cIoU and the pointing game read the smoothed map, while
 //! the confidence still reads the map as the model gave it: smoothing is a choice about *where*
@@ -14,7 +14,8 @@ use super::centre_prior::centre_prior;
 use super::eval_set::EvalSample;
 use super::{
     gt_map, score_sample, summarize, top_quartile_mean, upsample, Interpolation, LocalizationError,
-    LocalizationSummary, Localizer, MapSmoothing, SampleScore, ScoreMap,
+    LocalizationSummary, Localizer, MapSmoothing, PointingRule, Protocol, ProtocolParameters,
+    SampleScore, ScoreMap, ScoringRules,
 };
 
 /// How maps are turned into scores.
@@ -22,25 +23,49 @@ use super::{
 pub struct EvalConfig {
     /// Side of the evaluation grid (224 in every published protocol).
     pub size: usize,
-    /// Upsampling of the coarse map.
+    /// The script whose arithmetic is reproduced (upsampling, threshold, comparison).
+    pub protocol: Protocol,
+    /// Upsampling of the coarse map: the protocol's unless overridden.
     pub interpolation: Interpolation,
-    /// PyTorch's `align_corners` (false in EZ-VSL/LVS; SLAVC's test uses true).
+    /// PyTorch's `align_corners`: the protocol's unless overridden.
     pub align_corners: bool,
+    /// The pointing game's rule (TorchRay's 15 px by default).
+    pub pointing: PointingRule,
     /// Gaussian smoothing of the coarse map before cIoU and pointing (off by default).
     pub smoothing: MapSmoothing,
     /// Samples per model call.
     pub batch: usize,
 }
 
-impl Default for EvalConfig {
-    fn default() -> Self {
+impl EvalConfig {
+    /// `protocol`'s settings, TorchRay's pointing game, no smoothing.
+    pub fn for_protocol(protocol: Protocol) -> Self {
         EvalConfig {
             size: super::EVAL_SIZE,
-            interpolation: Interpolation::Bilinear,
-            align_corners: false,
+            protocol,
+            interpolation: protocol.interpolation(),
+            align_corners: protocol.align_corners(),
+            pointing: PointingRule::TORCHRAY,
             smoothing: MapSmoothing::OFF,
             batch: 16,
         }
+    }
+
+    /// What reports say about the protocol, overrides included.
+    pub fn protocol_parameters(&self) -> ProtocolParameters {
+        self.protocol.parameters(self.interpolation, self.align_corners)
+    }
+
+    /// The per-sample rules.
+    pub fn scoring_rules(&self) -> ScoringRules {
+        ScoringRules { binarization: self.protocol.binarization(), pointing: self.pointing }
+    }
+}
+
+impl Default for EvalConfig {
+    /// The EZ-VSL `test.py` protocol.
+    fn default() -> Self {
+        EvalConfig::for_protocol(Protocol::default())
     }
 }
 
@@ -55,7 +80,9 @@ pub fn score_map(sample: &EvalSample, map: &ScoreMap, cfg: &EvalConfig) -> Resul
     let located =
         if cfg.smoothing.is_off() { raw } else { up(&cfg.smoothing.smoothed(map).values)? };
     let gt = gt_map(&sample.target, s);
-    Ok(score_sample(&sample.target.name, &located, &gt, s, sample.target.boxes.len(), confidence)?)
+    let n_boxes = sample.target.boxes.len();
+    let rules = cfg.scoring_rules();
+    Ok(score_sample(&sample.target.name, &located, &gt, s, n_boxes, confidence, &rules)?)
 }
 
 /// Runs `localizer` over `samples` in batches; `on_batch` sees the number of samples done and

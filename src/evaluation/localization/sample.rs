@@ -1,14 +1,25 @@
 //! Per-sample scoring: min-max normalisation, median binarisation, cIoU, confidence and the
 //! pointing-game hit of one upsampled prediction against one ground-truth map.
 //!
-//! Semantics follow EZ-VSL/SLAVC `utils.py` to the letter:
+//! Semantics follow EZ-VSL/SLAVC/LVS `utils.py` to the letter:
 //! - `normalize_img`: `(P − min)/(max − min)`, left unchanged when `max == min`;
-//! - threshold `thr = sort(P)[N/2]` (integer division) and `B = P >= thr`, so ties at the median
-//!   all count as foreground and a constant map is all foreground;
-//! - `cIoU = Σ(B·G) / (ΣG + Σ B·[G=0])`, summed in `f64`.
+//! - the binary prediction `B` is the protocol's [`Binarization`] (EZ-VSL: `thr = sort(P)[N/2]`
+//!   and `B = P >= thr`, so ties at the median all count as foreground and a constant map is all
+//!   foreground; LVS: `>`; SLAVC without `--relative_prediction`: `map >= 0.5`);
+//! - `cIoU = Σ(B·G) / (ΣG + Σ B·[G=0])`, summed in `f64` (`Evaluator.cal_CIOU`);
+//! - the pointing game reads the unnormalised map under a [`PointingRule`].
 
-use super::pointing::pointing_hit;
-use super::LocalizationError;
+use super::pointing::{pointing_hit, PointingRule};
+use super::{Binarization, LocalizationError};
+
+/// How one sample is scored: the protocol's binarisation and the pointing rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ScoringRules {
+    /// How the upsampled map becomes `B`.
+    pub binarization: Binarization,
+    /// When the arg-max hits the ground truth.
+    pub pointing: PointingRule,
+}
 
 /// What one sample contributes to the summary.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -94,25 +105,38 @@ pub fn score_sample(
     size: usize,
     n_boxes: usize,
     confidence: f64,
+    rules: &ScoringRules,
 ) -> Result<SampleScore, LocalizationError> {
     for (what, len) in [("prediction map", pred.len()), ("ground-truth map", gt.len())] {
         if len != size * size {
             return Err(LocalizationError::Shape { what, expected: size * size, got: len });
         }
     }
-    let binary = binarize_at_median(&min_max_normalize(pred));
+    let binary = rules.binarization.apply(pred);
     Ok(SampleScore {
         name: name.to_string(),
         ciou: ciou(&binary, gt),
         confidence,
         n_boxes,
-        pointing_hit: pointing_hit(pred, gt, size, super::pointing::TOLERANCE_PX),
+        pointing_hit: pointing_hit(pred, gt, size, rules.pointing),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// EZ-VSL's rules (`>=` at the median) and TorchRay's 15-px pointing game.
+    fn score_sample(
+        name: &str,
+        pred: &[f32],
+        gt: &[f32],
+        size: usize,
+        n_boxes: usize,
+        confidence: f64,
+    ) -> Result<SampleScore, LocalizationError> {
+        super::score_sample(name, pred, gt, size, n_boxes, confidence, &ScoringRules::default())
+    }
 
     /// GT: the left half of a 4×4 grid (8 pixels).
     fn left_half() -> Vec<f32> {

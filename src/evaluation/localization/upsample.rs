@@ -1,27 +1,58 @@
-//! Upsampling a coarse score map to the evaluation grid, reproducing PyTorch's
-//! `F.interpolate(x, size, mode=..., align_corners=...)` on CPU for `float32` input.
+//! Upsampling a coarse score map to the evaluation grid, reproducing what the published test
+//! scripts call: PyTorch's `F.interpolate(x, size, mode=..., align_corners=...)` on CPU for
+//! `float32` input, and OpenCV's `cv2.resize(x, dsize, interpolation=cv2.INTER_LINEAR)` (LVS).
 //!
-//! - Source coordinates follow ATen's `area_pixel_compute_source_index`: with
-//!   `align_corners=False`, `src = scale·(dst + 0.5) − 0.5` with `scale = in/out`, clamped at 0
-//!   for bilinear and unclamped for bicubic; with `align_corners=True`,
-//!   `src = dst·(in − 1)/(out − 1)`.
-//! - Bilinear reads the two neighbours `i` and `min(i + 1, in − 1)`.
-//! - Bicubic is Keys' convolution with `A = −0.75`, reading four neighbours per axis with indices
+//! PyTorch (ATen `UpSample.h`, `UpSampleKernel.cpp`):
+//! - source coordinates follow `area_pixel_compute_source_index`: with `align_corners=False`,
+//!   `src = scale·(dst + 0.5) − 0.5` with `scale = in/out` in `f32` and the rest in `f64` (C++
+//!   promotes `dst + 0.5` to double), rounded to `f32`, clamped at 0 for bilinear and unclamped
+//!   for bicubic; with `align_corners=True`, `src = dst·(in − 1)/(out − 1)` in `f32`;
+//! - bilinear reads the two neighbours `i` and `min(i + 1, in − 1)` and, like ATen's vectorised
+//!   CPU kernel, fuses the first product of each pair: `fma(a, w₀, b·w₁)` along x, then the same
+//!   along y. This is bit-identical to PyTorch 2.11's CPU result on the 224×224 grid (checked
+//!   from 2×2 to 14×14 inputs, square or not) and on most other shapes; PyTorch itself rounds
+//!   some small outputs (48×48, 64×64) differently by an ulp here and there;
+//! - bicubic is Keys' convolution with `A = −0.75`, reading four neighbours per axis with indices
 //!   clamped into the image (`upsample_get_value_bounded`); values are not clamped, so bicubic
-//!   can overshoot the input range, as in PyTorch.
-//! - Arithmetic is `f32`, as ATen's CPU kernel does for `float32`, so results agree to ~1e-6.
+//!   can overshoot the input range, as in PyTorch. It agrees with PyTorch to ~1e-6, not to the
+//!   bit (ATen's weight and summation order could not be pinned down).
+//!
+//! OpenCV ([`Interpolation::Cv2Linear`], `imgproc/src/resize.cpp`, generic path): the same
+//! half-pixel mapping as PyTorch's `align_corners=False`, computed as
+//! `fx = (float)((dx + 0.5)·scale − 0.5)` with `scale = 1/(out/in)` in double; `sx = floor(fx)`;
+//! along x a source index below 0 or at/after the last column reads that edge column alone;
+//! along y both rows are clamped into the image and keep their weights `1 − fy`, `fy`. Each pass
+//! is `a·(1 − f) + b·f` in `f32`, x first. This matches OpenCV 5.1 bit for bit with
+//! `cv2.ipp.setUseIPP(False)`; with Intel IPP on (the default of the pip wheels) OpenCV's own
+//! result moves by a few ulps (≤ 7e-7 for maps in [0, 1) of 2–14 px upsampled to 224). The
+//! values equal PyTorch's bilinear `align_corners=False` up to such rounding, so the LVS protocol
+//! differs from the others by its threshold, not by its geometry.
 
 use super::LocalizationError;
 
 /// How a coarse map is resized to the evaluation grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Interpolation {
-    /// `mode='bilinear'` (EZ-VSL `test.py`, the default here).
+    /// PyTorch `mode='bilinear'` (EZ-VSL `test.py`, the default here).
     #[default]
     Bilinear,
-    /// `mode='bicubic'` (EZ-VSL `train.py` validation, SLAVC).
+    /// PyTorch `mode='bicubic'` (SLAVC `test.py`, EZ-VSL and SLAVC `train.py` validation).
     Bicubic,
+    /// OpenCV `cv2.resize(..., interpolation=cv2.INTER_LINEAR)` (LVS `test.py`); always the
+    /// half-pixel mapping, so `align_corners` must be false.
+    Cv2Linear,
+}
+
+impl Interpolation {
+    /// How the published code spells it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Interpolation::Bilinear => "PyTorch bilinear",
+            Interpolation::Bicubic => "PyTorch bicubic",
+            Interpolation::Cv2Linear => "cv2.resize INTER_LINEAR",
+        }
+    }
 }
 
 /// Source coordinate of output index `dst` (ATen `area_pixel_compute_source_index`).
@@ -37,7 +68,8 @@ fn source_index(
         scale * dst as f32
     } else {
         let scale = in_len as f32 / out_len as f32;
-        let src = scale * (dst as f32 + 0.5) - 0.5;
+        // `scale * (dst_index + 0.5) - 0.5`: the int64 index plus a double literal is a double.
+        let src = (f64::from(scale) * (dst as f64 + 0.5) - 0.5) as f32;
         if !cubic && src < 0.0 {
             0.0
         } else {
@@ -62,10 +94,31 @@ fn cubic_weights(t: f32) -> [f32; 4] {
     [cubic2(t + 1.0, A), cubic1(t, A), cubic1(1.0 - t, A), cubic2(2.0 - t, A)]
 }
 
+/// OpenCV's taps along one axis: `(s0, s1, 1 − f, f)` for every output index (`resize()`'s
+/// `xofs`/`alpha` and `yofs`/`beta` tables). `edge_copy` is the horizontal rule (an index outside
+/// `[0, in − 1)` reads that edge alone, weight 1); without it (vertical) both rows are clamped.
+fn cv2_axis(in_len: usize, out_len: usize, edge_copy: bool) -> Vec<(usize, usize, f32, f32)> {
+    let scale = 1.0 / (out_len as f64 / in_len as f64);
+    let last = in_len as i64 - 1;
+    (0..out_len)
+        .map(|d| {
+            let f = ((d as f64 + 0.5) * scale - 0.5) as f32;
+            let s = f.floor() as i64;
+            let f = f - s as f32;
+            if edge_copy && (s < 0 || s >= last) {
+                let s = s.clamp(0, last) as usize;
+                (s, s, 1.0, 0.0)
+            } else {
+                (s.clamp(0, last) as usize, (s + 1).clamp(0, last) as usize, 1.0 - f, f)
+            }
+        })
+        .collect()
+}
+
 /// Resizes a row-major `in_h × in_w` map to `out_h × out_w`.
 ///
-/// `align_corners` is `false` in the published localisation code except SLAVC's `test.py`.
-/// Fails when `map.len() != in_h·in_w` or a dimension is zero.
+/// `align_corners` is PyTorch's flag (true in EZ-VSL's and SLAVC's `test.py`); it must be false
+/// with [`Interpolation::Cv2Linear`]. Fails when `map.len() != in_h·in_w` or a dimension is zero.
 pub fn upsample(
     map: &[f32],
     (in_h, in_w): (usize, usize),
@@ -80,9 +133,25 @@ pub fn upsample(
             got: map.len(),
         });
     }
+    if mode == Interpolation::Cv2Linear && align_corners {
+        return Err(LocalizationError::Invalid(
+            "cv2.resize has no align_corners: its INTER_LINEAR always maps pixel centres".into(),
+        ));
+    }
     let at = |y: usize, x: usize| map[y * in_w + x];
     let mut out = Vec::with_capacity(out_h * out_w);
     match mode {
+        Interpolation::Cv2Linear => {
+            let xs = cv2_axis(in_w, out_w, true);
+            let ys = cv2_axis(in_h, out_h, false);
+            let row = |y: usize| -> Vec<f32> {
+                xs.iter().map(|&(x0, x1, a0, a1)| at(y, x0) * a0 + at(y, x1) * a1).collect()
+            };
+            let rows: Vec<Vec<f32>> = (0..in_h).map(row).collect();
+            for &(y0, y1, b0, b1) in &ys {
+                out.extend(rows[y0].iter().zip(&rows[y1]).map(|(&r0, &r1)| r0 * b0 + r1 * b1));
+            }
+        }
         Interpolation::Bilinear => {
             let axis = |in_len: usize, out_len: usize| -> Vec<(usize, usize, f32, f32)> {
                 (0..out_len)
@@ -97,11 +166,13 @@ pub fn upsample(
             };
             let ys = axis(in_h, out_h);
             let xs = axis(in_w, out_w);
+            // ATen's vectorised kernel: the first product of each pair is fused, the second
+            // rounded (`fma(a, w0, b * w1)`), along x and then along y.
             for &(y0, y1, hy0, hy1) in &ys {
                 for &(x0, x1, wx0, wx1) in &xs {
-                    let v = hy0 * (wx0 * at(y0, x0) + wx1 * at(y0, x1))
-                        + hy1 * (wx0 * at(y1, x0) + wx1 * at(y1, x1));
-                    out.push(v);
+                    let r0 = at(y0, x0).mul_add(wx0, at(y0, x1) * wx1);
+                    let r1 = at(y1, x0).mul_add(wx0, at(y1, x1) * wx1);
+                    out.push(r0.mul_add(hy0, r1 * hy1));
                 }
             }
         }
@@ -162,8 +233,11 @@ mod tests {
     #[test]
     fn constant_maps_stay_constant() {
         let map = vec![0.7f32; 7 * 7];
-        for mode in [Interpolation::Bilinear, Interpolation::Bicubic] {
+        for mode in [Interpolation::Bilinear, Interpolation::Bicubic, Interpolation::Cv2Linear] {
             for ac in [false, true] {
+                if mode == Interpolation::Cv2Linear && ac {
+                    continue;
+                }
                 let out = upsample(&map, (7, 7), (224, 224), mode, ac).unwrap();
                 assert!(out.iter().all(|v| (v - 0.7).abs() < 1e-5), "{mode:?} {ac}");
             }
@@ -218,6 +292,96 @@ mod tests {
             assert!((sum - want[0] as f64).abs() < 0.5, "{mode:?} sum {sum}");
             let got = [out[0], out[100 * 224 + 37], out[223 * 224 + 223], out[17 * 224 + 200]];
             close(&got, &want[1..], 1e-4);
+        }
+    }
+
+    /// Order-independent checksum of every value's bits: equal only if every pixel is the same
+    /// `f32` (what `scripts/protocol_reference.py`-style numpy code gets from
+    /// `u.view(np.uint32).astype(np.uint64).sum()`).
+    fn bit_sum(values: &[f32]) -> u64 {
+        values.iter().map(|v| u64::from(v.to_bits())).sum()
+    }
+
+    /// The 3×3 "ramp" map of `scripts/protocol_reference.py`.
+    const RAMP: [f32; 9] = [0.1, 0.5, 0.2, 0.4, 0.9, 0.3, 0.0, 0.6, 0.7];
+
+    // Bit-level golden values from PyTorch 2.11 CPU and OpenCV 5.1 (cv2.ipp.setUseIPP(False)):
+    //   u = F.interpolate(torch.from_numpy(RAMP)[None, None], size=(224, 224), mode=..., ...)
+    //   u = cv2.resize(RAMP, dsize=(224, 224), interpolation=cv2.INTER_LINEAR)
+    //   u.view(np.uint32).astype(np.uint64).sum(), u[i, j].view(np.uint32)
+    #[test]
+    fn bilinear_and_cv2_are_bit_identical_on_the_ramp() {
+        let cases = [
+            (
+                Interpolation::Bilinear,
+                false,
+                51_368_140_547_127u64,
+                [0x3dcccccd, 0x3dcccccd, 0x3eb5b25a, 0x3f333333],
+            ),
+            (
+                Interpolation::Bilinear,
+                true,
+                52_978_973_941_772,
+                [0x3dcccccd, 0x3e33537d, 0x3f0813fe, 0x3f2deb56],
+            ),
+            (
+                Interpolation::Cv2Linear,
+                false,
+                51_368_140_578_367,
+                [0x3dcccccd, 0x3dcccccd, 0x3eb5b25a, 0x3f333333],
+            ),
+        ];
+        for (mode, ac, sum, pixels) in cases {
+            let out = upsample(&RAMP, (3, 3), (224, 224), mode, ac).unwrap();
+            assert_eq!(bit_sum(&out), sum, "{mode:?} align_corners={ac}");
+            let got =
+                [(0, 0), (5, 17), (100, 37), (223, 200)].map(|(y, x)| out[y * 224 + x].to_bits());
+            assert_eq!(got, pixels, "{mode:?} align_corners={ac}");
+        }
+        // align_corners moves the values: pixel (5, 17) is 0.1 (still in the clamped corner)
+        // with False and 0.1751 with True.
+        let f = upsample(&RAMP, (3, 3), (224, 224), Interpolation::Bilinear, false).unwrap();
+        let t = upsample(&RAMP, (3, 3), (224, 224), Interpolation::Bilinear, true).unwrap();
+        assert_eq!(f[5 * 224 + 17], 0.1);
+        assert!((t[5 * 224 + 17] - 0.175_123_17).abs() < 1e-7);
+    }
+
+    // x[i, j] = ((9i + j)² mod 13) / 13 on 5×9 (float32), to 224×224, 100×64 and 40×224: the
+    // checksums of PyTorch 2.11 CPU and of OpenCV 5.1 without IPP. (PyTorch's own CPU kernel
+    // rounds some small outputs differently, e.g. 64×64 or 40×64, by one ulp here and there: its
+    // vectorised and scalar paths disagree; 224-wide grids are always the vectorised one.)
+    #[test]
+    fn non_square_maps_are_bit_identical() {
+        let map: Vec<f32> = (0..5)
+            .flat_map(|i| (0..9).map(move |j| (((i * 9 + j) * (i * 9 + j)) % 13) as f32 / 13.0))
+            .collect();
+        let cases = [
+            ((224, 224), Interpolation::Bilinear, false, 52_520_957_198_740u64),
+            ((224, 224), Interpolation::Bilinear, true, 52_858_019_165_254),
+            ((224, 224), Interpolation::Cv2Linear, false, 52_520_957_199_606),
+            ((100, 64), Interpolation::Bilinear, false, 6_693_062_449_845),
+            ((100, 64), Interpolation::Bilinear, true, 6_740_654_466_768),
+            ((100, 64), Interpolation::Cv2Linear, false, 6_693_062_450_541),
+            ((40, 224), Interpolation::Bilinear, false, 9_378_307_757_256),
+            ((40, 224), Interpolation::Bilinear, true, 9_437_147_988_027),
+            ((40, 224), Interpolation::Cv2Linear, false, 9_378_307_756_838),
+        ];
+        for (size, mode, ac, sum) in cases {
+            let out = upsample(&map, (5, 9), size, mode, ac).unwrap();
+            assert_eq!(bit_sum(&out), sum, "{size:?} {mode:?} align_corners={ac}");
+        }
+    }
+
+    #[test]
+    fn cv2_has_no_align_corners_and_same_size_is_a_copy() {
+        assert!(upsample(&RAMP, (3, 3), (224, 224), Interpolation::Cv2Linear, true).is_err());
+        for mode in [Interpolation::Bilinear, Interpolation::Bicubic, Interpolation::Cv2Linear] {
+            for ac in [false, true] {
+                if mode == Interpolation::Cv2Linear && ac {
+                    continue;
+                }
+                assert_eq!(upsample(&RAMP, (3, 3), (3, 3), mode, ac).unwrap(), RAMP, "{mode:?}");
+            }
         }
     }
 
