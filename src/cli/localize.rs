@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use pretext::evaluation::localization::clip::{localize_clip, ClipOptions};
+use pretext::evaluation::localization::clip::{localize_clip, ClipOptions, HeatScale};
 use pretext::evaluation::localization::{
     Localizer, MapSmoothing, SmoothingChoice, StoredSmoothing,
 };
@@ -24,14 +24,14 @@ use super::eval_localize::{parse_sigma, MapArg};
 /// Heatmaps of where the sound comes from, for every sampled frame of each clip.
 ///
 /// The model sees the centred square of each frame, cropped as in training (shorter side scaled
-/// to the model's decode size, centre crop); the overlays show that view at its native
-/// resolution (at most 512 px) with the map upsampled bilinearly. Frames are sampled where the
-/// model's audio window fits the file's streams, with the window centred on each frame. Heat
-/// values are the model's scores on an absolute 0–1 scale ((cos+1)/2 of each location's
-/// embedding with the audio embedding; σ of the AVOL logits with --map head), so a clip whose
-/// sound has no visible source stays dark. Confidence = mean of the top quarter of the
-/// (unsmoothed) map (SLAVC). The box is the region around the peak above half the frame's score
-/// range.
+/// to the model's decode size, centre crop); the overlays show that view (288 to 512 px) with
+/// the map upsampled bilinearly. Frames are sampled where the model's audio window fits the
+/// file's streams, with the window centred on each frame. The model's scores are (cos+1)/2 of
+/// each location's embedding with the audio embedding (σ of the AVOL logits with --map head);
+/// they are drawn min-max scaled per frame by default (--scale absolute: as they are, so a clip
+/// whose sound has no visible source stays dark). Confidence = mean of the top quarter of the
+/// (unsmoothed) map (SLAVC), in the caption. The white box is the region around the peak above
+/// half the frame's score range. The map smoothing stored with the checkpoint is applied.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The checkpoint (.safetensors written by pretext train; an avc or localize task).
@@ -49,6 +49,12 @@ pub struct Args {
     /// Localise every frame of the clip (the MP4 then plays at the clip's frame rate).
     #[arg(long)]
     pub every_frame: bool,
+    /// Colour scale of the heat: frame (min-max over each frame's map, the picture the box
+    /// metrics binarise, as the papers draw it) or absolute (the model's 0-1 scores: a frame
+    /// whose sound has no visible source stays dark). The caption's confidence is absolute
+    /// either way.
+    #[arg(long, value_enum, default_value = "frame")]
+    pub scale: ScaleArg,
     /// How the map scores each location.
     #[arg(long, value_enum, default_value = "cosine")]
     pub map: MapArg,
@@ -60,6 +66,15 @@ pub struct Args {
     /// Device (auto, cpu, cuda:N).
     #[arg(long, default_value = "auto")]
     pub device: String,
+}
+
+/// `--scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScaleArg {
+    /// Min-max over each frame's map.
+    Frame,
+    /// The model's scores as they are.
+    Absolute,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -94,6 +109,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         fps: args.fps,
         every_frame: args.every_frame,
         smooth: choice.smoothing(),
+        scale: match args.scale {
+            ScaleArg::Frame => HeatScale::Frame,
+            ScaleArg::Absolute => HeatScale::Absolute,
+        },
         checkpoint: name,
         ..ClipOptions::default()
     };

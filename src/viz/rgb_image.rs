@@ -35,6 +35,25 @@ impl RgbImage {
         }
     }
 
+    /// Draws the outline of the box `[x0, y0, x1, y1]` (pixels, `x1`/`y1` exclusive), `thick`
+    /// pixels wide inside the box, clipped at the edges.
+    pub fn outline(&mut self, b: [u32; 4], thick: u32, colour: [u8; 3]) {
+        let (x1, y1) = (b[2].min(self.width), b[3].min(self.height));
+        if b[0] >= x1 || b[1] >= y1 || !self.is_consistent() {
+            return;
+        }
+        for y in b[1]..y1 {
+            for x in b[0]..x1 {
+                let edge =
+                    x < b[0] + thick || x + thick >= x1 || y < b[1] + thick || y + thick >= y1;
+                if edge {
+                    let i = (y as usize * self.width as usize + x as usize) * 3;
+                    self.rgb[i..i + 3].copy_from_slice(&colour);
+                }
+            }
+        }
+    }
+
     /// Resized copy (bilinear, `image`'s triangle filter).
     pub fn resized(&self, width: u32, height: u32) -> RgbImage {
         match image::RgbImage::from_raw(self.width, self.height, self.rgb.clone()) {
@@ -49,5 +68,24 @@ impl RgbImage {
             }
             None => RgbImage::filled(width, height, [0, 0, 0]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outline_draws_the_edges_only() {
+        let mut img = RgbImage::filled(8, 6, [0, 0, 0]);
+        img.outline([1, 1, 7, 5], 1, [255, 0, 0]);
+        let px = |x: usize, y: usize| img.rgb[(y * 8 + x) * 3];
+        assert_eq!((px(1, 1), px(6, 4), px(3, 1), px(1, 3)), (255, 255, 255, 255));
+        assert_eq!((px(3, 2), px(0, 0), px(7, 5)), (0, 0, 0));
+        // Out of range or empty boxes change nothing.
+        let before = img.clone();
+        img.outline([9, 9, 20, 20], 2, [0, 255, 0]);
+        img.outline([3, 3, 3, 5], 1, [0, 255, 0]);
+        assert_eq!(img, before);
     }
 }

@@ -505,10 +505,10 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
     assert_eq!(pngs.len(), 2, "{pngs:?}");
     assert!(pngs[0].ends_with("frame_0000.720.png") && pngs[1].ends_with("frame_0001.240.png"));
     let img = image::open(&pngs[0]).unwrap();
-    // The model's view of a 160×160 frame is 160·32/36 = 142 px, shown at 142 px (even), plus
-    // the colour bar; the total width is even for yuv420p.
-    assert_eq!(img.height(), 142);
-    assert!(img.width() > 142 && img.width() % 2 == 0);
+    // The model's view of a 160×160 frame is 160·32/36 = 142 px, shown scaled up to the
+    // smallest display side (288 px), plus the colour bar; the total width is even for yuv420p.
+    assert_eq!(img.height(), 288);
+    assert!(img.width() > 288 && img.width() % 2 == 0);
     let report: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out_dir.path().join("clip_0000.json")).unwrap())
             .unwrap();
@@ -532,11 +532,22 @@ fn localize_writes_overlays_mp4_json_and_contact_sheet() {
     let streams = p["streams"].as_array().unwrap();
     let video = streams.iter().find(|s| s["codec_type"] == "video").unwrap();
     assert_eq!(video["width"].as_u64().unwrap(), u64::from(img.width()));
-    assert_eq!(video["height"].as_u64().unwrap(), 142);
+    assert_eq!(video["height"].as_u64().unwrap(), 288);
     assert!(streams.iter().any(|s| s["codec_type"] == "audio"));
     let dur: f64 = p["format"]["duration"].as_str().unwrap().parse().unwrap();
     assert!((dur - 1.0).abs() < 0.1, "duration {dur}");
     assert!(image::open(out_dir.path().join("contact_sheet.png")).is_ok());
+    // --scale absolute draws the same localisation (report identical) with other colours.
+    let abs_dir = tempfile::tempdir().unwrap();
+    let out = localize(abs_dir.path(), &["--scale", "absolute"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let abs_report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(abs_dir.path().join("clip_0000.json")).unwrap())
+            .unwrap();
+    assert_eq!(abs_report["frames"], report["frames"]);
+    let abs_img = image::open(abs_dir.path().join("clip_0000/frame_0000.720.png")).unwrap();
+    assert_eq!((abs_img.width(), abs_img.height()), (img.width(), img.height()));
+    assert_ne!(abs_img.to_rgb8().into_raw(), img.to_rgb8().into_raw(), "--scale changed nothing");
     // --smooth spreads the heatmap (the box around the peak grows or stays) and keeps the
     // confidence of the unsmoothed map.
     let smooth_dir = tempfile::tempdir().unwrap();

@@ -25,6 +25,18 @@ use crate::media::{
 use crate::pipeline::InputReader;
 use crate::viz::{colour_bar_width, overlay, save_rgb_png, OverlayStyle, RgbImage};
 
+/// How heat values map to colours in the overlays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeatScale {
+    /// Min-max over each frame's map: the picture the box metrics binarise (and what the
+    /// papers' figures show); whether the sound is there at all is the caption's confidence.
+    #[default]
+    Frame,
+    /// The model's scores on their own 0-1 scale: a frame whose sound has no visible source
+    /// stays dark, and a weakly peaked map looks flat.
+    Absolute,
+}
+
 /// How a clip is sampled and drawn.
 #[derive(Debug, Clone)]
 pub struct ClipOptions {
@@ -36,6 +48,10 @@ pub struct ClipOptions {
     pub smooth: MapSmoothing,
     /// The checkpoint's name, written into the report.
     pub checkpoint: String,
+    /// Colour scale of the heat.
+    pub scale: HeatScale,
+    /// Smallest side of the display pictures (small frames are scaled up to it).
+    pub min_display: u32,
     /// Largest side of the display pictures.
     pub max_display: u32,
     /// Per-file decoding budget.
@@ -49,6 +65,8 @@ impl Default for ClipOptions {
             every_frame: false,
             smooth: MapSmoothing::OFF,
             checkpoint: String::new(),
+            scale: HeatScale::Frame,
+            min_display: 288,
             max_display: 512,
             deadline: Duration::from_secs(300),
         }
@@ -101,7 +119,7 @@ pub fn localize_clip(
     let v = model_view(w, h, &input);
     let side = v.width.floor() as u32;
     let view = [v.x0.round() as u32, v.y0.round() as u32, side];
-    let display = (side.min(opts.max_display) / 2 * 2).max(2);
+    let display = (side.max(opts.min_display).min(opts.max_display) / 2 * 2).max(2);
     // The display decoder scales like the model's, so its centre crop covers the same view.
     let display_decode = (f64::from(display) * f64::from(input.decode_side())
         / f64::from(input.frame_size))
@@ -196,7 +214,13 @@ pub fn localize_clip(
         }
         let caption = format!("t={shown:.2}s conf {:.2}", fl.confidence);
         let frame = RgbImage { width: df.width, height: df.height, rgb: df.data };
-        let picture = overlay(&frame, &heat, &style, Some(&caption));
+        let shown_heat = match opts.scale {
+            HeatScale::Absolute => heat.clone(),
+            HeatScale::Frame => min_max(&heat),
+        };
+        let mut picture = overlay(&frame, &shown_heat, &style, Some(&caption));
+        // The box around the peak (the region above half the frame's score range).
+        picture.outline(fl.bbox, (display / 160).max(1), [255, 255, 255]);
         save_rgb_png(
             &clip_dir.join(format!("frame_{shown:08.3}.png")),
             picture.width,
@@ -225,4 +249,15 @@ pub fn localize_clip(
     let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::Other(e.to_string()))?;
     crate::io::write_atomic(&out.join(format!("{name}.json")), &json)?;
     Ok(ClipResult { first_overlay, report, video: mp4 })
+}
+
+/// `v` min-max normalised to [0, 1] (a flat map becomes zeros).
+fn min_max(v: &[f32]) -> Vec<f32> {
+    let (lo, hi) =
+        v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+    let span = hi - lo;
+    if !(span.is_finite() && span > 0.0) {
+        return vec![0.0; v.len()];
+    }
+    v.iter().map(|x| (x - lo) / span).collect()
 }
