@@ -162,10 +162,23 @@ mod tests {
     fn the_best_recipe_is_the_default() {
         let avc = Recipe::resolve(&source("avc", None, &[])).unwrap();
         assert_eq!(avc.origin, "preset avc");
-        let o = avc.task.options();
-        assert_eq!(o["objective"], "in-batch");
-        assert_eq!(o["same_file_negatives"], true);
-        assert_eq!(o["train_positive_ratio"], 1.0);
+        let o: crate::tasks::avc::AvcOptions = serde_json::from_value(avc.task.options()).unwrap();
+        assert_eq!(o.objective, crate::tasks::avc::AvcObjective::InBatch);
+        assert!(o.negatives.easy && o.negatives.hard && o.same_file());
+        assert_eq!(o.policy(crate::tasks::Role::Train).positive_ratio, 1.0);
+        // Changing one part of the recipe does not contradict the rest (the preset's [task]
+        // table sets no derived value).
+        for set in ["task.negatives=easy", "task.objective=pairs", "task.objective=contrastive"] {
+            let r = Recipe::resolve(&source("avc", None, &[set])).unwrap();
+            let o: crate::tasks::avc::AvcOptions =
+                serde_json::from_value(r.task.options()).unwrap();
+            assert!(!o.same_file(), "{set}");
+        }
+        let stream =
+            Recipe::resolve(&source("avc", None, &["task.same_file_negatives=false"])).unwrap();
+        let o: crate::tasks::avc::AvcOptions =
+            serde_json::from_value(stream.task.options()).unwrap();
+        assert_eq!(o.policy(crate::tasks::Role::Train).positive_ratio, 0.5);
         assert_eq!((avc.model.input.frames, avc.model.audio.time_steps), (5, 5));
         assert!(avc.model.head.sync > 0, "the sync model");
         assert_eq!((avc.train.ema, avc.train.steps), (0.998, 2600));

@@ -172,7 +172,7 @@ fn bad_inputs_fail_with_clear_messages() {
     assert!(stderr(&o).contains("ema 1 must be in [0, 1)"), "{}", stderr(&o));
     // Same-file hard negatives are an option of the in-batch objective with hard negatives.
     for extra in [
-        &["--set", "task.same_file_negatives=true"][..],
+        &["--set", "task.objective=pairs", "--set", "task.same_file_negatives=true"][..],
         &[
             "--set",
             "task.objective=in-batch",

@@ -106,13 +106,14 @@ static OPTIONS: &[OptionDoc] = &[
     OptionDoc { key: "curriculum_over", help: "pairs: examples over which the hard share rises" },
     OptionDoc {
         key: "train_positive_ratio",
-        help: "share of matching pairs in the training stream (default 0.5; in-batch with easy \
-               negatives only: 1); validation keeps 0.5",
+        help: "share of matching pairs in the training stream (default 0.5; in-batch: 1, \
+               unless same_file_negatives is false with hard negatives); validation keeps 0.5",
     },
     OptionDoc {
         key: "same_file_negatives",
         help: "in-batch with easy,hard: two windows of one file in a batch are a hard negative \
-               pair when the audio is at least min_shift from the frame",
+               pair when the audio is at least min_shift from the frame (default: on there; \
+               false = the stream's shifted negatives instead)",
     },
     OptionDoc {
         key: "temperature",
@@ -156,8 +157,9 @@ pub struct AvcOptions {
     pub curriculum_over: Option<u64>,
     /// Share of positives in the training stream.
     pub train_positive_ratio: Option<f64>,
-    /// In-batch: same-file windows far enough apart are hard negatives.
-    pub same_file_negatives: bool,
+    /// In-batch: same-file windows far enough apart are hard negatives (default: on for
+    /// in-batch with hard negatives, see [`AvcOptions::same_file`]).
+    pub same_file_negatives: Option<bool>,
     /// Contrastive temperature.
     pub temperature: Option<f64>,
 }
@@ -173,7 +175,7 @@ impl Default for AvcOptions {
             curriculum_to: None,
             curriculum_over: None,
             train_positive_ratio: None,
-            same_file_negatives: false,
+            same_file_negatives: None,
             temperature: None,
         }
     }
@@ -204,6 +206,14 @@ impl AvcOptions {
         }
     }
 
+    /// Whether two windows of one file in an in-batch batch are a hard negative pair: as set,
+    /// else whenever the objective is in-batch with hard negatives (the recipe that meets the
+    /// AVC targets; `same_file_negatives = false` gives the stream's shifted negatives instead).
+    pub fn same_file(&self) -> bool {
+        self.same_file_negatives
+            .unwrap_or(self.objective() == AvcObjective::InBatch && self.negatives.hard)
+    }
+
     /// Checks every value and the combinations that make no sense.
     pub fn validate(&self, task: &str) -> Result<(), TaskError> {
         let bad = |reason: String| Err(TaskError::Options { task: task.into(), reason });
@@ -230,7 +240,9 @@ impl AvcOptions {
                     .into(),
             );
         }
-        if self.same_file_negatives && !(obj == AvcObjective::InBatch && self.negatives.hard) {
+        if self.same_file_negatives == Some(true)
+            && !(obj == AvcObjective::InBatch && self.negatives.hard)
+        {
             return bad("same_file_negatives applies to the in-batch objective with negatives = \
                  easy,hard (it takes hard negatives from the other windows of a file in the \
                  batch)"
@@ -274,9 +286,14 @@ impl AvcOptions {
             }
             // Matching pairs, plus (with hard negatives) the same file's audio shifted; the
             // batch's other audio windows are the easy negatives.
+            // With same-file hard negatives the batch holds them already: an all-positive stream.
             (Role::Train, AvcObjective::InBatch) if self.negatives.hard => AvcPolicy {
                 negatives: NegativeKinds { easy: false, hard: true },
-                positive_ratio: self.train_positive_ratio.unwrap_or(0.5),
+                positive_ratio: self.train_positive_ratio.unwrap_or(if self.same_file() {
+                    1.0
+                } else {
+                    0.5
+                }),
                 ..base
             },
             (Role::Train, AvcObjective::InBatch) => AvcPolicy { positive_ratio: 1.0, ..base },
@@ -392,7 +409,7 @@ mod tests {
         let c = AvcOptions { objective: AvcObjective::Contrastive, ..Default::default() };
         assert!(c.policy(Role::Eval).one_per_file && c.policy(Role::Train).positive_ratio == 1.0);
         // Cross-field rules name what is wrong.
-        let bad = AvcOptions { same_file_negatives: true, ..Default::default() };
+        let bad = AvcOptions { same_file_negatives: Some(true), ..Default::default() };
         assert!(bad.validate("avc").unwrap_err().to_string().contains("same_file_negatives"));
         let bad = AvcOptions { temperature: Some(0.1), ..Default::default() };
         assert!(bad.validate("avc").unwrap_err().to_string().contains("temperature"));

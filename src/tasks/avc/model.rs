@@ -36,7 +36,7 @@ impl AvcModel {
         options: &AvcOptions,
     ) -> Result<Self, TrainingError> {
         let net = AvcNet::new(root, model)?;
-        let same_file = options.same_file_negatives.then_some(SameFileNegatives {
+        let same_file = options.same_file().then_some(SameFileNegatives {
             min_shift: options.min_shift,
             window: model.input.clip_seconds,
         });
