@@ -214,7 +214,7 @@ mod tests {
         // Cell 5 is row 1, column 2: origin (4 + 1, 8 + 0) = (5, 8).
         assert_eq!(g.origin(&cut), (5, 8));
         assert_eq!(out[0], (5 * 12 + 8) as f32);
-        assert_eq!(out[3 * 1 + 2], (6 * 12 + 10) as f32);
+        assert_eq!(out[3 + 2], (6 * 12 + 10) as f32, "pixel (1, 2)");
         assert_eq!(out[9], (1000 + 6 * 12 + 7) as f32, "green reads (+1, -1) away");
         assert_eq!(out[18], (2000 + 3 * 12 + 8) as f32, "blue reads (-2, 0) away");
         // Offsets stay in the room; jitter keeps them near the centre.

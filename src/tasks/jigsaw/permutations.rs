@@ -9,7 +9,7 @@
 //! round, as the reference does, is O(N²·9!); here each candidate keeps its running sum of
 //! distances (the same additions of k/9 in the same order, so the same doubles and the same
 //! choices), which is O(N·9!) time and two 9!-long arrays of memory (6 MB) whatever N is: 2000
-//! permutations take about a second. Permutations are packed one nibble per position, so a
+//! permutations take about two seconds. Permutations are packed one nibble per position, so a
 //! distance is an xor and a popcount.
 //!
 //! The only random choice is the first permutation: here it is drawn from `seed`, so a set is
@@ -36,6 +36,9 @@ pub const ALL: usize = 362_880;
 /// The smallest and largest set sizes accepted.
 pub const SIZES: std::ops::RangeInclusive<usize> = 2..=10_000;
 
+/// The sets this process has built, by (size, seed).
+type Memo = HashMap<(usize, u64), Arc<PermutationSet>>;
+
 /// One order of the 9 tiles: position `t` of the puzzle holds tile (cell) `p[t]`.
 pub type Permutation = [u8; 9];
 
@@ -51,7 +54,7 @@ impl PermutationSet {
     /// (checked), or generated (and cached). Notes on a bad or unwritable cache go to stderr.
     pub fn get(size: usize, seed: u64) -> Result<Arc<Self>, String> {
         check_size(size)?;
-        static MEMO: OnceLock<Mutex<HashMap<(usize, u64), Arc<PermutationSet>>>> = OnceLock::new();
+        static MEMO: OnceLock<Mutex<Memo>> = OnceLock::new();
         let memo = MEMO.get_or_init(Default::default);
         if let Some(set) = memo.lock().ok().and_then(|m| m.get(&(size, seed)).cloned()) {
             return Ok(set);
