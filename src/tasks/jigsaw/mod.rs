@@ -14,7 +14,7 @@
 //! that square's default side (frame_size + 1/8).
 //!
 //! Files: this one (options, sampler and assembler; toy examples are cut from
-//! [`tile_grid::toy_frame`]), `permutations.rs`, `preset.toml`, and with the `torch` feature
+//! `tile_grid::toy_frame`), `permutations.rs`, `preset.toml`, and with the `torch` feature
 //! `model.rs` (tiles through the shared vision trunk, a per-tile layer, the nine concatenated, an
 //! MLP over the permutations; accuracy and top-5 accuracy).
 //!
