@@ -66,13 +66,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
     }
     writeln!(out, "presets (models/*.toml and the tasks' own; --preset NAME, or --config FILE):")?;
+    let width = preset_names().iter().map(|n| n.len()).max().unwrap_or(10);
     for name in preset_names() {
         let text = preset_text(name)?;
         let m = ModelConfig::from_toml(text, name)?;
         let first = first_sentence(text);
         writeln!(
             out,
-            "  {name:<10} {} px, {} frame(s), {} {:.2} s; {}",
+            "  {name:<width$} {} px, {} frame(s), {} {:.2} s; {}",
             m.input.frame_size,
             m.input.frames,
             m.input.spectrogram.name(),

@@ -20,11 +20,16 @@ pub mod avc;
 mod data_source;
 mod error;
 pub mod frame_order;
+pub mod jigsaw;
 mod options;
 mod recipe;
+pub mod relative_position;
 #[cfg(feature = "torch")]
 mod restored;
 pub mod rotation;
+mod tile_grid;
+#[cfg(feature = "torch")]
+mod tile_siamese;
 #[cfg(all(test, feature = "torch"))]
 mod trainer_contract;
 
@@ -42,6 +47,8 @@ pub static TASKS: &[&TaskDescriptor] = &[
     &avc::AVC,
     &avc::LOCALIZE,
     &frame_order::FRAME_ORDER,
+    &jigsaw::JIGSAW,
+    &relative_position::RELATIVE_POSITION,
     &rotation::ROTATION,
 ];
 

@@ -65,7 +65,22 @@ pub(crate) fn tiny_run(
 }
 
 fn tiny(task: &str, steps: u64) -> (Box<dyn Task>, RunConfig, ToySource) {
-    tiny_run(task, &[], steps)
+    tiny_run(task, tiny_sets(task), steps)
+}
+
+/// Options that fit a task's geometry into the tiny run's 18 px decoded frames.
+pub(crate) fn tiny_sets(task: &str) -> &'static [(&'static str, &'static str)] {
+    match task {
+        "jigsaw" => &[
+            ("permutations", "100"),
+            ("crop", "18"),
+            ("cell", "6"),
+            ("tile", "5"),
+            ("channel_jitter", "1"),
+        ],
+        "relative-position" => &[("crop", "18"), ("cell", "6"), ("patch", "5")],
+        _ => &[],
+    }
 }
 
 fn logits(t: &Trainer, b: &TensorBatch) -> tch::Tensor {
@@ -75,7 +90,7 @@ fn logits(t: &Trainer, b: &TensorBatch) -> tch::Tensor {
 
 #[test]
 fn save_load_round_trip_gives_the_same_logits_and_refuses_another_model() {
-    for name in ["avc", "frame-order", "rotation"] {
+    for name in ["avc", "frame-order", "rotation", "jigsaw", "relative-position"] {
         let dir = tempfile::tempdir().unwrap();
         let (task, run, toy) = tiny(name, 4);
         let mut t = Trainer::new(dir.path(), run.clone(), &task).unwrap();

@@ -519,6 +519,17 @@ fn pipeline_batches(
     files: Vec<std::path::PathBuf>,
     clips_per_file: usize,
 ) -> (Box<dyn pretext::tasks::Task>, pretext::models::ModelConfig, Vec<pretext::pipeline::Batch>) {
+    pipeline_batches_with(task, sets, files, clips_per_file, None)
+}
+
+/// [`pipeline_batches`] with `(decode, feature)` worker counts.
+fn pipeline_batches_with(
+    task: &str,
+    sets: &[&str],
+    files: Vec<std::path::PathBuf>,
+    clips_per_file: usize,
+    workers: Option<(usize, usize)>,
+) -> (Box<dyn pretext::tasks::Task>, pretext::models::ModelConfig, Vec<pretext::pipeline::Batch>) {
     use pretext::models::{HeadConfig, HeadKind, TowerConfig};
     use pretext::pipeline::{AugmentConfig, BatchStream, PipelineConfig};
     use pretext::tasks::{Recipe, RecipeSource, Role};
@@ -542,6 +553,9 @@ fn pipeline_batches(
     pipe.batch_size = 8;
     pipe.clips_per_file = clips_per_file;
     pipe.augment = AugmentConfig::none();
+    if let Some((decode, features)) = workers {
+        (pipe.decode_workers, pipe.feature_workers) = (decode, features);
+    }
     let batches: Vec<_> = BatchStream::start(pipe).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
     assert_eq!(batches.len(), 2);
     let tower = TowerConfig { channels: vec![8, 16, 16], ..Default::default() };
@@ -685,6 +699,259 @@ fn rotation_labels_are_the_rotations_of_the_pixels_and_the_trainer_overfits_them
         }
     }
     overfit_fixed_batches(&task, model, &batches, dir.path(), "rotated frames");
+}
+
+/// Jigsaw on decoded frames (issue #22). The same 16 examples cut with two permutation sets
+/// (seeds 0 and 1: the same frames, tile offsets and channel shifts, other permutations under
+/// the same labels) give back the same tiles when each example's tiles are put back by its
+/// labelled permutation (position t holds cell perm[t]): the labels are the permutations applied
+/// to the pixels. Every tile is normalised on its own, the stream is the same for any number of
+/// workers, and the trainer fits the 16 puzzles.
+#[test]
+fn jigsaw_labels_are_the_permutations_of_the_tiles_and_the_trainer_overfits_them() {
+    use pretext::tasks::jigsaw::PermutationSet;
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_world(dir.path());
+    let run = |seed: u64, workers| {
+        let sets = [
+            "task.permutations=100",
+            "task.crop=36",
+            "task.cell=12",
+            "task.tile=10",
+            &format!("task.permutation_seed={seed}"),
+        ];
+        pipeline_batches_with("jigsaw", &sets, files.clone(), 8, Some(workers))
+    };
+    let (task, model, a) = run(0, (1, 1));
+    let (_, _, b) = run(1, (1, 1));
+    let (_, _, again) = run(0, (3, 2));
+    assert_eq!(a, again, "the stream depends on the number of workers");
+    let per = 3 * 10 * 10;
+    // Each example's tiles in cell order, put back by its labelled permutation of `set`.
+    let put_back = |batches: &[pretext::pipeline::Batch], set: &PermutationSet| {
+        let mut out = Vec::new();
+        for bt in batches {
+            let (frames, shape) = bt.f32("frames").unwrap();
+            assert_eq!(shape, &[8, 9, 3, 10, 10]);
+            let (labels, lshape) = bt.i64("label").unwrap();
+            assert_eq!(lshape, &[8]);
+            for (i, (&k, m)) in labels.iter().zip(&bt.meta).enumerate() {
+                assert_eq!((k, m.kind.as_str()), (m.label, "puzzle"));
+                let perm = set.rows()[k as usize];
+                let ex = &frames[i * 9 * per..(i + 1) * 9 * per];
+                let mut cells = vec![Vec::new(); 9];
+                for (t, tile) in ex.chunks(per).enumerate() {
+                    let (mean, var) = moments(tile);
+                    assert!(
+                        mean.abs() < 1e-4 && (var - 1.0).abs() < 1e-3,
+                        "tile {t}: {mean} {var}"
+                    );
+                    cells[usize::from(perm[t])] = tile.to_vec();
+                }
+                out.push((perm, cells));
+            }
+        }
+        out
+    };
+    let (sa, sb) = (PermutationSet::get(100, 0).unwrap(), PermutationSet::get(100, 1).unwrap());
+    let (pa, pb) = (put_back(&a, &sa), put_back(&b, &sb));
+    assert_eq!(pa.len(), 16);
+    let mut differ = 0;
+    for (i, ((perm_a, cells_a), (perm_b, cells_b))) in pa.iter().zip(&pb).enumerate() {
+        assert_eq!(cells_a, cells_b, "example {i}: the labelled permutations put back other tiles");
+        differ += usize::from(perm_a != perm_b);
+    }
+    assert!(differ >= 12, "only {differ} of 16 examples were shuffled differently");
+    overfit_fixed_batches(&task, model, &a, dir.path(), "puzzles");
+}
+
+/// Relative position on decoded frames (issue #22): the label field is the sampled position
+/// and the kind names it, the two patches are different pieces of the frame, positions cover the
+/// 8 classes, the stream is the same for any number of workers, and the trainer fits 16 fixed
+/// pairs. (That a label is where the second patch lies is checked on coordinate-coded frames by
+/// the task's own test, `the_label_is_where_the_second_patch_lies`.)
+#[test]
+fn relative_position_labels_name_the_positions_and_the_trainer_overfits_them() {
+    use pretext::tasks::relative_position::POSITIONS;
+    let dir = tempfile::tempdir().unwrap();
+    let files = small_world(dir.path());
+    let sets = ["task.crop=36", "task.cell=12", "task.patch=10"];
+    let (task, mut model, batches) =
+        pipeline_batches_with("relative-position", &sets, files.clone(), 8, Some((1, 1)));
+    // Two 10 px patches are little to tell 16 pairs apart by: a wider head memorises them in
+    // the 120 steps.
+    model.head.hidden = 64;
+    let (_, _, again) = pipeline_batches_with("relative-position", &sets, files, 8, Some((3, 2)));
+    assert_eq!(batches, again, "the stream depends on the number of workers");
+    let mut seen = std::collections::BTreeSet::new();
+    for b in &batches {
+        let (frames, shape) = b.f32("frames").unwrap();
+        assert_eq!(shape, &[8, 2, 3, 10, 10]);
+        let (labels, _) = b.i64("label").unwrap();
+        for (i, (&k, m)) in labels.iter().zip(&b.meta).enumerate() {
+            assert_eq!(k, m.label);
+            assert_eq!(m.kind, POSITIONS[k as usize]);
+            let ex = &frames[i * 600..(i + 1) * 600];
+            assert_ne!(ex[..300], ex[300..], "the two patches are the same piece");
+            seen.insert(k);
+        }
+    }
+    assert!(seen.len() >= 6, "16 pairs drew only positions {seen:?}");
+    overfit_fixed_batches(&task, model, &batches, dir.path(), "patch pairs");
+}
+
+/// Mean and variance of `v`.
+fn moments(v: &[f32]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    (mean, v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n)
+}
+
+/// The tile tasks through the CLI on a tiny world (issue #22): `pretext train --task NAME` runs
+/// a few steps on files, `eval task` scores held-out files, `embed` writes one vision row per
+/// clip, and `pairs --task NAME` writes shards with the task's fields.
+#[test]
+fn tile_tasks_train_eval_embed_and_write_shards_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = dir.path().join("world");
+    let o = run_pretext(&[
+        "synth",
+        "--out",
+        world.to_str().unwrap(),
+        "--clips",
+        "6",
+        "--seconds",
+        "2",
+        "--size",
+        "64x64",
+        "--split",
+        "train=0.5,val=0.25,test=0.25",
+        "--object-scale",
+        "2",
+        "--threads",
+        "1",
+        "--seed",
+        "5",
+    ]);
+    assert!(o.status.success(), "synth: {}", stderr(&o));
+    let w = world.to_str().unwrap();
+    for (task, sets, tiles, classes) in [
+        ("jigsaw", ["task.crop=48", "task.cell=16", "task.tile=14"], 9, 100),
+        ("relative-position", ["task.crop=48", "task.cell=16", "task.patch=14"], 2, 8),
+    ] {
+        let run = dir.path().join(task);
+        let mut args = vec![
+            "train",
+            "--task",
+            task,
+            "--data",
+            w,
+            "--out",
+            run.to_str().unwrap(),
+            "--steps",
+            "3",
+            "--batch",
+            "8",
+            "--val-examples",
+            "8",
+            "--device",
+            "cpu",
+            "--workers",
+            "1",
+            "--threads",
+            "1",
+            "--set",
+            "vision.channels=[8, 16]",
+            "--set",
+            "head.hidden=16",
+        ];
+        for s in &sets {
+            args.extend(["--set", s]);
+        }
+        let o = run_pretext(&args);
+        assert!(o.status.success(), "{task}: {}", stderr(&o));
+        assert!(stdout(&o).contains("finished at step 3"), "{task}: {}", stdout(&o));
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap())
+                .unwrap();
+        assert_eq!(config["task"]["name"], task);
+        assert_eq!(config["task"]["options"]["crop"], 48);
+        let ck = run.join("checkpoints/best.safetensors");
+        for extra in [&[][..], &["--untrained"]] {
+            let base = [
+                "eval",
+                "task",
+                "--checkpoint",
+                ck.to_str().unwrap(),
+                "--data",
+                w,
+                "--split",
+                "test",
+                "--val-examples",
+                "8",
+                "--json",
+                "--device",
+                "cpu",
+                "--workers",
+                "1",
+            ];
+            let o = run_pretext(&[&base[..], extra].concat());
+            assert!(o.status.success(), "{task} {extra:?}: {}", stderr(&o));
+            let report: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+            assert_eq!(
+                (report["task"].as_str(), report["metric"].as_str()),
+                (Some(task), Some("accuracy"))
+            );
+            assert!((0.0..=1.0).contains(&report["accuracy"].as_f64().unwrap()));
+            assert_eq!(report["examples"], 8);
+        }
+        let emb = dir.path().join(format!("{task}-emb"));
+        let clip = world.join("clip_0000.mp4");
+        let o = run_pretext(&[
+            "embed",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            clip.to_str().unwrap(),
+            "--out",
+            emb.to_str().unwrap(),
+            "--device",
+            "cpu",
+        ]);
+        assert!(o.status.success(), "{task}: {}", stderr(&o));
+        let v = pretext::io::read_npy_f32(&emb.join("visual.npy")).unwrap();
+        assert_eq!(v.shape, vec![2, 128], "{task}: 2 s = 2 clips, the preset's 128-D embedding");
+        let shards = dir.path().join(format!("{task}-shards"));
+        let mut args = vec![
+            "pairs",
+            w,
+            "--task",
+            task,
+            "--count",
+            "8",
+            "--workers",
+            "1",
+            "--out",
+            shards.to_str().unwrap(),
+        ];
+        for s in &sets {
+            args.extend(["--set", s]);
+        }
+        let o = run_pretext(&args);
+        assert!(o.status.success(), "{task}: {}", stderr(&o));
+        let unpacked = dir.path().join(format!("{task}-unpacked"));
+        let tar = std::fs::File::open(shards.join("shard-000000.tar")).unwrap();
+        tar::Archive::new(tar).unpack(&unpacked).unwrap();
+        let frames = pretext::io::read_npy_f32(&unpacked.join("s0000000000.frames.npy")).unwrap();
+        assert_eq!(frames.shape, vec![tiles, 3, 14, 14], "{task}");
+        let class: i64 = std::fs::read_to_string(unpacked.join("s0000000000.cls"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!((0..classes).contains(&class), "{task}: class {class}");
+        let log = std::fs::read_to_string(shards.join("samples.jsonl")).unwrap();
+        assert_eq!(log.lines().count(), 8);
+    }
 }
 
 /// Trains 120 steps cycling over `batches` (16 fixed examples) and asserts the trainer
