@@ -13,8 +13,8 @@ pub struct RecipeArgs {
     /// avc).
     #[arg(long, value_parser = task_name)]
     pub task: Option<String>,
-    /// A preset: quick, fast, sync, l3, localize (models/*.toml) or a task's own; default: the
-    /// task's, see `pretext tasks`. `--model` is the same flag.
+    /// A preset: quick, fast, sync, l3 (models/*.toml) or a task's own (avc, localize, jigsaw,
+    /// ...); default: the task's, see `pretext tasks`. `--model` is the same flag.
     #[arg(long, alias = "model", conflicts_with = "config")]
     pub preset: Option<String>,
     /// A preset file of your own (the schema of models/quick.toml: [input], [vision], [audio],
