@@ -65,6 +65,13 @@ impl IndexEntry {
         self.video_start + i as f64 / self.fps
     }
 
+    /// The grid frame nearest `t`, if it lies inside the stream: how a task plans the example
+    /// of a chosen moment (`TaskData::plan_at`).
+    pub fn frame_at(&self, t: f64) -> Option<u64> {
+        let i = ((t - self.video_start) * self.fps).round();
+        (i >= 0.0 && (i as u64) < self.frame_count()).then_some(i as u64)
+    }
+
     /// Number of whole frames on the grid.
     pub fn frame_count(&self) -> u64 {
         (((self.video_end - self.video_start) * self.fps) + 1e-6).floor().max(0.0) as u64
@@ -213,6 +220,17 @@ mod tests {
             fps: 25.0,
             audio: Some((0.0, 2.0)),
         }
+    }
+
+    #[test]
+    fn frame_at_snaps_to_the_grid_inside_the_stream() {
+        let e = IndexEntry { video_start: 0.5, ..entry("/v/a.mp4", 1, 1) }; // frames 0..37
+        assert_eq!(e.frame_count(), 37);
+        assert_eq!(e.frame_at(0.5), Some(0));
+        assert_eq!(e.frame_at(0.5 + 3.0 / 25.0 + 0.015), Some(3), "nearest, not floor");
+        assert_eq!(e.frame_at(0.5 + 36.0 / 25.0), Some(36));
+        assert_eq!(e.frame_at(0.5 + 37.0 / 25.0), None, "past the last frame");
+        assert_eq!(e.frame_at(0.4), None, "before the stream");
     }
 
     #[test]

@@ -263,11 +263,7 @@ impl TaskData for AvcData {
         let e = &ctx.index[file];
         let a = ctx.input.clip_seconds;
         if e.audio.is_none() {
-            let i = ((t - e.video_start) * e.fps).round();
-            if !(i >= 0.0 && (i as u64) < e.frame_count()) {
-                return None;
-            }
-            let mut spec = positive(e, file, i as u64, ctx.input.frames as usize, a);
+            let mut spec = positive(e, file, e.frame_at(t)?, ctx.input.frames as usize, a);
             spec.audio = None;
             spec.kind = "no-audio".into();
             return Some(spec);

@@ -308,11 +308,7 @@ impl TaskData for RelativePositionData {
 
     fn plan_at(&self, ctx: &PlanContext<'_>, file: usize, t: f64) -> Option<SampleSpec> {
         let e = &ctx.index[file];
-        let i = ((t - e.video_start) * e.fps).round();
-        if !(i >= 0.0 && (i as u64) < e.frame_count()) {
-            return None;
-        }
-        let mut spec = SampleSpec::new(0, file, vec![e.frame_time(i as u64)]);
+        let mut spec = SampleSpec::new(0, file, vec![e.frame_time(e.frame_at(t)?)]);
         spec.slots = vec![0];
         spec.label = 0;
         spec.kind = POSITIONS[0].into();
