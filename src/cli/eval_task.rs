@@ -59,6 +59,10 @@ pub struct Args {
     /// Where to write the JSON report.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Held-out examples on the contact sheet of tasks whose output is a picture
+    /// (colourisation, inpainting), written beside the report as a PNG; 0 for none.
+    #[arg(long, default_value_t = 12)]
+    pub sheet_examples: usize,
     /// Device (auto, cpu, cuda:N).
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -133,6 +137,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating {}", parent.display()))?;
     }
+    let sheet = if args.sheet_examples > 0 {
+        let path = out.with_extension("png");
+        write_sheet(&r, source.val(r.meta.run.train.batch)?, args.sheet_examples, device, &path)
+            .with_context(|| format!("the contact sheet {}", path.display()))?
+            .then_some(path)
+    } else {
+        None
+    };
+    if let (Some(path), Some(o)) = (&sheet, json.as_object_mut()) {
+        o.insert("contact_sheet".into(), serde_json::json!(path));
+    }
     pretext::io::write_atomic(&out, serde_json::to_string_pretty(&json)?.as_bytes())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json)?);
@@ -158,9 +173,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
         println!("  examples: {}", report.policy);
+        if let Some(path) = &sheet {
+            println!("contact sheet: {}", path.display());
+        }
         println!("report: {}", out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the contact sheet of the first `n` held-out examples when the task's output is a
+/// picture; `false` when it is not (nothing written).
+fn write_sheet(
+    r: &Restored,
+    batches: pretext::training::BatchIter,
+    n: usize,
+    device: Device,
+    path: &std::path::Path,
+) -> anyhow::Result<bool> {
+    let _guard = tch::no_grad_guard();
+    let mut rows = Vec::new();
+    for batch in batches {
+        let batch = batch?;
+        if batch.is_empty() {
+            continue;
+        }
+        let tb = pretext::training::TensorBatch::from_batch(&batch, device)?;
+        let got = r.model.pictures(&tb)?;
+        if got.is_empty() {
+            return Ok(false);
+        }
+        rows.extend(got);
+        if rows.len() >= n {
+            break;
+        }
+    }
+    rows.truncate(n);
+    let Some(sheet) = pretext::evaluation::picture_sheet(&rows, 128) else { return Ok(false) };
+    pretext::viz::save_rgb_png(path, sheet.width, sheet.height, &sheet.rgb)?;
+    Ok(true)
 }
 
 /// One JSON line per scored row: its example's metadata, target, prediction and probabilities.

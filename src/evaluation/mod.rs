@@ -1,11 +1,14 @@
 //! Evaluation beyond a task's own validation metrics (those live with each task, through
 //! `training::MetricSet`): the sound-source localisation metrics (cIoU, AUC, pointing game,
 //! AP/max-F1) exactly as published, over any model whose task draws localisation maps; and
-//! per-clip embeddings of video files through the one input path.
+//! per-clip embeddings of video files through the one input path; the contact sheet of tasks
+//! whose output is a picture.
 
 pub mod embed;
 mod error;
 pub mod localization;
+mod picture_sheet;
 
 pub use embed::{embed_file, window_centres, EmbeddedClip, FileEmbeddings};
+pub use picture_sheet::picture_sheet;
 pub use error::{EvaluationError, Result};

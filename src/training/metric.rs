@@ -6,8 +6,10 @@
 //!
 //! Built-ins: [`Accuracy`] (argmax over any number of classes), [`BalancedAccuracy`] (mean
 //! per-class recall), [`RocAuc`] (binary, on p(class 1), ties averaged), [`MeanHit`] (the mean
-//! of the task's own per-example hits, e.g. in-batch retrieval) and [`ByKind`] (counts and
-//! accuracy per example kind, a detail).
+//! of the task's own per-example hits, e.g. in-batch retrieval), [`MeanValue`] (the mean of one
+//! of the task's named per-example values, e.g. an error in the hole of an inpainting) and
+//! [`ByKind`] (counts and accuracy per example kind, a detail). Every metric reads larger as
+//! better when it is a primary one (checkpoints are ranked by it).
 
 use std::collections::BTreeMap;
 
@@ -32,6 +34,10 @@ pub struct Scored {
     pub rows_example: Vec<usize>,
     /// The task's own per-example hit in [0, 1] (what the train accuracy averages).
     pub hits: Vec<f32>,
+    /// Named per-example quantities of tasks that are not (only) classifiers, e.g. a
+    /// reconstruction error or an AuC per example, and the same quantity of a baseline; read by
+    /// [`MeanValue`] and by tasks' own metrics.
+    pub values: BTreeMap<String, Vec<f64>>,
 }
 
 impl Scored {
@@ -75,6 +81,15 @@ impl Scored {
                 self.kinds.len(),
                 self.rows_example.len()
             ));
+        }
+        for (key, v) in &self.values {
+            if v.len() != self.examples {
+                return Err(format!(
+                    "value '{key}' has {} entries for {} examples",
+                    v.len(),
+                    self.examples
+                ));
+            }
         }
         Ok(())
     }
@@ -196,6 +211,41 @@ impl Metric for MeanHit {
     fn update(&mut self, s: &Scored) {
         self.sum += s.hits.iter().map(|h| f64::from(*h)).sum::<f64>();
         self.n += s.hits.len() as u64;
+    }
+    fn value(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+    fn reset(&mut self) {
+        (self.sum, self.n) = (0.0, 0);
+    }
+}
+
+/// The mean of a named per-example value ([`Scored::values`]) under a name of the task's choosing;
+/// undefined until a batch carries the value.
+#[derive(Debug)]
+pub struct MeanValue {
+    name: &'static str,
+    key: &'static str,
+    sum: f64,
+    n: u64,
+}
+
+impl MeanValue {
+    /// The mean of `values[key]`, reported as `name`.
+    pub fn new(name: &'static str, key: &'static str) -> Self {
+        MeanValue { name, key, sum: 0.0, n: 0 }
+    }
+}
+
+impl Metric for MeanValue {
+    fn name(&self) -> &str {
+        self.name
+    }
+    fn update(&mut self, s: &Scored) {
+        if let Some(v) = s.values.get(self.key) {
+            self.sum += v.iter().sum::<f64>();
+            self.n += v.len() as u64;
+        }
     }
     fn value(&self) -> Option<f64> {
         (self.n > 0).then(|| self.sum / self.n as f64)
@@ -353,7 +403,23 @@ mod tests {
             kinds: targets.iter().map(|t| format!("k{t}")).collect(),
             rows_example: (0..pred.len()).collect(),
             hits: Vec::new(),
+            values: BTreeMap::new(),
         }
+    }
+
+    #[test]
+    fn mean_value_averages_a_named_value_and_check_counts_its_entries() {
+        let mut s = Scored { examples: 3, ..Default::default() };
+        s.values.insert("err".into(), vec![1.0, 2.0, 6.0]);
+        assert_eq!(s.check(), Ok(()));
+        let mut m = MeanValue::new("hole_l2", "err");
+        assert_eq!(m.value(), None);
+        m.update(&Scored { examples: 2, ..Default::default() });
+        assert_eq!(m.value(), None, "a batch without the value adds nothing");
+        m.update(&s);
+        assert_eq!((m.name(), m.value()), ("hole_l2", Some(3.0)));
+        s.values.insert("short".into(), vec![1.0]);
+        assert!(s.check().unwrap_err().contains("short"));
     }
 
     #[test]

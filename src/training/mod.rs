@@ -33,7 +33,8 @@ pub use device::DeviceSpec;
 pub use ema::Ema;
 pub use error::TrainingError;
 pub use metric::{
-    roc_auc, Accuracy, BalancedAccuracy, ByKind, KindCount, MeanHit, Metric, MetricSet, RocAuc,
+    roc_auc, Accuracy, BalancedAccuracy, ByKind, KindCount, MeanHit, MeanValue, Metric, MetricSet,
+    RocAuc,
     Scored,
 };
 pub use pipeline_source::{PipelineSource, PipelineSourceConfig};
@@ -42,8 +43,8 @@ pub use schedule::Schedule;
 pub use source::{BatchIter, DataSource};
 pub use split::{hash_split, split_files, FileSplit};
 pub use task::{
-    argmax_hits, classifier_scores, cross_entropy, Embeddings, Localize, Origins, StepOutput,
-    TaskModel, TensorBatch,
+    argmax_hits, classifier_scores, cross_entropy, Embeddings, Localize, Origins, PictureRow,
+    StepOutput, TaskModel, TensorBatch,
 };
 pub use toy_source::ToySource;
 pub use trainer::{evaluate, StepReport, StopReason, TrainOutcome, Trainer, ValReport};

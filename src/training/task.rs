@@ -140,6 +140,17 @@ pub struct StepOutput {
     pub hits: Tensor,
 }
 
+/// Pictures of one example for people to look at (a row of a contact sheet): for colourisation
+/// the grey input, the prediction and the original; for inpainting the masked input, the
+/// reconstruction and the original.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PictureRow {
+    /// What the row shows (the example's file and time).
+    pub label: String,
+    /// The pictures left to right, each with a caption ("input", "prediction", "original").
+    pub pictures: Vec<(String, crate::viz::RgbImage)>,
+}
+
 /// Per-example embeddings of a batch (what `pretext embed` writes).
 #[derive(Debug)]
 pub struct Embeddings {
@@ -188,6 +199,14 @@ pub trait TaskModel: std::fmt::Debug {
         let _ = head;
         false
     }
+
+    /// Pictures of a batch's examples in eval mode (the caller holds `no_grad`), one row each,
+    /// for tasks whose output is an image (`pretext eval task` lays them out as a contact sheet).
+    /// The default, for tasks whose output is a class, is none.
+    fn pictures(&self, batch: &TensorBatch) -> Result<Vec<PictureRow>, TrainingError> {
+        let _ = batch;
+        Ok(Vec::new())
+    }
 }
 
 /// Mean cross-entropy of `[N, C]` logits against int64 targets `[N]`, in f32.
@@ -231,6 +250,7 @@ pub fn classifier_scores(
         rows_example: (0..rows).map(|r| r / per).collect(),
         targets: targets_v,
         hits,
+        values: Default::default(),
     };
     s.check().map_err(TrainingError::Batch)?;
     Ok(s)
