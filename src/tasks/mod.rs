@@ -16,6 +16,7 @@ use crate::models::ModelConfig;
 use crate::pipeline::TaskData;
 
 pub mod avc;
+pub mod colorization;
 #[cfg(feature = "torch")]
 mod data_source;
 mod error;
@@ -46,6 +47,7 @@ pub use restored::{recorded_task, Restored};
 pub static TASKS: &[&TaskDescriptor] = &[
     &avc::AVC,
     &avc::LOCALIZE,
+    &colorization::COLORIZATION,
     &frame_order::FRAME_ORDER,
     &jigsaw::JIGSAW,
     &relative_position::RELATIVE_POSITION,

@@ -136,6 +136,9 @@ mod tests {
         // The rotation preset's [task] table is read.
         let r = Recipe::resolve(&source("rotation", None, &[])).unwrap();
         assert_eq!(r.task.options()["copies"], 4);
+        // The colourisation preset's [task] table is read.
+        let r = Recipe::resolve(&source("colorization", None, &[])).unwrap();
+        assert_eq!(r.task.options()["prior_batches"], 20);
         // Errors name the thing.
         let e = Recipe::resolve(&source("avc", Some("nope"), &[])).unwrap_err().to_string();
         assert!(e.contains("nope"), "{e}");
