@@ -20,6 +20,7 @@ pub mod avc;
 mod data_source;
 mod error;
 pub mod frame_order;
+pub mod inpainting;
 pub mod jigsaw;
 mod options;
 mod recipe;
@@ -47,6 +48,7 @@ pub static TASKS: &[&TaskDescriptor] = &[
     &avc::AVC,
     &avc::LOCALIZE,
     &frame_order::FRAME_ORDER,
+    &inpainting::INPAINTING,
     &jigsaw::JIGSAW,
     &relative_position::RELATIVE_POSITION,
     &rotation::ROTATION,
