@@ -25,6 +25,9 @@ const WIDTH: i64 = 32;
 
 /// The discriminator and its optimiser.
 pub struct Adversary {
+    /// Owns the discriminator's variables (read by the tests; the layers and the optimiser hold
+    /// the same tensors).
+    #[cfg_attr(not(test), allow(dead_code))]
     vs: VarStore,
     convs: Vec<(nn::Conv2D, Option<nn::BatchNorm>)>,
     last: nn::Conv2D,
@@ -126,16 +129,19 @@ impl Adversary {
     }
 
     /// The discriminator's loss at its last step (NaN before the first).
+    #[cfg(test)]
     pub fn last_loss(&self) -> f64 {
         self.last_loss.get()
     }
 
     /// Steps taken.
+    #[cfg(test)]
     pub fn steps(&self) -> u64 {
         self.steps.get()
     }
 
     /// Its variables (its own store, not the trainer's).
+    #[cfg(test)]
     pub fn var_store(&self) -> &VarStore {
         &self.vs
     }

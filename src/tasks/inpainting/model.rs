@@ -216,6 +216,7 @@ impl InpaintingNet {
     }
 
     /// The discriminator, when the adversarial term is on.
+    #[cfg(test)]
     pub fn adversary(&self) -> Option<&Adversary> {
         self.adversary.as_ref()
     }
@@ -305,7 +306,7 @@ impl TaskModel for InpaintingNet {
             rows.push(PictureRow {
                 label: format!("{name} {at:.2}s"),
                 pictures: vec![
-                    ("masked input".into(), self.image(&masked.f_get(i)?)?),
+                    ("masked".into(), self.image(&masked.f_get(i)?)?),
                     ("reconstruction".into(), self.image(&filled.f_get(i)?)?),
                     ("original".into(), self.image(&target.f_get(i)?)?),
                 ],
@@ -419,7 +420,7 @@ mod tests {
         let hole = Vec::<f32>::try_from(batch.get("hole").unwrap().get(0).flatten(0, -1)).unwrap();
         let r = &rows[0];
         let captions: Vec<&str> = r.pictures.iter().map(|p| p.0.as_str()).collect();
-        assert_eq!(captions, ["masked input", "reconstruction", "original"]);
+        assert_eq!(captions, ["masked", "reconstruction", "original"]);
         let (masked, filled, original) = (&r.pictures[0].1, &r.pictures[1].1, &r.pictures[2].1);
         assert_eq!((original.width, original.height), (16, 16));
         let (mut inside_differs, mut outside) = (0, 0);
