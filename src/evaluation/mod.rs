@@ -10,5 +10,5 @@ pub mod localization;
 mod picture_sheet;
 
 pub use embed::{embed_file, window_centres, EmbeddedClip, FileEmbeddings};
-pub use picture_sheet::picture_sheet;
 pub use error::{EvaluationError, Result};
+pub use picture_sheet::picture_sheet;

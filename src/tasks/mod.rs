@@ -21,6 +21,7 @@ pub mod colorization;
 mod data_source;
 mod error;
 pub mod frame_order;
+pub mod inpainting;
 pub mod jigsaw;
 mod options;
 mod recipe;
@@ -49,6 +50,7 @@ pub static TASKS: &[&TaskDescriptor] = &[
     &avc::LOCALIZE,
     &colorization::COLORIZATION,
     &frame_order::FRAME_ORDER,
+    &inpainting::INPAINTING,
     &jigsaw::JIGSAW,
     &relative_position::RELATIVE_POSITION,
     &rotation::ROTATION,

@@ -139,6 +139,10 @@ mod tests {
         // The colourisation preset's [task] table is read.
         let r = Recipe::resolve(&source("colorization", None, &[])).unwrap();
         assert_eq!(r.task.options()["prior_batches"], 20);
+        // The inpainting preset's: its band scaled to 64 px frames.
+        let r = Recipe::resolve(&source("inpainting", None, &["task.mask=regions"])).unwrap();
+        assert_eq!((r.task.options()["overlap"].as_u64(), r.model.input.frame_size), (Some(4), 64));
+        assert_eq!(r.task.options()["mask"], "regions");
         // Errors name the thing.
         let e = Recipe::resolve(&source("avc", Some("nope"), &[])).unwrap_err().to_string();
         assert!(e.contains("nope"), "{e}");

@@ -90,7 +90,15 @@ fn logits(t: &Trainer, b: &TensorBatch) -> tch::Tensor {
 
 #[test]
 fn save_load_round_trip_gives_the_same_logits_and_refuses_another_model() {
-    for name in ["avc", "frame-order", "rotation", "jigsaw", "relative-position", "colorization"] {
+    for name in [
+        "avc",
+        "frame-order",
+        "rotation",
+        "jigsaw",
+        "relative-position",
+        "colorization",
+        "inpainting",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let (task, run, toy) = tiny(name, 4);
         let mut t = Trainer::new(dir.path(), run.clone(), &task).unwrap();
