@@ -8,7 +8,8 @@ pub mod embed;
 mod error;
 pub mod localization;
 mod picture_sheet;
+pub mod probe;
 
 pub use embed::{embed_file, window_centres, EmbeddedClip, FileEmbeddings};
-pub use picture_sheet::picture_sheet;
 pub use error::{EvaluationError, Result};
+pub use picture_sheet::picture_sheet;

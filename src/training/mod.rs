@@ -34,8 +34,7 @@ pub use ema::Ema;
 pub use error::TrainingError;
 pub use metric::{
     roc_auc, Accuracy, BalancedAccuracy, ByKind, KindCount, MeanHit, MeanValue, Metric, MetricSet,
-    RocAuc,
-    Scored,
+    RocAuc, Scored,
 };
 pub use pipeline_source::{PipelineSource, PipelineSourceConfig};
 pub use run_log::{plot_curves, read_series, MetricsLog};
