@@ -130,15 +130,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cache =
         FeatureCache::new(args.cache.clone().unwrap_or_else(|| run_dir.join("probe-cache")));
     let source: LabelSource = args.labels.parse()?;
-    let labels = LabelSet::read(&source, &args.data)?;
+    // The clips' paths are part of the cache's digest: the same folder given as a relative or an
+    // absolute path must hit the same entries.
+    let data = std::fs::canonicalize(&args.data)
+        .with_context(|| format!("--data {}", args.data.display()))?;
+    let mut labels = LabelSet::read(&source, &data)?;
+    let canonical =
+        |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    for c in &mut labels.clips {
+        c.file = canonical(&c.file);
+    }
     anyhow::ensure!(
         !labels.multi_label,
         "{}: multi-label probes are not implemented yet; use synth:sounding or synth:audio",
         source.name()
     );
-    let split = split_files(std::slice::from_ref(&args.data), args.split_file.as_deref())?;
+    let split = split_files(std::slice::from_ref(&data), args.split_file.as_deref())?;
     let per_split = |name: &str| -> (Vec<ProbeClip>, Vec<i64>) {
-        let files = split.get(name).unwrap_or(&[]);
+        let mut files: Vec<PathBuf> =
+            split.get(name).unwrap_or(&[]).iter().map(|p| canonical(p)).collect();
+        files.sort();
         labels
             .clips
             .iter()
