@@ -164,6 +164,7 @@ fn eval_probe_and_compare_through_the_cli() {
     }
     std::fs::write(&csv, &text).unwrap();
     let labels = format!("csv:{}", csv.display());
+    let data = samples();
     let probe = |out: &str, extra: &[&str]| {
         let out = tmp.path().join(out);
         let mut args = vec![
@@ -172,7 +173,7 @@ fn eval_probe_and_compare_through_the_cli() {
             "--checkpoint",
             ck.to_str().unwrap(),
             "--data",
-            samples().to_str().unwrap(),
+            data.to_str().unwrap(),
             "--labels",
             &labels,
             "--epochs",
