@@ -21,9 +21,9 @@ pub struct Args {
     pub out: PathBuf,
 }
 
-fn reports_of(p: &PathBuf) -> Vec<PathBuf> {
+fn reports_of(p: &std::path::Path) -> Vec<PathBuf> {
     if p.is_file() {
-        return vec![p.clone()];
+        return vec![p.to_path_buf()];
     }
     if p.join("report.json").is_file() {
         return vec![p.join("report.json")];

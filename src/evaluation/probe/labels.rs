@@ -214,11 +214,14 @@ fn number(path: &Path, line: usize, what: &str, s: &str) -> Result<f64, LabelErr
     }
 }
 
+/// A named row: the file, its span, the class name.
+type NamedRow = (PathBuf, Option<(f64, f64)>, String);
+
 fn csv(path: &Path) -> Result<LabelSet, LabelError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| LabelError::Read { path: path.into(), source: e })?;
     let base = path.parent().unwrap_or(Path::new("."));
-    let mut rows: Vec<(PathBuf, Option<(f64, f64)>, String)> = Vec::new();
+    let mut rows: Vec<NamedRow> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -254,7 +257,7 @@ fn csv(path: &Path) -> Result<LabelSet, LabelError> {
     Ok(named(rows))
 }
 
-fn named(rows: Vec<(PathBuf, Option<(f64, f64)>, String)>) -> LabelSet {
+fn named(rows: Vec<NamedRow>) -> LabelSet {
     let index: BTreeMap<String, usize> = rows
         .iter()
         .map(|r| r.2.clone())

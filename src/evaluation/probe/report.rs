@@ -84,6 +84,9 @@ fn accuracy(scores: &tch::Tensor, labels: &[i64], classes: usize) -> Result<Accu
     })
 }
 
+/// Cross-modal retrieval scores by direction (`image→audio`, `audio→image`).
+pub type CrossModal = Vec<(String, RetrievalScores)>;
+
 /// Scores every layer of `train`'s cache: probes and kNN banks from `train`, evaluated on each
 /// of `held_out`; retrieval on the last of `held_out` (the test split). `step(layer, of)` is
 /// called as layers finish.
@@ -94,7 +97,7 @@ pub fn probe_layers(
     cfg: &ProbeConfig,
     device: Device,
     step: &dyn Fn(usize, usize),
-) -> Result<(Vec<LayerReport>, Vec<(String, RetrievalScores)>)> {
+) -> Result<(Vec<LayerReport>, CrossModal)> {
     let test = held_out
         .last()
         .ok_or_else(|| EvaluationError::Config("no held-out split to score".into()))?;

@@ -118,6 +118,7 @@ mod tests {
     fn cosines() {
         let m = cosine_matrix(&[1.0, 0.0, 0.0, 2.0], &[3.0, 0.0, 1.0, 1.0], 2);
         assert!((m[0] - 1.0).abs() < 1e-6 && (m[2]).abs() < 1e-6);
-        assert!((m[1] - 0.707_106_8).abs() < 1e-6 && (m[3] - 0.707_106_8).abs() < 1e-6);
+        let half = std::f32::consts::FRAC_1_SQRT_2;
+        assert!((m[1] - half).abs() < 1e-6 && (m[3] - half).abs() < 1e-6);
     }
 }
