@@ -24,11 +24,19 @@ pub enum Command {
     /// Layouts: synth: --data is the world's folder, --annotations its annotations.jsonl (the test
     /// split by default). flickr/vggss: --data holds frames/NAME.jpg and audio/NAME.wav.
     Localize(super::eval_localize::Args),
+    /// Per-layer linear probes, weighted kNN and retrieval of a checkpoint's frozen features,
+    /// both modalities, with a random-init (--untrained) or supervised (--supervised) baseline.
+    Probe(super::eval_probe::Args),
+    /// One table (Markdown + JSON) and one plot (probe accuracy against layer depth) of several
+    /// `eval probe` reports.
+    Compare(super::eval_compare::Args),
 }
 
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Task(a) => super::eval_task::run(a),
         Command::Localize(a) => super::eval_localize::run(a),
+        Command::Probe(a) => super::eval_probe::run(a),
+        Command::Compare(a) => super::eval_compare::run(a),
     }
 }

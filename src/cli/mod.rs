@@ -21,7 +21,11 @@ mod embed;
 #[cfg(feature = "torch")]
 mod eval;
 #[cfg(feature = "torch")]
+mod eval_compare;
+#[cfg(feature = "torch")]
 mod eval_localize;
+#[cfg(feature = "torch")]
+mod eval_probe;
 #[cfg(feature = "torch")]
 mod eval_task;
 mod frames;

@@ -25,6 +25,12 @@ pub enum EvaluationError {
     /// A shared file format failed.
     #[error(transparent)]
     Io(#[from] crate::io::IoError),
+    /// A label file or annotation could not be used.
+    #[error(transparent)]
+    Labels(#[from] super::probe::LabelError),
+    /// A model could not be built.
+    #[error(transparent)]
+    Model(#[from] crate::models::ModelError),
     /// A libtorch operation failed.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),

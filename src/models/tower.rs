@@ -23,6 +23,7 @@ pub struct Tower {
     arch: Arch,
     proj: nn::Linear,
     time_steps: i64,
+    in_channels: i64,
 }
 
 impl Tower {
@@ -37,7 +38,12 @@ impl Tower {
         let c = backbone.out_channels();
         let time_steps = i64::from(cfg.time_steps);
         let proj = nn::linear(p.sub("proj"), c * time_steps.max(1), emb, Default::default());
-        Tower { backbone, arch: cfg.arch, proj, time_steps }
+        Tower { backbone, arch: cfg.arch, proj, time_steps, in_channels }
+    }
+
+    /// Channels of the input (3, or 3·K for K stacked frames; 1 for a spectrogram).
+    pub fn in_channels(&self) -> i64 {
+        self.in_channels
     }
 
     /// Channels of the feature map.

@@ -76,6 +76,21 @@ impl IndexEntry {
     pub fn frame_count(&self) -> u64 {
         (((self.video_end - self.video_start) * self.fps) + 1e-6).floor().max(0.0) as u64
     }
+
+    /// `k` frame indices on the grid, evenly spread over an audio window of `a` seconds centred
+    /// on frame `i` (spacing `a × fps / k` frames, at least 1), clamped to the file; `[i]` for
+    /// `k = 1`. How an audio-visual example stacks its frames (the AVC sampler, the probes).
+    pub fn window_frames(&self, i: u64, k: usize, a: f64) -> Vec<u64> {
+        let last = self.frame_count().saturating_sub(1) as f64;
+        let step = (a * self.fps / k as f64).round().max(1.0);
+        let mid = (k as f64 - 1.0) / 2.0;
+        (0..k)
+            .map(|j| {
+                let off = ((j as f64 - mid) * step).round();
+                (i as f64 + off).clamp(0.0, last) as u64
+            })
+            .collect()
+    }
 }
 
 /// Size and modification time of `path`, the manifest key besides the path.

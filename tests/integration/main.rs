@@ -13,6 +13,8 @@ mod hostile;
 mod localize;
 mod media;
 mod pipeline;
+#[cfg(feature = "torch")]
+mod probe;
 mod spectrogram;
 mod synth;
 #[cfg(feature = "torch")]

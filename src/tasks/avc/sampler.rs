@@ -355,17 +355,9 @@ fn positive(e: &IndexEntry, file: usize, i: u64, k: usize, a: f64) -> SampleSpec
 }
 
 /// `k` frame indices on the grid, evenly spread over an audio window of `a` seconds centred on
-/// frame `i` (spacing `a × fps / k` frames, at least 1), clamped to the file; `[i]` for `k = 1`.
+/// frame `i` ([`IndexEntry::window_frames`]).
 pub fn window_frames(e: &IndexEntry, i: u64, k: usize, a: f64) -> Vec<u64> {
-    let last = e.frame_count().saturating_sub(1) as f64;
-    let step = (a * e.fps / k as f64).round().max(1.0);
-    let mid = (k as f64 - 1.0) / 2.0;
-    (0..k)
-        .map(|j| {
-            let off = ((j as f64 - mid) * step).round();
-            (i as f64 + off).clamp(0.0, last) as u64
-        })
-        .collect()
+    e.window_frames(i, k, a)
 }
 
 /// A frame-grid audio centre of the same file at least `min_shift` s from frame `i`.
